@@ -1,0 +1,44 @@
+# hpsearch: `make run` (the default offline search and a report), `make test` (the suite).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SPACE  ?= search_spaces/digits.yaml
+RUN_ARGS ?= --strategy random --max-trials 6 --epochs 5
+
+.PHONY: install run test test-fast lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# The stamp re-installs only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/hpsearch validate $(SPACE)
+	$(BIN)/hpsearch run $(SPACE) $(RUN_ARGS)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install
+	$(BIN)/ruff check hpsearch tests benchmarks
+	$(BIN)/ruff format --check hpsearch tests benchmarks
+	$(BIN)/mypy hpsearch
+
+format: install
+	$(BIN)/ruff format hpsearch tests benchmarks
+	$(BIN)/ruff check --fix hpsearch tests benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/cli_latency.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,149 @@
+"""The Python API: run a search end to end, and read trial tables back from MLflow.
+
+This is the one place that wires space → data → backend → trial table → tracking; the CLI
+is a shell over it.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hpsearch.space import Space, check_objective, load_space
+from hpsearch.trials import CallbackList, SearchCallback, TrialResult, to_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DEFAULT_OUTPUT = Path("reports")
+
+
+@dataclass
+class SearchSummary:
+    """Everything a caller may want after a search."""
+
+    experiment: str
+    parent_run_id: str
+    frame: pd.DataFrame
+    trials_csv: Path
+    workdir: Path
+    tracking_uri: str
+    best: TrialResult | None
+    best_model_uri: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "experiment": self.experiment,
+            "parent_run_id": self.parent_run_id,
+            "trials": len(self.frame),
+            "finished": int((self.frame["status"] == "FINISHED").sum()) if len(self.frame) else 0,
+            "best_value": self.best.objective if self.best else None,
+            "best_params": self.best.params if self.best else None,
+            "best_trial_id": self.best.trial_id if self.best else None,
+            "best_model_uri": self.best_model_uri,
+            "trials_csv": str(self.trials_csv),
+            "tracking_uri": self.tracking_uri,
+        }
+
+
+def prepare(space_or_path: Space | str | Path, *, strategy: str | None = None,
+            backend: str | None = None, max_trials: int | None = None,
+            epochs: int | None = None, seed: int | None = None) -> Space:  # fmt: skip
+    """Load a space (if given a path) and apply overrides; raises SpaceError on bad input."""
+    space = space_or_path if isinstance(space_or_path, Space) else load_space(space_or_path)
+    return space.with_overrides(strategy=strategy, backend=backend, max_trials=max_trials,
+                                seed=seed, epochs=epochs)  # fmt: skip
+
+
+def run_search(
+    space: Space,
+    *,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    output: str | Path = DEFAULT_OUTPUT,
+    callbacks: Iterable[SearchCallback] = (),
+    verbose: bool = False,
+    log_model: bool = True,
+    command: str | None = None,
+) -> SearchSummary:
+    """Load the data once, run the backend, record every trial in MLflow, write trials.csv."""
+    from hpsearch.backends.base import get_backend
+    from hpsearch.data import dump_preprocessing, load_dataset
+    from hpsearch.tracking import MlflowTracker
+
+    base_dir = space.source.parent if space.source else None
+    data = load_dataset(space.dataset, space.search.seed, base_dir)
+    check_objective(space.objective.metric, data.task)  # file datasets: task known only now
+
+    tracker = MlflowTracker(space, tracking_uri=tracking_uri, experiment=experiment)
+    parent = tracker.start(command or _command_line())
+    workdir = Path(output) / tracker.experiment / parent
+    workdir.mkdir(parents=True, exist_ok=True)
+    engine = get_backend(space.search.backend, verbose=verbose)
+    events = CallbackList([tracker, *callbacks])
+    try:
+        outcome = engine.run(space, data, workdir, events)
+    except KeyboardInterrupt:
+        tracker.fail("interrupted", killed=True)
+        raise
+    except BaseException as exc:
+        tracker.fail(f"{type(exc).__name__}: {exc}")
+        raise
+    frame = to_frame(outcome.results)
+    trials_csv = workdir / "trials.csv"
+    frame.to_csv(trials_csv, index=False)
+    best = outcome.best
+    model = outcome.load_best_model() if (best and log_model and outcome.load_best_model) else None
+    prep = dump_preprocessing(data, workdir / "preprocessing.json")
+    model_uri = tracker.finish(best, trials_csv, model, data.x_valid[:5], (prep,))
+    return SearchSummary(
+        experiment=tracker.experiment, parent_run_id=parent, frame=frame,
+        trials_csv=trials_csv, workdir=workdir, tracking_uri=tracker.tracking_uri,
+        best=best, best_model_uri=model_uri, warnings=outcome.warnings,
+    )  # fmt: skip
+
+
+def _command_line() -> str:
+    return shlex.join(["hpsearch", *sys.argv[1:]]) if sys.argv else "hpsearch"
+
+
+def run(
+    space_or_path: Space | str | Path,
+    *,
+    strategy: str | None = None,
+    backend: str | None = None,
+    max_trials: int | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    output: str | Path = DEFAULT_OUTPUT,
+    callbacks: Iterable[SearchCallback] = (),
+    verbose: bool = False,
+) -> pd.DataFrame:
+    """Run one search and return its trial table.
+
+    The frame's ``attrs`` carry ``experiment``, ``parent_run_id``, ``trials_csv``,
+    ``best_value`` and ``best_params``.
+    """
+    space = prepare(space_or_path, strategy=strategy, backend=backend, max_trials=max_trials,
+                    epochs=epochs, seed=seed)  # fmt: skip
+    summary = run_search(space, tracking_uri=tracking_uri, experiment=experiment, output=output,
+                         callbacks=callbacks, verbose=verbose)  # fmt: skip
+    frame = summary.frame
+    frame.attrs.update(summary.as_json())
+    return frame
+
+
+def load_trials(experiment: str, *, tracking_uri: str | None = None,
+                parent_run_id: str | None = None) -> pd.DataFrame:  # fmt: skip
+    """The trial table of every search in an MLflow experiment, rebuilt from its runs."""
+    from hpsearch.tracking import load_trials as _load
+
+    return _load(experiment, tracking_uri=tracking_uri, parent_run_id=parent_run_id)
+

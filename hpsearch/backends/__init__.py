@@ -1,0 +1,1 @@
+"""Search engines behind one protocol; each heavy library lives in exactly one module."""

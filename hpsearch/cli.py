@@ -1,0 +1,209 @@
+"""The ``hpsearch`` command: a thin Typer shell over hpsearch's library functions.
+
+Heavy libraries are imported inside the commands that need them, so ``--help`` and
+``validate`` never import tensorflow, keras_tuner, ray or mlflow.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from hpsearch import __version__
+from hpsearch.space import BACKENDS, STRATEGIES, Space, SpaceError, hyperband_trials, load_space
+
+app = typer.Typer(
+    name="hpsearch",
+    help="Declarative hyperparameter search for Keras MLPs, every trial tracked in MLflow.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+SpaceArg = Annotated[Path, typer.Argument(help="Search-space YAML file.", show_default=False)]
+TrackingOpt = Annotated[
+    str | None,
+    typer.Option("--tracking-uri", help="MLflow tracking URI [default: $MLFLOW_TRACKING_URI, "
+                 "else sqlite:///mlflow.db]", show_default=False),  # fmt: skip
+]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr and an exit code: never a traceback for bad input."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hpsearch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,  # fmt: skip
+) -> None:
+    """Declarative hyperparameter search for Keras MLPs, every trial tracked in MLflow."""
+
+
+def _load(path: Path) -> Space:
+    try:
+        return load_space(path)
+    except SpaceError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def validate(
+    space: SpaceArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the parsed space as JSON.")] = False,
+) -> None:
+    """Check a space file and show its hyperparameters and the size of the space."""
+    s = _load(space)
+    size = s.size()
+    size_text = f"{size:,} configurations" if size is not None else "continuous"
+    if as_json:
+        params = {k: p.model_dump() | {"kind": type(p).__name__} for k, p in s.params.items()}
+        typer.echo(json.dumps({"name": s.name, "dataset": s.dataset.name, "size": size,
+                               "objective": s.objective.model_dump(), "params": params}))  # fmt: skip
+        return
+    typer.echo(f"{space}: ok — {s.name} on {s.dataset.name}, "
+               f"{s.objective.direction}imise {s.objective.metric}")  # fmt: skip
+    width = max(len(k) for k in s.params)
+    for name, p in s.params.items():
+        typer.echo(f"  {name:<{width}}  {p.describe()}")
+    search = s.search
+    typer.echo(f"space size: {size_text}")
+    budget = f"{search.max_trials} trials"
+    if search.strategy == "hyperband":
+        hb = search.hyperband
+        full = hyperband_trials(hb.max_epochs or s.training.epochs, hb.factor, hb.iterations)
+        budget = f"{min(full, search.max_trials)} trials (schedule {full}, max_trials caps it)"
+    typer.echo(f"search: {search.strategy} on {search.backend}, {budget}, "
+               f"{s.training.epochs} epochs, seed {search.seed}")  # fmt: skip
+
+
+@app.command()
+def run(
+    space: SpaceArg,
+    strategy: Annotated[str | None, typer.Option(
+        help=f"Search strategy: {', '.join(STRATEGIES)} [default: from the file]",
+        show_default=False)] = None,
+    backend: Annotated[str | None, typer.Option(
+        help=f"Engine: {', '.join(BACKENDS)} [default: from the file]", show_default=False)] = None,
+    max_trials: Annotated[int | None, typer.Option(
+        "--max-trials", help="Most trials to run (caps Hyperband's schedule too).",
+        show_default=False)] = None,
+    epochs: Annotated[int | None, typer.Option(
+        help="Epochs per trial (Hyperband: max_epochs unless the file sets it).",
+        show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.", show_default=False)] = None,
+    tracking_uri: TrackingOpt = None,
+    experiment: Annotated[str | None, typer.Option(
+        help="MLflow experiment [default: the space's name]", show_default=False)] = None,
+    output: Annotated[Path, typer.Option(
+        help="Output folder: <output>/<experiment>/<parent_run_id>/")] = Path("reports"),
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object on stdout at the end.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Show Keras, TensorFlow and tuner output.")] = False,
+) -> None:
+    """Run a search; record a parent run and one child run per trial in MLflow."""
+    from hpsearch.api import prepare, run_search
+    from hpsearch.data import DataError
+    from hpsearch.progress import ProgressDisplay
+
+    if not space.exists() or space.is_dir():
+        _load(space)  # the same one-line message as validate
+    try:
+        s = prepare(space, strategy=strategy, backend=backend, max_trials=max_trials,
+                    epochs=epochs, seed=seed)  # fmt: skip
+    except SpaceError as exc:
+        fail(str(exc))
+    display = ProgressDisplay(sys.stderr)
+    try:
+        summary = run_search(s, tracking_uri=tracking_uri, experiment=experiment, output=output,
+                             callbacks=[display], verbose=verbose)  # fmt: skip
+    except (SpaceError, DataError) as exc:
+        fail(str(exc))
+    finally:
+        display.close()
+    for warning in summary.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if as_json:
+        typer.echo(json.dumps(summary.as_json(), default=str))
+        return
+    _print_top(summary.frame, s)
+    typer.echo(f"\nbest: {json.dumps(summary.as_json()['best_params'], default=str)}")
+    typer.echo(f"trials: {summary.trials_csv}")
+    typer.echo(f"mlflow: experiment '{summary.experiment}', parent run {summary.parent_run_id} "
+               f"at {summary.tracking_uri} (open it with: hpsearch ui)")  # fmt: skip
+
+
+def _print_top(frame: Any, space: Space, k: int = 5) -> None:
+    """The top-k finished trials as a plain table."""
+    done = frame[frame["status"] == "FINISHED"]
+    failed = len(frame) - len(done)
+    asc = space.objective.direction == "min"
+    top = done.sort_values("objective", ascending=asc).head(k)
+    cols = ["trial_id", "objective", "epochs", "seconds",
+            *[f"params.{n}" for n in space.searched()]]  # fmt: skip
+    shown = top[cols].rename(columns=lambda c: c.removeprefix("params."))
+    shown = shown.rename(columns={"objective": space.objective.metric})
+    typer.echo(f"\ntop {len(shown)} of {len(frame)} trials ({failed} failed):")
+    typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+@app.command()
+def ui(
+    tracking_uri: TrackingOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to bind; the default keeps it local.")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
+) -> None:
+    """Open the MLflow UI on the same store the searches wrote to."""
+    from hpsearch.tracking import resolve_tracking_uri, serve_ui
+
+    uri = resolve_tracking_uri(tracking_uri)
+    if uri.startswith(("http://", "https://")):
+        typer.echo(f"the searches log to a tracking server: open {uri} in a browser")
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if sock.connect_ex((host if host != "0.0.0.0" else "127.0.0.1", port)) == 0:  # noqa: S104
+            fail(f"--port: {host}:{port} is already in use; pick another with --port")
+    typer.echo(f"MLflow UI for {uri} at http://{host}:{port} (Ctrl+C stops it)")
+    raise typer.Exit(serve_ui(uri, host, port))
+
+
+def main() -> None:
+    """Entry point: usage errors become one line and exit code 2, like every bad input."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        code = 130
+    except typer.TyperException as exc:  # typer's (vendored) click errors: bad flags, values
+        ctx = getattr(exc, "ctx", None)
+        where = f"{ctx.command_path}: " if ctx is not None else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `hpsearch`: show the help
+            typer.echo(message, err=True)
+        else:
+            typer.echo(f"error: {where}{message}", err=True)
+        code = getattr(exc, "exit_code", 2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Build a Keras MLP from a plain dict of sampled params.
+
+The builder never sees a ``kt.HyperParameters``: Keras Tuner and Ray Tune both hand it a
+dict, so one function serves both backends.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from hpsearch.space import VOCABULARY
+
+if TYPE_CHECKING:
+    import keras
+    import numpy as np
+
+#: Keys of ``params`` that the builder reads; batch_size is a fit() argument.
+BUILD_PARAMS = ("n_hidden", "n_neurons", "activation", "dropout", "learning_rate",
+                "optimizer", "kernel_initializer", "normalize")  # fmt: skip
+
+
+def quiet_tensorflow(verbose: bool = False) -> None:
+    """Import tensorflow with its C++ start-up lines (absl, CUDA probing, oneDNN) kept out
+    of the user's terminal, and silence Keras's per-trial warnings; ``verbose`` keeps all."""
+    if verbose:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import logging
+    import warnings
+
+    if "tensorflow" not in sys.modules:
+        # absl prints before TF_CPP_MIN_LOG_LEVEL is read, straight to fd 2.
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+
+    warnings.filterwarnings("ignore", message=".*Skipping variable loading for optimizer.*")
+    warnings.filterwarnings("ignore", category=UserWarning, module="keras")
+    for name in ("tensorflow", "absl", "keras_tuner", "h5py"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def loss_and_metrics(task: str) -> tuple[str, list[Any]]:
+    """The loss and the metrics a task's model reports (space.TASK_METRICS lists them)."""
+    import keras
+
+    if task == "multiclass":
+        return "sparse_categorical_crossentropy", ["accuracy"]
+    if task == "binary":
+        return "binary_crossentropy", ["accuracy", keras.metrics.AUC(name="auc")]
+    return "mse", ["mae", "mse", keras.metrics.RootMeanSquaredError(name="rmse")]
+
+
+def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    """An optimizer by its vocabulary name."""
+    import keras
+
+    classes = {
+        "sgd": keras.optimizers.SGD,
+        "adam": keras.optimizers.Adam,
+        "rmsprop": keras.optimizers.RMSprop,
+        "nadam": keras.optimizers.Nadam,
+        "adamw": keras.optimizers.AdamW,
+        "adagrad": keras.optimizers.Adagrad,
+        "adamax": keras.optimizers.Adamax,
+    }
+    return classes[name](learning_rate=learning_rate)
+
+
+def build_model(
+    params: dict[str, Any],
+    input_shape: Sequence[int],
+    task: str,
+    n_outputs: int = 1,
+    *,
+    norm_data: np.ndarray | None = None,
+) -> keras.Model:
+    """An MLP: Flatten for images, n_hidden Dense(+Dropout) layers, a task-fitted head.
+
+    Args:
+        params: sampled values; missing keys take the vocabulary's defaults.
+        input_shape: one example's shape, e.g. (64,) or (28, 28).
+        task: "multiclass", "binary" or "regression".
+        n_outputs: classes for multiclass, else 1.
+        norm_data: train features; with ``normalize`` the model gets a Normalization layer
+            adapted on them, so the logged model takes the same inputs as training did.
+    """
+    import keras
+
+    p = {k: params.get(k, VOCABULARY[k].default) for k in BUILD_PARAMS}
+    inputs = keras.Input(shape=tuple(input_shape))
+    x = inputs
+    if len(input_shape) > 1:
+        x = keras.layers.Flatten()(x)
+    if p["normalize"]:
+        norm = keras.layers.Normalization()
+        if norm_data is None:
+            raise ValueError("normalize needs the train features (norm_data)")
+        norm.adapt(norm_data.reshape(len(norm_data), -1))
+        x = norm(x)
+    for i in range(int(p["n_hidden"])):
+        x = keras.layers.Dense(
+            int(p["n_neurons"]), activation=p["activation"],
+            kernel_initializer=p["kernel_initializer"], name=f"hidden_{i + 1}",
+        )(x)  # fmt: skip
+        if p["dropout"] > 0:
+            x = keras.layers.Dropout(float(p["dropout"]))(x)
+    if task == "multiclass":
+        outputs = keras.layers.Dense(n_outputs, activation="softmax", name="output")(x)
+    elif task == "binary":
+        outputs = keras.layers.Dense(1, activation="sigmoid", name="output")(x)
+    elif task == "regression":
+        outputs = keras.layers.Dense(1, name="output")(x)
+    else:
+        raise ValueError(f"unknown task {task!r}")
+    model = keras.Model(inputs, outputs, name="hpsearch_mlp")
+    loss, metrics = loss_and_metrics(task)
+    model.compile(
+        loss=loss,
+        optimizer=make_optimizer(p["optimizer"], float(p["learning_rate"])),
+        metrics=metrics,
+    )
+    return model

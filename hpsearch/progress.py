@@ -1,0 +1,77 @@
+"""Terminal display of a running search: a Rich progress bar on a TTY, plain lines off it."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import IO, Any
+
+from hpsearch.trials import SearchCallback, SearchInfo, TrialResult, is_better
+
+
+def _stamp() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S")
+
+
+class ProgressDisplay(SearchCallback):
+    """Shows trial i/N, the best objective so far and the elapsed time."""
+
+    def __init__(self, stream: IO[str] | None = None, *, rich: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.rich = self.stream.isatty() if rich is None else rich
+        self.info: SearchInfo | None = None
+        self.best: float | None = None
+        self.done = 0
+        self.failed = 0
+        self.start = time.perf_counter()
+        self._progress: Any = None
+        self._task: Any = None
+
+    def on_search_begin(self, info: SearchInfo) -> None:
+        self.info, self.start = info, time.perf_counter()
+        header = (f"{info.strategy} search on {info.backend}: up to {info.max_trials} trials, "
+                  f"{info.direction}imising {info.objective} (seed {info.seed})")  # fmt: skip
+        if self.rich:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+            from rich.progress import TimeElapsedColumn
+
+            console = Console(file=self.stream)
+            console.print(header)
+            self._progress = Progress(
+                TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[best]}"), TimeElapsedColumn(),
+                console=console, transient=False,
+            )  # fmt: skip
+            self._task = self._progress.add_task("search", total=info.max_trials, best="")
+            self._progress.start()
+        else:
+            self._line(header)
+
+    def on_trial_end(self, result: TrialResult) -> None:
+        assert self.info
+        self.done += 1
+        if result.finished and result.objective is not None:
+            if is_better(result.objective, self.best, self.info.direction):
+                self.best = result.objective
+        else:
+            self.failed += 1
+        best = f"best {self.info.objective}={self.best:.4f}" if self.best is not None else ""
+        if self._progress is not None:
+            self._progress.update(self._task, completed=self.done, best=best)
+            return
+        value = f"{result.objective:.4f}" if result.objective is not None else "-"
+        tail = f" error: {result.error}" if result.error else ""
+        self._line(
+            f"trial {result.trial_id} {self.done}/{self.info.max_trials} {result.status} "
+            f"{self.info.objective}={value} {best} epochs={result.epochs} "
+            f"({result.seconds:.1f}s, elapsed {time.perf_counter() - self.start:.0f}s){tail}"
+        )
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def _line(self, text: str) -> None:
+        print(f"[{_stamp()}] {text}", file=self.stream, flush=True)

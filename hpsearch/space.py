@@ -1,0 +1,690 @@
+"""Search-space files: schema, loading and validation with ``file:line`` errors.
+
+This module is a leaf: it imports only yaml and pydantic, so ``hpsearch validate`` and the
+CLI's start-up never pay for tensorflow, keras_tuner, ray or mlflow.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import math
+import re
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+STRATEGIES: tuple[str, ...] = ("random", "hyperband", "bayesian")
+BACKENDS: tuple[str, ...] = ("keras-tuner",)
+OPTIMIZERS: tuple[str, ...] = ("sgd", "adam", "rmsprop", "nadam", "adamw", "adagrad", "adamax")
+ACTIVATIONS: tuple[str, ...] = (
+    "relu", "elu", "selu", "gelu", "swish", "tanh", "sigmoid", "leaky_relu", "linear",
+)  # fmt: skip
+INITIALIZERS: tuple[str, ...] = (
+    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
+    "lecun_uniform", "lecun_normal", "random_normal", "random_uniform",
+)  # fmt: skip
+
+#: Built-in datasets and their task, known here so validation needs no heavy import.
+BUILTIN_DATASETS: dict[str, str] = {
+    "penguins": "multiclass",
+    "digits": "multiclass",
+    "iris": "multiclass",
+    "wine": "multiclass",
+    "breast_cancer": "binary",
+    "diabetes": "regression",
+    "fashion_mnist": "multiclass",
+    "mnist": "multiclass",
+    "california_housing": "regression",
+}
+FILE_PREFIXES: tuple[str, ...] = ("csv:", "parquet:")
+
+#: Objective metrics each task produces (see model.compile_metrics).
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "multiclass": ("loss", "accuracy"),
+    "binary": ("loss", "accuracy", "auc"),
+    "regression": ("loss", "mae", "mse", "rmse"),
+}
+
+
+@dataclass(frozen=True)
+class HParamInfo:
+    """What the vocabulary knows about one hyperparameter."""
+
+    kind: type
+    default: Any
+    allowed: tuple[str, ...] = ()
+    low: float | None = None  # inclusive lower bound
+    high: float | None = None  # upper bound
+    high_open: bool = False  # True when ``high`` itself is not allowed
+
+
+VOCABULARY: dict[str, HParamInfo] = {
+    "n_hidden": HParamInfo(int, 2, low=0, high=64),
+    "n_neurons": HParamInfo(int, 64, low=1, high=65536),
+    "activation": HParamInfo(str, "relu", allowed=ACTIVATIONS),
+    "dropout": HParamInfo(float, 0.0, low=0.0, high=1.0, high_open=True),
+    "learning_rate": HParamInfo(float, 1e-3, low=0.0, high=10.0),
+    "optimizer": HParamInfo(str, "adam", allowed=OPTIMIZERS),
+    "batch_size": HParamInfo(int, 32, low=1, high=1 << 20),
+    "normalize": HParamInfo(bool, False),
+    "kernel_initializer": HParamInfo(str, "glorot_uniform", allowed=INITIALIZERS),
+}
+
+
+class SpaceError(ValueError):
+    """A problem in a space file, rendered as ``file:line: field.path: problem``."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 field: str | None = None) -> None:  # fmt: skip
+        self.file, self.line, self.field, self.problem = file, line, field, message
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = ""
+        if self.file:
+            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
+        field = f"{self.field}: " if self.field else ""
+        return f"{where}{field}{self.problem}"
+
+
+def did_you_mean(word: str, options: Any) -> str:
+    """A ' (did you mean 'x'?)' suffix, or '' when nothing is close."""
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+# ----------------------------------------------------------------------------- hyperparameters
+
+
+class Fixed(BaseModel):
+    """A hyperparameter held at one value."""
+
+    value: Any
+
+    def values(self) -> list[Any] | None:
+        return [self.value]
+
+    def describe(self) -> str:
+        return f"fixed {self.value!r}"
+
+
+class IntRange(BaseModel):
+    """Integers in ``[min, max]``; ``step`` spaces them, ``log`` samples in log space."""
+
+    min: int
+    max: int
+    step: int | None = None
+    log: bool = False
+    default: int | None = None
+
+    def values(self) -> list[Any] | None:
+        if self.log and self.step is None:
+            return list(range(self.min, self.max + 1))
+        return list(range(self.min, self.max + 1, self.step or 1))
+
+    def describe(self) -> str:
+        step = f" step {self.step}" if self.step else ""
+        return f"int [{self.min}, {self.max}]{step}{' log' if self.log else ''}"
+
+
+class FloatRange(BaseModel):
+    """Floats in ``[min, max]``, linear or log; finite only with a linear ``step``."""
+
+    min: float
+    max: float
+    step: float | None = None
+    log: bool = False
+    default: float | None = None
+
+    def values(self) -> list[Any] | None:
+        if self.step is None:
+            return None
+        n = int(math.floor((self.max - self.min) / self.step + 1e-9)) + 1
+        return [self.min + i * self.step for i in range(n)]
+
+    def describe(self) -> str:
+        step = f" step {self.step:g}" if self.step else ""
+        return f"float [{self.min:g}, {self.max:g}]{step}{' log' if self.log else ''}"
+
+
+class Choice(BaseModel):
+    """One of a list of values."""
+
+    options: list[Any]
+    default: Any = None
+
+    def values(self) -> list[Any] | None:
+        return list(self.options)
+
+    def describe(self) -> str:
+        return "choice " + ", ".join(str(o) for o in self.options)
+
+
+class Bool(BaseModel):
+    """True or False."""
+
+    default: bool = False
+
+    def values(self) -> list[Any] | None:
+        return [False, True]
+
+    def describe(self) -> str:
+        return "bool"
+
+
+Param = Union[Fixed, IntRange, FloatRange, Choice, Bool]
+_DIST_KEYS = ("int", "float", "choice", "bool")
+_EXTRA_KEYS = {"int": {"step", "log", "default"}, "float": {"step", "log", "default"},
+               "choice": {"default"}, "bool": set()}  # fmt: skip
+
+
+def _check_scalar(name: str, info: HParamInfo, value: Any, field: str) -> Any:
+    """Check one value against the vocabulary's type, bounds and allowed names."""
+    if info.kind is bool:
+        if not isinstance(value, bool):
+            raise SpaceError(f"expected true or false, got {value!r}", field=field)
+        return value
+    if info.kind is str:
+        if not isinstance(value, str):
+            raise SpaceError(f"expected a name, got {value!r}", field=field)
+        if info.allowed and value not in info.allowed:
+            raise SpaceError(
+                f"unknown {name} '{value}'{did_you_mean(value, info.allowed)}; "
+                f"choose from {', '.join(info.allowed)}",
+                field=field,
+            )
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpaceError(f"expected a number, got {value!r}", field=field)
+    if info.kind is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise SpaceError(f"expected an integer, got {value!r}", field=field)
+        value = int(value)
+    else:
+        value = float(value)
+    if info.low is not None and value < info.low:
+        raise SpaceError(f"{value!r} is below the minimum {info.low:g}", field=field)
+    if info.high is not None and (value >= info.high if info.high_open else value > info.high):
+        bracket = ")" if info.high_open else "]"
+        raise SpaceError(
+            f"{value!r} is outside [{info.low:g}, {info.high:g}{bracket}", field=field
+        )
+    if name == "learning_rate" and value <= 0:
+        raise SpaceError("must be > 0", field=field)
+    return value
+
+
+def parse_param(name: str, raw: Any, field: str) -> Param:
+    """Turn one YAML entry (a scalar or a one-key distribution mapping) into a Param."""
+    if name not in VOCABULARY:
+        raise SpaceError(
+            f"unknown hyperparameter '{name}'{did_you_mean(name, VOCABULARY)}; "
+            f"known: {', '.join(VOCABULARY)}",
+            field=field,
+        )
+    info = VOCABULARY[name]
+    if not isinstance(raw, dict):
+        if isinstance(raw, list):
+            raise SpaceError(f"a list needs a kind: write {{choice: {raw}}}", field=field)
+        return Fixed(value=_check_scalar(name, info, raw, field))
+    kinds = [k for k in raw if k in _DIST_KEYS]
+    if len(kinds) != 1:
+        raise SpaceError(
+            "a distribution needs exactly one of int, float, choice, bool "
+            f"(got {', '.join(map(str, raw)) or 'nothing'})",
+            field=field,
+        )
+    kind = kinds[0]
+    for key in raw:
+        if key != kind and key not in _EXTRA_KEYS[kind]:
+            allowed = sorted(_EXTRA_KEYS[kind]) or ["nothing else"]
+            raise SpaceError(
+                f"unknown key '{key}' for {kind}{did_you_mean(key, _EXTRA_KEYS[kind])}; "
+                f"allowed: {', '.join(allowed)}",
+                field=f"{field}.{key}",
+            )
+    body = raw[kind]
+    if kind == "bool":
+        if info.kind is not bool:
+            raise SpaceError(f"{name} cannot be a bool", field=field)
+        default = body if body is not None else info.default
+        return Bool(default=_check_scalar(name, info, default, f"{field}.bool"))
+    if kind == "choice":
+        if not isinstance(body, list):
+            raise SpaceError("choice needs a list of values", field=f"{field}.choice")
+        if not body:
+            raise SpaceError("choice is empty", field=f"{field}.choice")
+        opts = [_check_scalar(name, info, v, f"{field}.choice[{i}]") for i, v in enumerate(body)]
+        if len(set(map(repr, opts))) != len(opts):
+            raise SpaceError("choice has duplicate values", field=f"{field}.choice")
+        default = raw.get("default")
+        if default is not None and default not in opts:
+            raise SpaceError(f"default {default!r} is not a choice", field=f"{field}.default")
+        return Choice(options=opts, default=default)
+    # int / float ranges
+    if info.kind not in (int, float) or (kind == "float" and info.kind is int):
+        raise SpaceError(f"{name} cannot be a {kind} range", field=field)
+    if not (isinstance(body, list) and len(body) == 2):
+        raise SpaceError(f"{kind} needs [min, max]", field=f"{field}.{kind}")
+    check = HParamInfo(int if kind == "int" else float, None, low=info.low, high=info.high,
+                       high_open=info.high_open)  # fmt: skip
+    lo = _check_scalar(name, check, body[0], f"{field}.{kind}[0]")
+    hi = _check_scalar(name, check, body[1], f"{field}.{kind}[1]")
+    if lo > hi:
+        raise SpaceError(f"min {lo!r} > max {hi!r}", field=f"{field}.{kind}")
+    log = raw.get("log", False)
+    if not isinstance(log, bool):
+        raise SpaceError(f"expected true or false, got {log!r}", field=f"{field}.log")
+    if log and lo <= 0:
+        raise SpaceError(f"a log range must stay above 0 (min is {lo!r})", field=f"{field}.{kind}")
+    step = raw.get("step")
+    if step is not None:
+        step = _check_scalar("step", HParamInfo(check.kind, None), step, f"{field}.step")
+        if step <= 0:
+            raise SpaceError("step must be > 0", field=f"{field}.step")
+        if kind == "float" and log:
+            raise SpaceError("a float step cannot be combined with log", field=f"{field}.step")
+    default = raw.get("default")
+    if default is not None:
+        default = _check_scalar(name, check, default, f"{field}.default")
+        if not lo <= default <= hi:
+            raise SpaceError(f"default {default!r} is outside the range", field=f"{field}.default")
+    cls = IntRange if kind == "int" else FloatRange
+    return cls(min=lo, max=hi, step=step, log=log, default=default)
+
+
+# ----------------------------------------------------------------------------- the file schema
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SplitSpec(_Strict):
+    """Fractions carved out for validation and test (of the whole, or of train when the
+    dataset ships its own test split)."""
+
+    valid: float = Field(0.2, gt=0, lt=1)
+    test: float = Field(0.2, ge=0, lt=1)
+
+
+class DatasetSpec(_Strict):
+    """Which data, and how it is split and scaled."""
+
+    name: str
+    target: str | None = None
+    split: SplitSpec = SplitSpec()
+    scale: Literal["standard", "minmax", "none"] = "standard"
+    missing: Literal["drop", "impute"] = "drop"
+    max_rows: int | None = Field(None, ge=10)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v in BUILTIN_DATASETS or v.startswith(FILE_PREFIXES):
+            return v
+        raise ValueError(
+            f"unknown dataset '{v}'{did_you_mean(v, BUILTIN_DATASETS)}; built in: "
+            f"{', '.join(BUILTIN_DATASETS)}; or csv:PATH / parquet:PATH"
+        )
+
+    @property
+    def is_file(self) -> bool:
+        return self.name.startswith(FILE_PREFIXES)
+
+
+class TrainingSpec(_Strict):
+    """How each trial trains."""
+
+    epochs: int = Field(10, ge=1, le=100000)
+    patience: int | None = Field(3, ge=0)
+
+
+class HyperbandSpec(_Strict):
+    """``kt.Hyperband`` settings; ``max_epochs`` defaults to ``training.epochs``."""
+
+    max_epochs: int | None = Field(None, ge=1)
+    factor: int = Field(3, ge=2)
+    iterations: int = Field(1, ge=1)
+
+
+class BayesianSpec(_Strict):
+    """``kt.BayesianOptimization`` settings, as in the seed (alpha=1e-4, beta=2.6)."""
+
+    initial_points: int | None = Field(None, ge=1)
+    alpha: float = Field(1e-4, gt=0)
+    beta: float = Field(2.6, gt=0)
+
+
+class SearchSpec(_Strict):
+    """What search runs, and its budget."""
+
+    strategy: str = "random"
+    backend: str = "keras-tuner"
+    max_trials: int = Field(10, ge=1, le=100000)
+    seed: int = Field(42, ge=0)
+    executions_per_trial: int = Field(1, ge=1)
+    hyperband: HyperbandSpec = HyperbandSpec()
+    bayesian: BayesianSpec = BayesianSpec()
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, v: str) -> str:
+        return check_choice(v, STRATEGIES, "strategy")
+
+    @field_validator("backend")
+    @classmethod
+    def _backend(cls, v: str) -> str:
+        return check_choice(v, BACKENDS, "backend")
+
+
+def check_choice(value: str, options: tuple[str, ...], what: str) -> str:
+    """Return ``value`` if it is one of ``options``, else raise ValueError with a hint."""
+    if value not in options:
+        raise ValueError(
+            f"unknown {what} '{value}'{did_you_mean(value, options)}; "
+            f"choose from {', '.join(options)}"
+        )
+    return value
+
+
+class Objective(BaseModel):
+    """The metric to optimise; its direction is inferred from its name."""
+
+    metric: str
+    direction: Literal["max", "min"]
+
+    @classmethod
+    def infer(cls, metric: str) -> Objective:
+        base = metric.removeprefix("val_")
+        if base in ("accuracy", "acc", "auc", "precision", "recall", "r2"):
+            return cls(metric=metric, direction="max")
+        if base in ("loss", "mse", "mae", "rmse", "mape"):
+            return cls(metric=metric, direction="min")
+        raise ValueError(
+            f"cannot infer whether to maximise or minimise '{metric}'; "
+            "write objective: {metric: NAME, direction: max|min}"
+        )
+
+
+class _SpaceFile(_Strict):
+    """The raw schema of a space file, before hyperparameters are parsed."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
+    description: str | None = None
+    dataset: DatasetSpec
+    objective: Union[str, dict[str, str], None] = None
+    hyperparameters: dict[str, Any]
+    training: TrainingSpec = TrainingSpec()
+    search: SearchSpec = SearchSpec()
+
+
+@dataclass
+class Space:
+    """A validated search space: what to search, on which data, with which budget."""
+
+    name: str
+    dataset: DatasetSpec
+    objective: Objective
+    params: dict[str, Param]
+    training: TrainingSpec
+    search: SearchSpec
+    description: str | None = None
+    source: Path | None = None
+    text: str = ""
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    @property
+    def task(self) -> str | None:
+        """The task when the dataset is built in; files are inferred when loaded."""
+        return BUILTIN_DATASETS.get(self.dataset.name)
+
+    def size(self) -> int | None:
+        """Number of distinct configurations, or None for a continuous space."""
+        total = 1
+        for p in self.params.values():
+            vals = p.values()
+            if vals is None:
+                return None
+            total *= len(vals)
+        return total
+
+    def searched(self) -> dict[str, Param]:
+        """The hyperparameters that vary."""
+        return {k: p for k, p in self.params.items() if not isinstance(p, Fixed)}
+
+    def default_of(self, name: str) -> Any:
+        """The value a param takes when a search does not choose it."""
+        p = self.params[name]
+        if isinstance(p, Fixed):
+            return p.value
+        if p.default is not None:
+            return p.default
+        if isinstance(p, Choice):
+            return p.options[0]
+        if isinstance(p, (IntRange, FloatRange)):
+            return p.min
+        return VOCABULARY[name].default
+
+    def with_overrides(self, *, epochs: int | None = None, **search: Any) -> Space:
+        """A copy with search settings replaced: CLI flags win over the file."""
+        changes = {k: v for k, v in search.items() if v is not None}
+        try:
+            new_search = SearchSpec.model_validate(self.search.model_dump() | changes)
+            training = self.training
+            if epochs is not None:
+                training = TrainingSpec.model_validate(self.training.model_dump() | {"epochs": epochs})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            flag = "--" + str(err["loc"][0]).replace("_", "-")
+            raise SpaceError(_clean_msg(err["msg"]), field=flag) from None
+        return dataclasses.replace(self, search=new_search, training=training)
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads YAML 1.2 floats such as ``1e-4`` (1.1 reads a string)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def _line_map(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
+    """Map every key path in a composed YAML document to its 1-based line."""
+    lines: dict[tuple[Any, ...], int] = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            sub = path + (key.value,)
+            lines.update(_line_map(value, sub))
+            lines[sub] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines.update(_line_map(item, path + (i,)))
+    return lines
+
+
+def _path_of(field: str) -> tuple[Any, ...]:
+    """'hyperparameters.n_hidden.int[0]' -> ('hyperparameters', 'n_hidden', 'int', 0)."""
+    out: list[Any] = []
+    for part in field.split("."):
+        m = re.fullmatch(r"([^\[]*)((?:\[\d+\])*)", part)
+        head, idx = (m.group(1), m.group(2)) if m else (part, "")
+        if head:
+            out.append(head)
+        out.extend(int(i) for i in re.findall(r"\[(\d+)\]", idx))
+    return tuple(out)
+
+
+def _line_for(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int | None:
+    for n in range(len(path), -1, -1):
+        if path[:n] in lines:
+            return lines[path[:n]]
+    return None
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _clean_msg(msg: str) -> str:
+    return msg.removeprefix("Value error, ")
+
+
+def _pydantic_error(exc: ValidationError, model: type[BaseModel]) -> tuple[tuple[Any, ...], str]:
+    """The first pydantic error as (path, message), with a hint for misspelt keys."""
+    err = exc.errors()[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    if err["type"] == "extra_forbidden":
+        owner: Any = model
+        for part in loc[:-1]:
+            ann = owner.model_fields.get(part) if hasattr(owner, "model_fields") else None
+            owner = ann.annotation if ann else None
+        known = list(owner.model_fields) if hasattr(owner, "model_fields") else []
+        return loc, f"unknown key '{loc[-1]}'{did_you_mean(loc[-1], known)}"
+    if err["type"] == "missing":
+        return loc, "is required"
+    msg = _clean_msg(err["msg"])
+    if err["type"].endswith("_type") or err["type"].endswith("_parsing"):
+        msg += f", got {err.get('input')!r}"
+    return loc, msg
+
+
+def load_space(path: str | Path) -> Space:
+    """Read and validate a space file; every problem raises SpaceError with file:line."""
+    path = Path(path)
+    label = str(path)
+    if not path.exists():
+        raise SpaceError("no such file", file=label)
+    if path.is_dir():
+        raise SpaceError("is a directory, expected a YAML file", file=label)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpaceError(f"cannot read: {exc}", file=label) from None
+    return parse_space(text, source=path)
+
+
+def parse_space(text: str, *, source: Path | None = None) -> Space:
+    """Validate the text of a space file (see load_space)."""
+    label = str(source) if source else "<space>"
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        line = mark.line + 1 if mark else None
+        raise SpaceError(f"invalid YAML: {problem}", file=label, line=line) from None
+    if not isinstance(raw, dict):
+        raise SpaceError("expected a mapping of settings at the top level", file=label, line=1)
+    lines = _line_map(node) if node is not None else {}
+
+    def fail(path: tuple[Any, ...], message: str) -> SpaceError:
+        return SpaceError(message, file=label, line=_line_for(lines, path),
+                          field=_field_name(path) or None)  # fmt: skip
+
+    try:
+        spec = _SpaceFile.model_validate(raw)
+    except ValidationError as exc:
+        loc, msg = _pydantic_error(exc, _SpaceFile)
+        raise fail(loc, msg) from None
+    if not isinstance(spec.hyperparameters, dict) or not spec.hyperparameters:
+        raise fail(("hyperparameters",), "declare at least one hyperparameter")
+    params: dict[str, Param] = {}
+    for name, entry in spec.hyperparameters.items():
+        try:
+            params[name] = parse_param(str(name), entry, f"hyperparameters.{name}")
+        except SpaceError as exc:
+            raise fail(_path_of(exc.field or ""), exc.problem) from None
+    for name, info in VOCABULARY.items():
+        params.setdefault(name, Fixed(value=info.default))
+
+    objective = _objective(spec, fail)
+    return Space(
+        name=spec.name,
+        dataset=spec.dataset,
+        objective=objective,
+        params=params,
+        training=spec.training,
+        search=spec.search,
+        description=spec.description,
+        source=source,
+        text=text,
+    )
+
+
+def _objective(spec: _SpaceFile, fail: Any) -> Objective:
+    """Resolve the objective and check that the dataset's task produces it."""
+    task = BUILTIN_DATASETS.get(spec.dataset.name)
+    raw = spec.objective
+    if raw is None:
+        raw = "val_loss" if task == "regression" else "val_accuracy"
+    try:
+        if isinstance(raw, dict):
+            unknown = set(raw) - {"metric", "direction"}
+            if unknown:
+                raise ValueError(f"unknown key '{sorted(unknown)[0]}'; use metric and direction")
+            if "metric" not in raw:
+                raise ValueError("needs a metric")
+            objective = (
+                Objective(metric=raw["metric"], direction=raw["direction"])  # type: ignore[arg-type]
+                if "direction" in raw
+                else Objective.infer(raw["metric"])
+            )
+        else:
+            objective = Objective.infer(raw)
+    except (ValueError, ValidationError) as exc:
+        msg = _pydantic_error(exc, Objective)[1] if isinstance(exc, ValidationError) else str(exc)
+        raise fail(("objective",), msg) from None
+    if task is not None:
+        check_objective(objective.metric, task, fail)
+    return objective
+
+
+def check_objective(metric: str, task: str, fail: Any = None) -> None:
+    """Raise when the task's model does not report ``metric``."""
+    known = TASK_METRICS[task]
+    if metric.removeprefix("val_") not in known:
+        options = [m for k in known for m in (f"val_{k}", k)]
+        msg = (f"'{metric}' is not reported for a {task} task{did_you_mean(metric, options)}; "
+               f"choose from {', '.join(options)}")  # fmt: skip
+        raise fail(("objective",), msg) if fail else SpaceError(msg, field="objective")
+
+
+def hyperband_trials(max_epochs: int, factor: int, iterations: int) -> int:
+    """Trials in a full Hyperband schedule, by Keras Tuner's own bracket arithmetic."""
+    n_brackets, epochs = 0, float(max_epochs)
+    while epochs >= 1:
+        epochs /= factor
+        n_brackets += 1
+    end_size = math.ceil(1 + math.log(max_epochs, factor))
+    per_iteration = sum(
+        math.ceil(end_size / (b + 1) * factor ** (b - r))
+        for b in range(n_brackets)
+        for r in range(b + 1)
+    )
+    return per_iteration * iterations

@@ -1,0 +1,350 @@
+"""MLflow tracking: the only module that imports mlflow.
+
+A SearchCallback that keeps one parent run per search and one nested child run per trial,
+plus ``load_trials``, which rebuilds the trial table from those runs. Epoch metrics are
+buffered and sent with one ``log_batch`` per trial, so tracking costs milliseconds a trial.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hpsearch import __version__
+from hpsearch.space import Space
+from hpsearch.trials import FAILED, FINISHED, SearchCallback, SearchInfo, TrialResult, order_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+ROLE_TAG, TRIAL_TAG = "hpsearch.role", "hpsearch.trial_id"
+PARENT_TAG = "mlflow.parentRunId"
+#: Short names for run names that fit in the UI's run list.
+_SHORT = {"learning_rate": "lr", "n_hidden": "n_hidden", "n_neurons": "n_neurons",
+          "optimizer": "opt", "batch_size": "bs", "dropout": "dropout",
+          "activation": "act", "normalize": "norm", "kernel_initializer": "init"}  # fmt: skip
+
+
+def resolve_tracking_uri(uri: str | None) -> str:
+    """The flag, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` in the cwd."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def _quiet_mlflow() -> None:
+    """Keep alembic's migration lines and MLflow's progress bars out of the terminal.
+
+    Called after ``import mlflow``, which configures its own loggers at INFO."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("alembic", "mlflow"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _client(uri: str) -> Any:
+    import mlflow
+
+    _quiet_mlflow()
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(uri)
+    return MlflowClient(tracking_uri=uri)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.0e}".replace("e-0", "e-") if isinstance(value, float) else str(value)
+
+
+def trial_run_name(trial_id: str, params: dict[str, Any], searched: list[str]) -> str:
+    """``trial-0007 lr=3e-3 n_hidden=3``: the id plus the params that vary, for the UI."""
+    parts = [f"{_SHORT.get(k, k)}={_fmt(params[k])}" for k in searched if k in params]
+    return " ".join([f"trial-{trial_id}", *parts[:4]])
+
+
+def _git_commit(cwd: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
+                             text=True, timeout=5, check=False)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+class MlflowTracker(SearchCallback):
+    """Parent run per search, nested child run per trial."""
+
+    def __init__(self, space: Space, *, tracking_uri: str | None = None,
+                 experiment: str | None = None) -> None:  # fmt: skip
+        self.space = space
+        self.tracking_uri = resolve_tracking_uri(tracking_uri)
+        self.experiment = experiment or space.name
+        self.client = _client(self.tracking_uri)
+        self.parent_run_id: str | None = None
+        self._children: dict[str, str] = {}
+        self._epochs: dict[str, list[Any]] = {}
+        self._searched = list(space.searched())
+
+    # -- the parent run ---------------------------------------------------------------
+
+    def start(self, command: str | None = None) -> str:
+        """Create the experiment if needed and open the parent run; returns its id."""
+        exp = self.client.get_experiment_by_name(self.experiment)
+        exp_id = exp.experiment_id if exp else self.client.create_experiment(self.experiment)
+        s = self.space.search
+        tags = {
+            "mlflow.runName": f"{s.strategy}-{s.backend}-{time.strftime('%Y%m%d-%H%M%S')}",
+            ROLE_TAG: "search",
+            "hpsearch.version": __version__,
+            "hpsearch.space_sha256": self.space.sha256,
+            "hpsearch.space_file": str(self.space.source or ""),
+            "hpsearch.strategy": s.strategy,
+            "hpsearch.backend": s.backend,
+            "hpsearch.dataset": self.space.dataset.name,
+        }
+        if command:
+            tags["hpsearch.command"] = command
+        commit = _git_commit(Path.cwd())
+        if commit:
+            tags["mlflow.source.git.commit"] = commit
+        run = self.client.create_run(exp_id, tags=tags)
+        self.parent_run_id = run.info.run_id
+        self._log_params(self.parent_run_id, self._search_params())
+        if self.space.text:
+            name = self.space.source.name if self.space.source else "space.yaml"
+            self.client.log_text(self.parent_run_id, self.space.text, f"space/{name}")
+        return self.parent_run_id
+
+    def _search_params(self) -> dict[str, Any]:
+        s, t = self.space.search, self.space.training
+        out: dict[str, Any] = {
+            "strategy": s.strategy, "backend": s.backend, "max_trials": s.max_trials,
+            "seed": s.seed, "executions_per_trial": s.executions_per_trial,
+            "epochs": t.epochs, "patience": t.patience, "dataset": self.space.dataset.name,
+            "objective": self.space.objective.metric,
+            "direction": self.space.objective.direction,
+        }  # fmt: skip
+        if s.strategy == "hyperband":
+            out |= {f"hyperband_{k}": v for k, v in s.hyperband.model_dump().items()}
+        if s.strategy == "bayesian":
+            out |= {f"bayesian_{k}": v for k, v in s.bayesian.model_dump().items()}
+        return out
+
+    def on_search_begin(self, info: SearchInfo) -> None:
+        assert self.parent_run_id, "start() opens the parent run first"
+        if info.max_trials != self.space.search.max_trials:
+            self.client.set_tag(self.parent_run_id, "hpsearch.effective_max_trials",
+                                str(info.max_trials))  # fmt: skip
+
+    # -- child runs ---------------------------------------------------------------------
+
+    def on_trial_begin(self, trial_id: str, params: dict[str, Any]) -> None:
+        assert self.parent_run_id
+        exp_id = self.client.get_run(self.parent_run_id).info.experiment_id
+        tags = {
+            PARENT_TAG: self.parent_run_id,
+            "mlflow.runName": trial_run_name(trial_id, params, self._searched),
+            ROLE_TAG: "trial",
+            TRIAL_TAG: trial_id,
+        }
+        run = self.client.create_run(exp_id, tags=tags)
+        self._children[trial_id] = run.info.run_id
+        self._epochs[trial_id] = []
+        self._log_params(run.info.run_id, params)
+
+    def on_epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self._epochs[trial_id].extend(
+            Metric(k, float(v), now, epoch) for k, v in logs.items() if _finite(v)
+        )
+
+    def on_trial_end(self, result: TrialResult) -> None:
+        from mlflow.entities import Metric, RunTag
+
+        run_id = self._children.get(result.trial_id)
+        if run_id is None:  # a backend that skipped on_trial_begin: open the run now
+            self.on_trial_begin(result.trial_id, result.params)
+            run_id = self._children[result.trial_id]
+        now = int(time.time() * 1000)
+        metrics = self._epochs.pop(result.trial_id, [])
+        summary = {"epochs": result.epochs, "seconds": result.seconds}
+        if result.objective is not None:
+            summary["objective"] = result.objective
+        metrics += [Metric(k, float(v), now, 0) for k, v in summary.items()]
+        tags = [RunTag("hpsearch.status", result.status), RunTag("hpsearch.strategy", result.strategy),
+                RunTag("hpsearch.backend", result.backend)]  # fmt: skip
+        for key in ("bracket", "round"):
+            if getattr(result, key) is not None:
+                tags.append(RunTag(f"hpsearch.{key}", str(getattr(result, key))))
+        if result.error:
+            kind, _, message = result.error.partition(": ")
+            tags += [RunTag("hpsearch.error", result.error[:5000]),
+                     RunTag("hpsearch.error_type", kind if message else "Error")]  # fmt: skip
+        for i in range(0, len(metrics), 1000):  # MLflow takes at most 1000 metrics a batch
+            self.client.log_batch(run_id, metrics=metrics[i : i + 1000], tags=tags if i == 0 else [])
+        if not metrics:
+            self.client.log_batch(run_id, tags=tags)
+        if result.traceback:
+            self.client.log_text(run_id, result.traceback, "traceback.txt")
+        self.client.set_terminated(run_id, FINISHED if result.finished else FAILED)
+
+    # -- end of search -------------------------------------------------------------------
+
+    def finish(self, best: TrialResult | None, trials_csv: Path, model: Any = None,
+               input_example: Any = None, extra_artifacts: tuple[Path, ...] = ()) -> str | None:  # fmt: skip
+        """Log best_* on the parent, the trial CSV and the best model; close the parent.
+
+        Returns the best model's URI (``models:/...``) when a model was logged.
+        """
+        assert self.parent_run_id
+        pid = self.parent_run_id
+        self.client.log_artifact(pid, str(trials_csv))
+        for path in extra_artifacts:
+            self.client.log_artifact(pid, str(path))
+        model_uri = None
+        if best is not None:
+            from mlflow.entities import Metric
+
+            now = int(time.time() * 1000)
+            metrics = [Metric("best_objective", float(best.objective or 0.0), now, 0)]
+            metrics += [Metric(f"best_{k}", v, now, 0)
+                        for k, v in best.final_metrics().items() if _finite(v)]  # fmt: skip
+            self.client.log_batch(pid, metrics=metrics)
+            self._log_params(pid, {f"best_{k}": v for k, v in best.params.items()})
+            self.client.set_tag(pid, "hpsearch.best_trial_id", best.trial_id)
+            child = self._children.get(best.trial_id)
+            if child:
+                self.client.set_tag(pid, "hpsearch.best_trial_run_id", child)
+            if model is not None:
+                model_uri = self._log_model(model, input_example)
+                self.client.set_tag(pid, "hpsearch.best_model_uri", model_uri)
+        self.client.set_terminated(pid, FINISHED)
+        return model_uri
+
+    def _log_model(self, model: Any, input_example: Any) -> str:
+        import keras
+        import mlflow
+        import tensorflow as tf
+
+        reqs = [f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}"]
+        signature = None
+        if input_example is not None:
+            from mlflow.models import infer_signature
+
+            signature = infer_signature(input_example, model.predict(input_example, verbose=0))
+        with mlflow.start_run(run_id=self.parent_run_id):
+            info = mlflow.keras.log_model(
+                model, name="best_model", signature=signature, pip_requirements=reqs
+            )
+        return str(info.model_uri)
+
+    def fail(self, error: str, *, killed: bool = False) -> None:
+        """Close the parent run as FAILED (or KILLED) with the reason as a tag."""
+        if self.parent_run_id:
+            self.client.set_tag(self.parent_run_id, "hpsearch.error", error[:5000])
+            for trial_id, run_id in self._children.items():
+                if trial_id in self._epochs:  # still running when the search stopped
+                    self.client.set_terminated(run_id, "KILLED" if killed else FAILED)
+            self.client.set_terminated(self.parent_run_id, "KILLED" if killed else FAILED)
+
+    def _log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[i : i + 100])
+
+
+def _finite(v: Any) -> bool:
+    try:
+        return float(v) == float(v) and abs(float(v)) != float("inf")
+    except (TypeError, ValueError):
+        return False
+
+
+# ----------------------------------------------------------------------------- reading back
+
+
+def _parse(value: str) -> Any:
+    """MLflow stores params as strings; turn numbers and booleans back into values."""
+    if value in ("True", "False"):
+        return value == "True"
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return None if value == "None" else value
+
+
+def load_trials(experiment: str, *, tracking_uri: str | None = None,
+                parent_run_id: str | None = None) -> pd.DataFrame:  # fmt: skip
+    """Rebuild the trial table of every search in ``experiment`` (or of one parent run)."""
+    import pandas as pd
+
+    client = _client(resolve_tracking_uri(tracking_uri))
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        raise LookupError(f"no MLflow experiment named '{experiment}' at {client.tracking_uri}")
+    query = f"tags.`{ROLE_TAG}` = 'trial'"
+    if parent_run_id:
+        query += f" and tags.`{PARENT_TAG}` = '{parent_run_id}'"
+    runs = _search_all(client, exp.experiment_id, query)
+    parents = {
+        r.info.run_id: r
+        for r in _search_all(client, exp.experiment_id, f"tags.`{ROLE_TAG}` = 'search'")
+    }
+    rows = []
+    for run in runs:
+        tags, metrics = run.data.tags, run.data.metrics
+        parent = parents.get(tags.get(PARENT_TAG, ""))
+        pparams = parent.data.params if parent else {}
+        row: dict[str, Any] = {
+            "trial_id": tags.get(TRIAL_TAG),
+            "status": tags.get("hpsearch.status") or run.info.status,
+            "objective": metrics.get("objective"),
+            "epochs": int(metrics["epochs"]) if "epochs" in metrics else None,
+            "seconds": metrics.get("seconds"),
+            "strategy": tags.get("hpsearch.strategy") or pparams.get("strategy"),
+            "backend": tags.get("hpsearch.backend") or pparams.get("backend"),
+            "seed": _parse(pparams["seed"]) if "seed" in pparams else None,
+            "bracket": _parse(tags["hpsearch.bracket"]) if "hpsearch.bracket" in tags else None,
+            "round": _parse(tags["hpsearch.round"]) if "hpsearch.round" in tags else None,
+            "error": tags.get("hpsearch.error"),
+            "run_id": run.info.run_id,
+            "parent_run_id": tags.get(PARENT_TAG),
+        }
+        row |= {f"params.{k}": _parse(v) for k, v in run.data.params.items()}
+        row |= {f"metrics.{k}": v for k, v in metrics.items()
+                if k not in ("objective", "epochs", "seconds")}  # fmt: skip
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return order_columns(frame)
+    frame = frame.sort_values(["parent_run_id", "trial_id"], kind="stable").reset_index(drop=True)
+    return order_columns(frame)
+
+
+def _search_all(client: Any, experiment_id: str, query: str) -> list[Any]:
+    out, token = [], None
+    while True:
+        page = client.search_runs([experiment_id], filter_string=query, max_results=1000,
+                                  page_token=token)  # fmt: skip
+        out.extend(page)
+        token = page.token
+        if not token:
+            return out
+
+
+def serve_ui(tracking_uri: str | None, host: str, port: int) -> int:
+    """Run ``mlflow ui`` on the same store as the searches; returns its exit code."""
+    import sys
+
+    uri = resolve_tracking_uri(tracking_uri)
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+           "--host", host, "--port", str(port)]  # fmt: skip
+    return subprocess.call(cmd)

@@ -1,0 +1,164 @@
+"""The trial table: the one currency every backend returns and every consumer reads.
+
+A leaf module (pandas only). Backends emit TrialResults through SearchCallbacks; the same
+results become one DataFrame row each, so tracking and reports never see a backend's types.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FINISHED, FAILED = "FINISHED", "FAILED"
+#: Fixed columns, in order; ``params.<name>`` and ``metrics.<name>`` columns sit between.
+LEAD_COLUMNS = ("trial_id", "status")
+TAIL_COLUMNS = (
+    "objective", "epochs", "seconds", "strategy", "backend", "seed",
+    "bracket", "round", "error",
+)  # fmt: skip
+
+
+@dataclass
+class TrialResult:
+    """What one trial did: its params, its per-epoch history, and how it ended."""
+
+    trial_id: str
+    status: str
+    params: dict[str, Any]
+    objective: float | None
+    epochs: int
+    seconds: float
+    history: dict[str, list[float]] = field(default_factory=dict)
+    first_epoch: int = 0  # Hyperband continues trials: history starts at this epoch
+    strategy: str = ""
+    backend: str = ""
+    seed: int | None = None
+    bracket: int | None = None
+    round: int | None = None
+    error: str | None = None
+    traceback: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status == FINISHED
+
+    def final_metrics(self) -> dict[str, float]:
+        """The last epoch's value of every metric that was recorded."""
+        return {k: v[-1] for k, v in self.history.items() if v}
+
+    def row(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"trial_id": self.trial_id, "status": self.status}
+        out.update({f"params.{k}": v for k, v in self.params.items()})
+        out.update({f"metrics.{k}": v for k, v in sorted(self.final_metrics().items())})
+        for col in TAIL_COLUMNS:
+            out[col] = getattr(self, col)
+        return out
+
+
+@dataclass
+class SearchInfo:
+    """What a search is about to do, handed to callbacks before the first trial."""
+
+    experiment: str
+    strategy: str
+    backend: str
+    max_trials: int
+    objective: str
+    direction: str
+    seed: int
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+class SearchCallback:
+    """Receives a search's events. Backends call these; trackers and displays implement
+    them, so a backend never imports a tracker (as Optuna's study callbacks do)."""
+
+    def on_search_begin(self, info: SearchInfo) -> None:
+        """Called once before the first trial."""
+
+    def on_trial_begin(self, trial_id: str, params: dict[str, Any]) -> None:
+        """Called when a trial's params are sampled, before it trains."""
+
+    def on_epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
+        """Called after each epoch; ``epoch`` counts from 1."""
+
+    def on_trial_end(self, result: TrialResult) -> None:
+        """Called once per trial, finished or failed."""
+
+
+class CallbackList(SearchCallback):
+    """Fans every event out to several callbacks, in order."""
+
+    def __init__(self, callbacks: Iterable[SearchCallback] = ()) -> None:
+        self.callbacks = list(callbacks)
+
+    def on_search_begin(self, info: SearchInfo) -> None:
+        for cb in self.callbacks:
+            cb.on_search_begin(info)
+
+    def on_trial_begin(self, trial_id: str, params: dict[str, Any]) -> None:
+        for cb in self.callbacks:
+            cb.on_trial_begin(trial_id, params)
+
+    def on_epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
+        for cb in self.callbacks:
+            cb.on_epoch_end(trial_id, epoch, logs)
+
+    def on_trial_end(self, result: TrialResult) -> None:
+        for cb in self.callbacks:
+            cb.on_trial_end(result)
+
+
+def is_better(a: float, b: float | None, direction: str) -> bool:
+    """Whether objective ``a`` beats ``b`` (None or NaN always loses)."""
+    if a is None or math.isnan(a):
+        return False
+    if b is None or math.isnan(b):
+        return True
+    return a > b if direction == "max" else a < b
+
+
+def best_of(results: Sequence[TrialResult], direction: str) -> TrialResult | None:
+    """The finished trial with the best objective (earliest wins ties)."""
+    best: TrialResult | None = None
+    for r in results:
+        if r.finished and r.objective is not None and is_better(
+            r.objective, best.objective if best else None, direction
+        ):
+            best = r
+    return best
+
+
+def to_frame(results: Sequence[TrialResult]) -> pd.DataFrame:
+    """Results as the normalised trial table, one row per trial, columns in a stable order."""
+    import pandas as pd
+
+    rows = [r.row() for r in results]
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=[*LEAD_COLUMNS, *TAIL_COLUMNS])
+    return order_columns(frame)
+
+
+def order_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """trial_id, status, params.*, objective, metrics.*, then the rest: one layout everywhere."""
+    for col in (*LEAD_COLUMNS, *TAIL_COLUMNS):
+        if col not in frame.columns:
+            frame[col] = None
+    params = sorted(c for c in frame.columns if c.startswith("params."))
+    metrics = sorted(c for c in frame.columns if c.startswith("metrics."))
+    known = {*LEAD_COLUMNS, *TAIL_COLUMNS, *params, *metrics}
+    extra = [c for c in frame.columns if c not in known]
+    cols = [*LEAD_COLUMNS, *params, "objective", *metrics, *TAIL_COLUMNS[1:], *extra]
+    return frame[cols]
+
+
+def params_of(frame: pd.DataFrame, index: Any) -> dict[str, Any]:
+    """The params of one row of a trial table, without the ``params.`` prefix."""
+    row = frame.loc[index]
+    return {c.removeprefix("params."): row[c] for c in frame.columns if c.startswith("params.")}
