@@ -51,13 +51,20 @@ class SearchSummary:
         }
 
 
-def prepare(space_or_path: Space | str | Path, *, strategy: str | None = None,
-            backend: str | None = None, max_trials: int | None = None,
-            epochs: int | None = None, seed: int | None = None) -> Space:  # fmt: skip
+def prepare(
+    space_or_path: Space | str | Path,
+    *,
+    strategy: str | None = None,
+    backend: str | None = None,
+    max_trials: int | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+) -> Space:
     """Load a space (if given a path) and apply overrides; raises SpaceError on bad input."""
     space = space_or_path if isinstance(space_or_path, Space) else load_space(space_or_path)
-    return space.with_overrides(strategy=strategy, backend=backend, max_trials=max_trials,
-                                seed=seed, epochs=epochs)  # fmt: skip
+    return space.with_overrides(
+        strategy=strategy, backend=backend, max_trials=max_trials, seed=seed, epochs=epochs
+    )
 
 
 def run_search(
@@ -102,10 +109,16 @@ def run_search(
     prep = dump_preprocessing(data, workdir / "preprocessing.json")
     model_uri = tracker.finish(best, trials_csv, model, data.x_valid[:5], (prep,))
     return SearchSummary(
-        experiment=tracker.experiment, parent_run_id=parent, frame=frame,
-        trials_csv=trials_csv, workdir=workdir, tracking_uri=tracker.tracking_uri,
-        best=best, best_model_uri=model_uri, warnings=outcome.warnings,
-    )  # fmt: skip
+        experiment=tracker.experiment,
+        parent_run_id=parent,
+        frame=frame,
+        trials_csv=trials_csv,
+        workdir=workdir,
+        tracking_uri=tracker.tracking_uri,
+        best=best,
+        best_model_uri=model_uri,
+        warnings=outcome.warnings,
+    )
 
 
 def _command_line() -> str:
@@ -131,19 +144,31 @@ def run(
     The frame's ``attrs`` carry ``experiment``, ``parent_run_id``, ``trials_csv``,
     ``best_value`` and ``best_params``.
     """
-    space = prepare(space_or_path, strategy=strategy, backend=backend, max_trials=max_trials,
-                    epochs=epochs, seed=seed)  # fmt: skip
-    summary = run_search(space, tracking_uri=tracking_uri, experiment=experiment, output=output,
-                         callbacks=callbacks, verbose=verbose)  # fmt: skip
+    space = prepare(
+        space_or_path,
+        strategy=strategy,
+        backend=backend,
+        max_trials=max_trials,
+        epochs=epochs,
+        seed=seed,
+    )
+    summary = run_search(
+        space,
+        tracking_uri=tracking_uri,
+        experiment=experiment,
+        output=output,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
     frame = summary.frame
     frame.attrs.update(summary.as_json())
     return frame
 
 
-def load_trials(experiment: str, *, tracking_uri: str | None = None,
-                parent_run_id: str | None = None) -> pd.DataFrame:  # fmt: skip
+def load_trials(
+    experiment: str, *, tracking_uri: str | None = None, parent_run_id: str | None = None
+) -> pd.DataFrame:
     """The trial table of every search in an MLflow experiment, rebuilt from its runs."""
     from hpsearch.tracking import load_trials as _load
 
     return _load(experiment, tracking_uri=tracking_uri, parent_run_id=parent_run_id)
-

@@ -29,8 +29,11 @@ app = typer.Typer(
 SpaceArg = Annotated[Path, typer.Argument(help="Search-space YAML file.", show_default=False)]
 TrackingOpt = Annotated[
     str | None,
-    typer.Option("--tracking-uri", help="MLflow tracking URI [default: $MLFLOW_TRACKING_URI, "
-                 "else sqlite:///mlflow.db]", show_default=False),  # fmt: skip
+    typer.Option(
+        "--tracking-uri",
+        help="MLflow tracking URI [default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db]",
+        show_default=False,
+    ),
 ]
 
 
@@ -48,8 +51,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,  # fmt: skip
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Declarative hyperparameter search for Keras MLPs, every trial tracked in MLflow."""
 
@@ -64,7 +71,9 @@ def _load(path: Path) -> Space:
 @app.command()
 def validate(
     space: SpaceArg,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the parsed space as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the parsed space as JSON.")
+    ] = False,
 ) -> None:
     """Check a space file and show its hyperparameters and the size of the space."""
     s = _load(space)
@@ -72,11 +81,22 @@ def validate(
     size_text = f"{size:,} configurations" if size is not None else "continuous"
     if as_json:
         params = {k: p.model_dump() | {"kind": type(p).__name__} for k, p in s.params.items()}
-        typer.echo(json.dumps({"name": s.name, "dataset": s.dataset.name, "size": size,
-                               "objective": s.objective.model_dump(), "params": params}))  # fmt: skip
+        typer.echo(
+            json.dumps(
+                {
+                    "name": s.name,
+                    "dataset": s.dataset.name,
+                    "size": size,
+                    "objective": s.objective.model_dump(),
+                    "params": params,
+                }
+            )
+        )
         return
-    typer.echo(f"{space}: ok — {s.name} on {s.dataset.name}, "
-               f"{s.objective.direction}imise {s.objective.metric}")  # fmt: skip
+    typer.echo(
+        f"{space}: ok — {s.name} on {s.dataset.name}, "
+        f"{s.objective.direction}imise {s.objective.metric}"
+    )
     width = max(len(k) for k in s.params)
     for name, p in s.params.items():
         typer.echo(f"  {name:<{width}}  {p.describe()}")
@@ -87,34 +107,58 @@ def validate(
         hb = search.hyperband
         full = hyperband_trials(hb.max_epochs or s.training.epochs, hb.factor, hb.iterations)
         budget = f"{min(full, search.max_trials)} trials (schedule {full}, max_trials caps it)"
-    typer.echo(f"search: {search.strategy} on {search.backend}, {budget}, "
-               f"{s.training.epochs} epochs, seed {search.seed}")  # fmt: skip
+    typer.echo(
+        f"search: {search.strategy} on {search.backend}, {budget}, "
+        f"{s.training.epochs} epochs, seed {search.seed}"
+    )
 
 
 @app.command()
 def run(
     space: SpaceArg,
-    strategy: Annotated[str | None, typer.Option(
-        help=f"Search strategy: {', '.join(STRATEGIES)} [default: from the file]",
-        show_default=False)] = None,
-    backend: Annotated[str | None, typer.Option(
-        help=f"Engine: {', '.join(BACKENDS)} [default: from the file]", show_default=False)] = None,
-    max_trials: Annotated[int | None, typer.Option(
-        "--max-trials", help="Most trials to run (caps Hyperband's schedule too).",
-        show_default=False)] = None,
-    epochs: Annotated[int | None, typer.Option(
-        help="Epochs per trial (Hyperband: max_epochs unless the file sets it).",
-        show_default=False)] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Search strategy: {', '.join(STRATEGIES)} [default: from the file]",
+            show_default=False,
+        ),
+    ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Engine: {', '.join(BACKENDS)} [default: from the file]", show_default=False
+        ),
+    ] = None,
+    max_trials: Annotated[
+        int | None,
+        typer.Option(
+            "--max-trials",
+            help="Most trials to run (caps Hyperband's schedule too).",
+            show_default=False,
+        ),
+    ] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            help="Epochs per trial (Hyperband: max_epochs unless the file sets it).",
+            show_default=False,
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.", show_default=False)] = None,
     tracking_uri: TrackingOpt = None,
-    experiment: Annotated[str | None, typer.Option(
-        help="MLflow experiment [default: the space's name]", show_default=False)] = None,
-    output: Annotated[Path, typer.Option(
-        help="Output folder: <output>/<experiment>/<parent_run_id>/")] = Path("reports"),
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print one JSON object on stdout at the end.")] = False,
-    verbose: Annotated[bool, typer.Option(
-        "--verbose", "-v", help="Show Keras, TensorFlow and tuner output.")] = False,
+    experiment: Annotated[
+        str | None,
+        typer.Option(help="MLflow experiment [default: the space's name]", show_default=False),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option(help="Output folder: <output>/<experiment>/<parent_run_id>/")
+    ] = Path("reports"),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object on stdout at the end.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Keras, TensorFlow and tuner output.")
+    ] = False,
 ) -> None:
     """Run a search; record a parent run and one child run per trial in MLflow."""
     from hpsearch.api import prepare, run_search
@@ -124,14 +168,26 @@ def run(
     if not space.exists() or space.is_dir():
         _load(space)  # the same one-line message as validate
     try:
-        s = prepare(space, strategy=strategy, backend=backend, max_trials=max_trials,
-                    epochs=epochs, seed=seed)  # fmt: skip
+        s = prepare(
+            space,
+            strategy=strategy,
+            backend=backend,
+            max_trials=max_trials,
+            epochs=epochs,
+            seed=seed,
+        )
     except SpaceError as exc:
         fail(str(exc))
     display = ProgressDisplay(sys.stderr)
     try:
-        summary = run_search(s, tracking_uri=tracking_uri, experiment=experiment, output=output,
-                             callbacks=[display], verbose=verbose)  # fmt: skip
+        summary = run_search(
+            s,
+            tracking_uri=tracking_uri,
+            experiment=experiment,
+            output=output,
+            callbacks=[display],
+            verbose=verbose,
+        )
     except (SpaceError, DataError) as exc:
         fail(str(exc))
     finally:
@@ -144,8 +200,10 @@ def run(
     _print_top(summary.frame, s)
     typer.echo(f"\nbest: {json.dumps(summary.as_json()['best_params'], default=str)}")
     typer.echo(f"trials: {summary.trials_csv}")
-    typer.echo(f"mlflow: experiment '{summary.experiment}', parent run {summary.parent_run_id} "
-               f"at {summary.tracking_uri} (open it with: hpsearch ui)")  # fmt: skip
+    typer.echo(
+        f"mlflow: experiment '{summary.experiment}', parent run {summary.parent_run_id} "
+        f"at {summary.tracking_uri} (open it with: hpsearch ui)"
+    )
 
 
 def _print_top(frame: Any, space: Space, k: int = 5) -> None:
@@ -154,8 +212,13 @@ def _print_top(frame: Any, space: Space, k: int = 5) -> None:
     failed = len(frame) - len(done)
     asc = space.objective.direction == "min"
     top = done.sort_values("objective", ascending=asc).head(k)
-    cols = ["trial_id", "objective", "epochs", "seconds",
-            *[f"params.{n}" for n in space.searched()]]  # fmt: skip
+    cols = [
+        "trial_id",
+        "objective",
+        "epochs",
+        "seconds",
+        *[f"params.{n}" for n in space.searched()],
+    ]
     shown = top[cols].rename(columns=lambda c: c.removeprefix("params."))
     shown = shown.rename(columns={"objective": space.objective.metric})
     typer.echo(f"\ntop {len(shown)} of {len(frame)} trials ({failed} failed):")
@@ -165,8 +228,9 @@ def _print_top(frame: Any, space: Space, k: int = 5) -> None:
 @app.command()
 def ui(
     tracking_uri: TrackingOpt = None,
-    host: Annotated[str, typer.Option(help="Interface to bind; the default keeps it local.")]
-    = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Interface to bind; the default keeps it local.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
 ) -> None:
     """Open the MLflow UI on the same store the searches wrote to."""

@@ -257,11 +257,11 @@ def _from_frame(frame: pd.DataFrame, target: str, spec: DatasetSpec, label: str)
     x = features.to_numpy(dtype=np.float32)
     names = [str(c) for c in features.columns]
 
-    task, y, classes = _encode_target(y_col)
+    task, y, classes = _encode_target(y_col, label)
     return _Raw(x, y, task, names, classes, notes=notes)
 
 
-def _encode_target(y: pd.Series) -> tuple[str, np.ndarray, list[str] | None]:
+def _encode_target(y: pd.Series, label: str) -> tuple[str, np.ndarray, list[str] | None]:
     """Infer the task from the target column and encode labels as 0..k-1."""
     import pandas as pd
 
@@ -271,7 +271,7 @@ def _encode_target(y: pd.Series) -> tuple[str, np.ndarray, list[str] | None]:
         return "regression", y.to_numpy(dtype=np.float32), None
     classes = sorted(y.unique().tolist(), key=str)
     if len(classes) < 2:
-        raise DataError(f"target '{y.name}' has a single class: {classes[0]!r}")
+        raise DataError(f"{label}: target '{y.name}' has a single class: {classes[0]!r}")
     lookup = {c: i for i, c in enumerate(classes)}
     encoded = y.map(lookup).to_numpy(dtype=np.int64)
     return ("binary" if len(classes) == 2 else "multiclass"), encoded, [str(c) for c in classes]
@@ -321,7 +321,9 @@ def _split_and_scale(spec: DatasetSpec, raw: _Raw, seed: int) -> Dataset:
         raise DataError(f"{label}: the split left an empty train or valid set")
 
     x_tr, x_va, x_te = (a.astype(np.float32, copy=True) for a in (x_tr, x_va, x_te))
-    if np.isnan(x_tr).any():  # spec.missing == "impute": fit the fill on train only
+    # spec.missing == "impute": fit the fill on train only, and fill every split (a
+    # missing value may sit only in valid or test)
+    if any(np.isnan(a).any() for a in (x_tr, x_va, x_te)):
         fill = np.nan_to_num(np.nanmean(x_tr, axis=0))
         for a in (x_tr, x_va, x_te):
             rows, cols = np.where(np.isnan(a))

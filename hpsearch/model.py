@@ -18,8 +18,16 @@ if TYPE_CHECKING:
     import numpy as np
 
 #: Keys of ``params`` that the builder reads; batch_size is a fit() argument.
-BUILD_PARAMS = ("n_hidden", "n_neurons", "activation", "dropout", "learning_rate",
-                "optimizer", "kernel_initializer", "normalize")  # fmt: skip
+BUILD_PARAMS = (
+    "n_hidden",
+    "n_neurons",
+    "activation",
+    "dropout",
+    "learning_rate",
+    "optimizer",
+    "kernel_initializer",
+    "normalize",
+)
 
 
 def quiet_tensorflow(verbose: bool = False) -> None:
@@ -46,6 +54,8 @@ def quiet_tensorflow(verbose: bool = False) -> None:
 
     warnings.filterwarnings("ignore", message=".*Skipping variable loading for optimizer.*")
     warnings.filterwarnings("ignore", category=UserWarning, module="keras")
+    # Keras Tuner's Bayesian oracle fits a GP that warns about length-scale bounds.
+    warnings.filterwarnings("ignore", module="sklearn.gaussian_process")
     for name in ("tensorflow", "absl", "keras_tuner", "h5py"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
@@ -110,9 +120,11 @@ def build_model(
         x = norm(x)
     for i in range(int(p["n_hidden"])):
         x = keras.layers.Dense(
-            int(p["n_neurons"]), activation=p["activation"],
-            kernel_initializer=p["kernel_initializer"], name=f"hidden_{i + 1}",
-        )(x)  # fmt: skip
+            int(p["n_neurons"]),
+            activation=p["activation"],
+            kernel_initializer=p["kernel_initializer"],
+            name=f"hidden_{i + 1}",
+        )(x)
         if p["dropout"] > 0:
             x = keras.layers.Dropout(float(p["dropout"]))(x)
     if task == "multiclass":

@@ -29,20 +29,31 @@ class ProgressDisplay(SearchCallback):
 
     def on_search_begin(self, info: SearchInfo) -> None:
         self.info, self.start = info, time.perf_counter()
-        header = (f"{info.strategy} search on {info.backend}: up to {info.max_trials} trials, "
-                  f"{info.direction}imising {info.objective} (seed {info.seed})")  # fmt: skip
+        header = (
+            f"{info.strategy} search on {info.backend}: up to {info.max_trials} trials, "
+            f"{info.direction}imising {info.objective} (seed {info.seed})"
+        )
         if self.rich:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-            from rich.progress import TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             console = Console(file=self.stream)
             console.print(header)
             self._progress = Progress(
-                TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[best]}"), TimeElapsedColumn(),
-                console=console, transient=False,
-            )  # fmt: skip
+                TextColumn("[bold]trials"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[best]}"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=False,
+            )
             self._task = self._progress.add_task("search", total=info.max_trials, best="")
             self._progress.start()
         else:

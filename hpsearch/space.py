@@ -92,7 +92,7 @@ class SpaceError(ValueError):
         return f"{where}{field}{self.problem}"
 
 
-def did_you_mean(word: str, options: Any) -> str:
+def did_you_mean(word: Any, options: Any) -> str:
     """A ' (did you mean 'x'?)' suffix, or '' when nothing is close."""
     close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""

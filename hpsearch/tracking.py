@@ -25,9 +25,17 @@ DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 ROLE_TAG, TRIAL_TAG = "hpsearch.role", "hpsearch.trial_id"
 PARENT_TAG = "mlflow.parentRunId"
 #: Short names for run names that fit in the UI's run list.
-_SHORT = {"learning_rate": "lr", "n_hidden": "n_hidden", "n_neurons": "n_neurons",
-          "optimizer": "opt", "batch_size": "bs", "dropout": "dropout",
-          "activation": "act", "normalize": "norm", "kernel_initializer": "init"}  # fmt: skip
+_SHORT = {
+    "learning_rate": "lr",
+    "n_hidden": "n_hidden",
+    "n_neurons": "n_neurons",
+    "optimizer": "opt",
+    "batch_size": "bs",
+    "dropout": "dropout",
+    "activation": "act",
+    "normalize": "norm",
+    "kernel_initializer": "init",
+}
 
 
 def resolve_tracking_uri(uri: str | None) -> str:
@@ -66,8 +74,14 @@ def trial_run_name(trial_id: str, params: dict[str, Any], searched: list[str]) -
 
 def _git_commit(cwd: Path) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
-                             text=True, timeout=5, check=False)  # fmt: skip
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
@@ -76,8 +90,9 @@ def _git_commit(cwd: Path) -> str | None:
 class MlflowTracker(SearchCallback):
     """Parent run per search, nested child run per trial."""
 
-    def __init__(self, space: Space, *, tracking_uri: str | None = None,
-                 experiment: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, space: Space, *, tracking_uri: str | None = None, experiment: str | None = None
+    ) -> None:
         self.space = space
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self.experiment = experiment or space.name
@@ -120,12 +135,17 @@ class MlflowTracker(SearchCallback):
     def _search_params(self) -> dict[str, Any]:
         s, t = self.space.search, self.space.training
         out: dict[str, Any] = {
-            "strategy": s.strategy, "backend": s.backend, "max_trials": s.max_trials,
-            "seed": s.seed, "executions_per_trial": s.executions_per_trial,
-            "epochs": t.epochs, "patience": t.patience, "dataset": self.space.dataset.name,
+            "strategy": s.strategy,
+            "backend": s.backend,
+            "max_trials": s.max_trials,
+            "seed": s.seed,
+            "executions_per_trial": s.executions_per_trial,
+            "epochs": t.epochs,
+            "patience": t.patience,
+            "dataset": self.space.dataset.name,
             "objective": self.space.objective.metric,
             "direction": self.space.objective.direction,
-        }  # fmt: skip
+        }
         if s.strategy == "hyperband":
             out |= {f"hyperband_{k}": v for k, v in s.hyperband.model_dump().items()}
         if s.strategy == "bayesian":
@@ -135,8 +155,9 @@ class MlflowTracker(SearchCallback):
     def on_search_begin(self, info: SearchInfo) -> None:
         assert self.parent_run_id, "start() opens the parent run first"
         if info.max_trials != self.space.search.max_trials:
-            self.client.set_tag(self.parent_run_id, "hpsearch.effective_max_trials",
-                                str(info.max_trials))  # fmt: skip
+            self.client.set_tag(
+                self.parent_run_id, "hpsearch.effective_max_trials", str(info.max_trials)
+            )
 
     # -- child runs ---------------------------------------------------------------------
 
@@ -175,17 +196,24 @@ class MlflowTracker(SearchCallback):
         if result.objective is not None:
             summary["objective"] = result.objective
         metrics += [Metric(k, float(v), now, 0) for k, v in summary.items()]
-        tags = [RunTag("hpsearch.status", result.status), RunTag("hpsearch.strategy", result.strategy),
-                RunTag("hpsearch.backend", result.backend)]  # fmt: skip
+        tags = [
+            RunTag("hpsearch.status", result.status),
+            RunTag("hpsearch.strategy", result.strategy),
+            RunTag("hpsearch.backend", result.backend),
+        ]
         for key in ("bracket", "round"):
             if getattr(result, key) is not None:
                 tags.append(RunTag(f"hpsearch.{key}", str(getattr(result, key))))
         if result.error:
             kind, _, message = result.error.partition(": ")
-            tags += [RunTag("hpsearch.error", result.error[:5000]),
-                     RunTag("hpsearch.error_type", kind if message else "Error")]  # fmt: skip
+            tags += [
+                RunTag("hpsearch.error", result.error[:5000]),
+                RunTag("hpsearch.error_type", kind if message else "Error"),
+            ]
         for i in range(0, len(metrics), 1000):  # MLflow takes at most 1000 metrics a batch
-            self.client.log_batch(run_id, metrics=metrics[i : i + 1000], tags=tags if i == 0 else [])
+            self.client.log_batch(
+                run_id, metrics=metrics[i : i + 1000], tags=tags if i == 0 else []
+            )
         if not metrics:
             self.client.log_batch(run_id, tags=tags)
         if result.traceback:
@@ -194,8 +222,14 @@ class MlflowTracker(SearchCallback):
 
     # -- end of search -------------------------------------------------------------------
 
-    def finish(self, best: TrialResult | None, trials_csv: Path, model: Any = None,
-               input_example: Any = None, extra_artifacts: tuple[Path, ...] = ()) -> str | None:  # fmt: skip
+    def finish(
+        self,
+        best: TrialResult | None,
+        trials_csv: Path,
+        model: Any = None,
+        input_example: Any = None,
+        extra_artifacts: tuple[Path, ...] = (),
+    ) -> str | None:
         """Log best_* on the parent, the trial CSV and the best model; close the parent.
 
         Returns the best model's URI (``models:/...``) when a model was logged.
@@ -211,8 +245,11 @@ class MlflowTracker(SearchCallback):
 
             now = int(time.time() * 1000)
             metrics = [Metric("best_objective", float(best.objective or 0.0), now, 0)]
-            metrics += [Metric(f"best_{k}", v, now, 0)
-                        for k, v in best.final_metrics().items() if _finite(v)]  # fmt: skip
+            metrics += [
+                Metric(f"best_{k}", v, now, 0)
+                for k, v in best.final_metrics().items()
+                if _finite(v)
+            ]
             self.client.log_batch(pid, metrics=metrics)
             self._log_params(pid, {f"best_{k}": v for k, v in best.params.items()})
             self.client.set_tag(pid, "hpsearch.best_trial_id", best.trial_id)
@@ -281,8 +318,9 @@ def _parse(value: str) -> Any:
     return None if value == "None" else value
 
 
-def load_trials(experiment: str, *, tracking_uri: str | None = None,
-                parent_run_id: str | None = None) -> pd.DataFrame:  # fmt: skip
+def load_trials(
+    experiment: str, *, tracking_uri: str | None = None, parent_run_id: str | None = None
+) -> pd.DataFrame:
     """Rebuild the trial table of every search in ``experiment`` (or of one parent run)."""
     import pandas as pd
 
@@ -319,8 +357,11 @@ def load_trials(experiment: str, *, tracking_uri: str | None = None,
             "parent_run_id": tags.get(PARENT_TAG),
         }
         row |= {f"params.{k}": _parse(v) for k, v in run.data.params.items()}
-        row |= {f"metrics.{k}": v for k, v in metrics.items()
-                if k not in ("objective", "epochs", "seconds")}  # fmt: skip
+        row |= {
+            f"metrics.{k}": v
+            for k, v in metrics.items()
+            if k not in ("objective", "epochs", "seconds")
+        }
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
@@ -332,8 +373,9 @@ def load_trials(experiment: str, *, tracking_uri: str | None = None,
 def _search_all(client: Any, experiment_id: str, query: str) -> list[Any]:
     out, token = [], None
     while True:
-        page = client.search_runs([experiment_id], filter_string=query, max_results=1000,
-                                  page_token=token)  # fmt: skip
+        page = client.search_runs(
+            [experiment_id], filter_string=query, max_results=1000, page_token=token
+        )
         out.extend(page)
         token = page.token
         if not token:
@@ -345,6 +387,16 @@ def serve_ui(tracking_uri: str | None, host: str, port: int) -> int:
     import sys
 
     uri = resolve_tracking_uri(tracking_uri)
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-           "--host", host, "--port", str(port)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
     return subprocess.call(cmd)

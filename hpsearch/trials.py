@@ -18,9 +18,16 @@ FINISHED, FAILED = "FINISHED", "FAILED"
 #: Fixed columns, in order; ``params.<name>`` and ``metrics.<name>`` columns sit between.
 LEAD_COLUMNS = ("trial_id", "status")
 TAIL_COLUMNS = (
-    "objective", "epochs", "seconds", "strategy", "backend", "seed",
-    "bracket", "round", "error",
-)  # fmt: skip
+    "objective",
+    "epochs",
+    "seconds",
+    "strategy",
+    "backend",
+    "seed",
+    "bracket",
+    "round",
+    "error",
+)
 
 
 @dataclass
@@ -127,8 +134,10 @@ def best_of(results: Sequence[TrialResult], direction: str) -> TrialResult | Non
     """The finished trial with the best objective (earliest wins ties)."""
     best: TrialResult | None = None
     for r in results:
-        if r.finished and r.objective is not None and is_better(
-            r.objective, best.objective if best else None, direction
+        if (
+            r.finished
+            and r.objective is not None
+            and is_better(r.objective, best.objective if best else None, direction)
         ):
             best = r
     return best

@@ -27,11 +27,23 @@ _NEVER = 1_000_000
 def hp_value(hp: Any, name: str, param: Param) -> Any:
     """Declare one hyperparameter on a ``kt.HyperParameters`` and return its value."""
     if isinstance(param, IntRange):
-        return hp.Int(name, param.min, param.max, step=param.step,
-                      sampling="log" if param.log else "linear", default=param.default)  # fmt: skip
+        return hp.Int(
+            name,
+            param.min,
+            param.max,
+            step=param.step,
+            sampling="log" if param.log else "linear",
+            default=param.default,
+        )
     if isinstance(param, FloatRange):
-        return hp.Float(name, param.min, param.max, step=param.step,
-                        sampling="log" if param.log else "linear", default=param.default)  # fmt: skip
+        return hp.Float(
+            name,
+            param.min,
+            param.max,
+            step=param.step,
+            sampling="log" if param.log else "linear",
+            default=param.default,
+        )
     if isinstance(param, Choice):
         return hp.Choice(name, param.options, default=param.default)
     if isinstance(param, Bool):
@@ -89,17 +101,24 @@ class KerasTunerBackend:
             "max_consecutive_failed_trials": _NEVER,
         }
         base: type
+        extra: dict[str, Any]
         if search.strategy == "random":
             base, extra = kt.RandomSearch, {"max_trials": max_trials}
         elif search.strategy == "bayesian":
             base = kt.BayesianOptimization
-            extra = {"max_trials": max_trials, "alpha": search.bayesian.alpha,
-                     "beta": search.bayesian.beta,
-                     "num_initial_points": search.bayesian.initial_points}  # fmt: skip
+            extra = {
+                "max_trials": max_trials,
+                "alpha": search.bayesian.alpha,
+                "beta": search.bayesian.beta,
+                "num_initial_points": search.bayesian.initial_points,
+            }
         elif search.strategy == "hyperband":
             base = kt.Hyperband
-            extra = {"max_epochs": hb_epochs, "factor": search.hyperband.factor,
-                     "hyperband_iterations": search.hyperband.iterations}  # fmt: skip
+            extra = {
+                "max_epochs": hb_epochs,
+                "factor": search.hyperband.factor,
+                "hyperband_iterations": search.hyperband.iterations,
+            }
         else:  # pragma: no cover - space.py validates strategies
             raise ValueError(f"keras-tuner has no strategy {search.strategy!r}")
 
@@ -108,25 +127,32 @@ class KerasTunerBackend:
 
         callbacks.on_search_begin(
             SearchInfo(
-                experiment=space.name, strategy=search.strategy, backend=self.name,
-                max_trials=max_trials, objective=objective.metric,
-                direction=objective.direction, seed=search.seed,
+                experiment=space.name,
+                strategy=search.strategy,
+                backend=self.name,
+                max_trials=max_trials,
+                objective=objective.metric,
+                direction=objective.direction,
+                seed=search.seed,
             )
-        )  # fmt: skip
+        )
         fit_callbacks: list[Any] = [keras.callbacks.TerminateOnNaN()]
         if space.training.patience:
             fit_callbacks.append(
                 keras.callbacks.EarlyStopping(
-                    monitor=objective.metric, mode=objective.direction,
+                    monitor=objective.metric,
+                    mode=objective.direction,
                     patience=space.training.patience,
                 )
-            )  # fmt: skip
+            )
         tuner.search(
-            data.x_train, data.y_train,
+            data.x_train,
+            data.y_train,
             validation_data=(data.x_valid, data.y_valid),
-            epochs=space.training.epochs, callbacks=fit_callbacks,
+            epochs=space.training.epochs,
+            callbacks=fit_callbacks,
             verbose=1 if self.verbose else 0,
-        )  # fmt: skip
+        )
 
         def load_best() -> Any:
             return tuner.get_best_models(num_models=1)[0]
@@ -141,8 +167,9 @@ def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
         def build(self, hp: Any) -> Any:
             params = {name: hp_value(hp, name, p) for name, p in space.params.items()}
             keras.utils.set_random_seed(space.search.seed)  # same weights for the same params
-            return build_model(params, data.input_shape, data.task, data.n_outputs,
-                               norm_data=data.x_train)  # fmt: skip
+            return build_model(
+                params, data.input_shape, data.task, data.n_outputs, norm_data=data.x_train
+            )
 
         def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
             return model.fit(*args, batch_size=int(hp.get("batch_size")), **kwargs)
@@ -197,16 +224,22 @@ def _tuner_class(base: type) -> type:
                 error = _error_line(done.message) if done.message else "objective is NaN or inf"
             search = self._space.search
             result = TrialResult(
-                trial_id=_tid(tid), status=FINISHED if ok else FAILED,
-                params=self._params(trial), objective=float(score) if ok else None,
+                trial_id=_tid(tid),
+                status=FINISHED if ok else FAILED,
+                params=self._params(trial),
+                objective=float(score) if ok else None,
                 epochs=self._epochs_run[tid],
                 seconds=time.perf_counter() - self._started[tid],
                 history=self._history[tid],
                 first_epoch=int(values.get("tuner/initial_epoch", 0)),
-                strategy=search.strategy, backend=KerasTunerBackend.name, seed=search.seed,
-                bracket=values.get("tuner/bracket"), round=values.get("tuner/round"),
-                error=error, traceback=done.message if not ok else None,
-            )  # fmt: skip
+                strategy=search.strategy,
+                backend=KerasTunerBackend.name,
+                seed=search.seed,
+                bracket=values.get("tuner/bracket"),
+                round=values.get("tuner/round"),
+                error=error,
+                traceback=done.message if not ok else None,
+            )
             self.results.append(result)
             self._events.on_trial_end(result)
 

@@ -1,0 +1,386 @@
+"""Datasets: built-ins, files, splitting with the seed, and train-only scaling."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hpsearch.data import MAX_CATEGORIES, DataError, Dataset, _load_cached, load_dataset
+from hpsearch.space import DatasetSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load(seed: int = 42, **spec: Any) -> Dataset:
+    return load_dataset(DatasetSpec(**spec), seed)
+
+
+def splits(data: Dataset) -> tuple[np.ndarray, ...]:
+    return (data.x_train, data.y_train, data.x_valid, data.y_valid, data.x_test, data.y_test)
+
+
+# ----------------------------------------------------------------------------- built-ins
+
+
+@pytest.mark.parametrize(
+    ("name", "task", "n_outputs", "n_rows", "n_features"),
+    [
+        ("penguins", "multiclass", 3, 333, 9),  # 11 of 344 rows have a missing value
+        ("digits", "multiclass", 10, 1797, 64),
+        ("iris", "multiclass", 3, 150, 4),
+        ("wine", "multiclass", 3, 178, 13),
+        ("breast_cancer", "binary", 1, 569, 30),
+        ("diabetes", "regression", 1, 442, 10),
+    ],
+)
+def test_builtin_loads_offline(
+    name: str, task: str, n_outputs: int, n_rows: int, n_features: int
+) -> None:
+    data = load(name=name)
+    assert (data.task, data.n_outputs) == (task, n_outputs)
+    assert data.input_shape == (n_features,)
+    assert len(data.feature_names) == n_features
+    sizes = [len(data.x_train), len(data.x_valid), len(data.x_test)]
+    assert min(sizes) > 0 and sum(sizes) == n_rows
+    # default split: 20 % test, 20 % valid, 60 % train
+    assert abs(len(data.x_test) / n_rows - 0.2) < 0.01
+    assert abs(len(data.x_valid) / n_rows - 0.2) < 0.01
+    for x, y in ((data.x_train, data.y_train), (data.x_valid, data.y_valid)):
+        assert len(x) == len(y)
+        assert x.dtype == np.float32 and np.isfinite(x).all()
+    if task == "regression":
+        assert data.class_names is None
+    else:
+        n_classes = n_outputs if task == "multiclass" else 2
+        assert data.class_names is not None and len(data.class_names) == n_classes
+        assert set(np.unique(data.y_train)) == set(range(n_classes))
+
+
+def test_arrays_are_read_only() -> None:
+    data = load(name="iris")
+    for a in splits(data):
+        assert not a.flags.writeable
+    with pytest.raises(ValueError):
+        data.x_train[0, 0] = 1.0
+
+
+def test_penguins_drops_rows_with_missing_values() -> None:
+    data = load(name="penguins")
+    assert sum(len(a) for a in (data.x_train, data.x_valid, data.x_test)) == 333
+    assert "dropped 11 of 344 rows with missing values" in data.notes
+    assert any(n.startswith("one-hot encoded island, sex") for n in data.notes)
+    assert data.class_names == ["Adelie", "Chinstrap", "Gentoo"]
+
+
+def test_penguins_impute_keeps_every_row_with_a_target() -> None:
+    data = load(name="penguins", missing="impute")
+    # no species is missing, so all 344 rows stay
+    assert sum(len(a) for a in (data.x_train, data.x_valid, data.x_test)) == 344
+    assert any(n.startswith("imputed missing features") for n in data.notes)
+    assert not any(n.startswith("dropped") for n in data.notes)
+    assert "sex_missing" in data.feature_names
+    for x in (data.x_train, data.x_valid, data.x_test):
+        assert np.isfinite(x).all()
+
+
+# ----------------------------------------------------------------------------- split and scale
+
+
+def test_same_seed_same_split_other_seed_other_split() -> None:
+    _load_cached.cache_clear()  # compare two real loads, not one cached object
+    first = load(seed=1, name="digits")
+    _load_cached.cache_clear()
+    again = load(seed=1, name="digits")
+    assert first is not again
+    for a, b in zip(splits(first), splits(again)):
+        np.testing.assert_array_equal(a, b)
+    other = load(seed=2, name="digits")
+    assert first.x_train.shape == other.x_train.shape
+    assert not np.array_equal(first.x_train, other.x_train)
+    assert not np.array_equal(first.y_valid, other.y_valid)
+
+
+def test_standard_scaling_is_fit_on_train_only() -> None:
+    raw = load(seed=0, name="wine", scale="none")
+    data = load(seed=0, name="wine", scale="standard")
+    np.testing.assert_array_equal(raw.y_train, data.y_train)  # the same split
+    np.testing.assert_allclose(data.x_train.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(data.x_train.std(axis=0), 1.0, atol=1e-4)
+    # valid was not scaled with its own statistics ...
+    assert not np.allclose(data.x_valid.mean(axis=0), 0.0, atol=1e-2)
+    # ... but with train's: recompute by hand from the unscaled arrays.
+    train = raw.x_train.astype(np.float64)
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    for scaled, unscaled in ((data.x_valid, raw.x_valid), (data.x_test, raw.x_test)):
+        np.testing.assert_allclose(scaled, (unscaled - mean) / std, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(data.scaling["shift"], mean, rtol=1e-5)
+    assert data.scaling["kind"] == "standard"
+
+
+def test_minmax_scaling_is_fit_on_train_only() -> None:
+    raw = load(seed=0, name="wine", scale="none")
+    data = load(seed=0, name="wine", scale="minmax")
+    np.testing.assert_allclose(data.x_train.min(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(data.x_train.max(axis=0), 1.0, atol=1e-6)
+    lo, hi = raw.x_train.min(axis=0), raw.x_train.max(axis=0)
+    np.testing.assert_allclose(data.x_valid, (raw.x_valid - lo) / (hi - lo), rtol=1e-5, atol=1e-5)
+    # valid values outside train's range are not clipped
+    assert data.x_valid.min() < 0.0 or data.x_valid.max() > 1.0 or data.x_test.min() < 0.0
+
+
+def test_constant_features_do_not_divide_by_zero() -> None:
+    data = load(name="digits")  # some pixels are always 0
+    constant = np.ptp(load(name="digits", scale="none").x_train, axis=0) == 0
+    assert constant.any()
+    assert np.isfinite(data.x_valid).all()
+    np.testing.assert_array_equal(data.x_train[:, constant], 0.0)
+
+
+# ----------------------------------------------------------------------------- csv and parquet
+
+
+def frame(n: int = 60, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.integers(0, 100, size=n).astype(float),
+            "color": rng.choice(["red", "green", "blue"], size=n),
+            "species": np.array(["x", "y", "z"])[np.arange(n) % 3],
+            "flag": np.array(["no", "yes"])[np.arange(n) % 2],
+            "price": rng.normal(10.0, 2.0, size=n),
+        }
+    )
+
+
+def write(df: pd.DataFrame, path: Path) -> str:
+    if path.suffix == ".csv":
+        df.to_csv(path, index=False)
+        return f"csv:{path}"
+    df.to_parquet(path)
+    return f"parquet:{path}"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_file_one_hot_encodes_categoricals(tmp_path: Path, suffix: str) -> None:
+    df = frame()
+    name = write(df, tmp_path / f"data{suffix}")
+    data = load(name=name, target="species", scale="none")
+    assert (data.task, data.n_outputs, data.class_names) == ("multiclass", 3, ["x", "y", "z"])
+    assert data.feature_names == [
+        "a", "b", "price", "color_blue", "color_green", "color_red", "flag_no", "flag_yes",
+    ]  # fmt: skip
+    assert "one-hot encoded color, flag" in data.notes
+    x = np.concatenate([data.x_train, data.x_valid, data.x_test])
+    onehot = x[:, 3:]
+    assert set(np.unique(onehot)) == {0.0, 1.0}
+    np.testing.assert_array_equal(onehot[:, :3].sum(axis=1), 1.0)  # one color per row
+    np.testing.assert_array_equal(onehot[:, 3:].sum(axis=1), 1.0)
+    # the numeric columns come through unchanged (scale: none)
+    np.testing.assert_allclose(np.sort(x[:, 0]), np.sort(df["a"].to_numpy()), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("target", "task", "n_outputs"),
+    [
+        ("species", "multiclass", 3),  # strings, three values
+        ("flag", "binary", 1),  # strings, two values
+        ("price", "regression", 1),  # floats
+        ("b", "regression", 1),  # integers with more than MAX_CLASSES values
+    ],
+)
+def test_file_target_decides_the_task(
+    tmp_path: Path, target: str, task: str, n_outputs: int
+) -> None:
+    name = write(frame(), tmp_path / "data.csv")
+    data = load(name=name, target=target)
+    assert (data.task, data.n_outputs) == (task, n_outputs)
+    assert target not in data.feature_names
+    if task == "regression":
+        assert data.class_names is None and data.y_train.dtype.kind == "f"
+    else:
+        assert data.y_train.dtype == np.int64
+
+
+def test_file_with_few_integer_labels_is_classification(tmp_path: Path) -> None:
+    df = frame()
+    df["grade"] = np.arange(len(df)) % 4
+    name = write(df, tmp_path / "data.csv")
+    data = load(name=name, target="grade")
+    assert (data.task, data.n_outputs, data.class_names) == ("multiclass", 4, ["0", "1", "2", "3"])
+
+
+def test_relative_file_resolves_against_the_space_folder(tmp_path: Path) -> None:
+    write(frame(), tmp_path / "data.csv")
+    data = load_dataset(DatasetSpec(name="csv:data.csv", target="flag"), 42, tmp_path)
+    assert data.task == "binary"
+
+
+def test_impute_fills_every_split_with_train_means(tmp_path: Path) -> None:
+    n = 60
+    df = pd.DataFrame(
+        {
+            "row": np.arange(n, dtype=float),
+            "a": np.arange(n, dtype=float) * 2.0,
+            "y": np.arange(n) % 2,
+        }
+    )
+    holes = [7, 19, 33]
+    df.loc[holes, "a"] = np.nan
+    name = write(df, tmp_path / "holes.csv")
+    for seed in range(4):  # the holes land in valid or test for some of these seeds
+        data = load(seed=seed, name=name, target="y", missing="impute", scale="none")
+        train_rows = data.x_train[:, 0].astype(int)
+        known = [r for r in train_rows if r not in holes]
+        fill = float(np.mean(df.loc[known, "a"]))
+        for x in (data.x_train, data.x_valid, data.x_test):
+            assert np.isfinite(x).all(), f"seed {seed}: a missing value survived"
+            for row, a in x:
+                expected = fill if int(row) in holes else 2.0 * row
+                assert a == pytest.approx(expected, rel=1e-5), (seed, row)
+
+
+def test_drop_removes_rows_with_missing_features(tmp_path: Path) -> None:
+    df = frame()
+    df.loc[[3, 4], "a"] = np.nan
+    df.loc[5, "color"] = None
+    name = write(df, tmp_path / "data.csv")
+    data = load(name=name, target="species")
+    assert sum(len(a) for a in (data.x_train, data.x_valid, data.x_test)) == 57
+    assert "dropped 3 of 60 rows with missing values" in data.notes
+
+
+def test_file_errors(tmp_path: Path) -> None:
+    good = write(frame(), tmp_path / "data.csv")
+
+    def error(**spec: Any) -> str:
+        with pytest.raises(DataError) as info:
+            load(**spec)
+        message = str(info.value)
+        assert message.startswith(f"{spec['name']}: "), message
+        assert "\n" not in message
+        return message
+
+    assert "target column 'nope' not found; columns: a, b, color" in error(name=good, target="nope")
+    assert "dataset.target must name the target column" in error(name=good)
+
+    ids = frame()
+    ids["id"] = [f"id{i}" for i in range(len(ids))]
+    message = error(name=write(ids, tmp_path / "ids.csv"), target="price")
+    assert f"column 'id' is non-numeric with 60 distinct values" in message
+    assert f"stops at {MAX_CATEGORIES}" in message
+
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("a,b,y\n")
+    assert "empty" in error(name=f"csv:{header_only}", target="y")
+
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    assert "is a directory" in error(name=f"csv:{folder}", target="y")
+    assert "no such file" in error(name=f"csv:{tmp_path / 'absent.csv'}", target="y")
+    assert "no such file" in error(name=f"parquet:{tmp_path / 'absent.parquet'}", target="y")
+
+    single = frame()
+    single["kind"] = "same"
+    message = error(name=write(single, tmp_path / "single.csv"), target="kind")
+    assert "target 'kind' has a single class: 'same'" in message
+
+
+def test_too_few_rows(tmp_path: Path) -> None:
+    name = write(frame(n=8), tmp_path / "tiny.csv")
+    with pytest.raises(DataError, match="only 8 rows; need at least 10"):
+        load(name=name, target="flag")
+
+
+# ----------------------------------------------------------------------------- fashion-mnist
+
+_FASHION_SCRIPT = """
+import json, sys
+import numpy as np
+from hpsearch.data import load_dataset
+from hpsearch.space import DatasetSpec
+
+raw = load_dataset(DatasetSpec(name="fashion_mnist", scale="none"), 42)
+std = load_dataset(DatasetSpec(name="fashion_mnist"), 42)
+np.savez(sys.argv[1], **{k: getattr(raw, k) for k in (
+    "x_train", "y_train", "x_valid", "y_valid", "x_test", "y_test")},
+    std_x_train=std.x_train)
+print(json.dumps({"task": raw.task, "n_outputs": raw.n_outputs, "notes": raw.notes,
+                  "class_names": raw.class_names, "input_shape": list(raw.input_shape),
+                  "std_input_shape": list(std.input_shape)}))
+"""
+
+
+def _idx_labels(labels: np.ndarray) -> bytes:
+    return struct.pack(">ii", 2049, len(labels)) + labels.astype(np.uint8).tobytes()
+
+
+def _idx_images(images: np.ndarray) -> bytes:
+    return struct.pack(">iiii", 2051, len(images), 28, 28) + images.astype(np.uint8).tobytes()
+
+
+def test_fashion_mnist_loads_from_keras_home(tmp_path: Path) -> None:
+    n_train, n_test = 50, 20
+    # Row i of the train file is filled from i * 5, so every row can be traced back.
+    train_x = (np.arange(n_train)[:, None] * 5 + np.arange(784)[None, :]) % 256
+    train_x = train_x.reshape(n_train, 28, 28)
+    train_y = np.arange(n_train) % 10
+    test_x = (np.arange(n_test)[:, None] * 7 + 3 * np.arange(784)[None, :]) % 256
+    test_x = test_x.reshape(n_test, 28, 28)
+    test_y = (np.arange(n_test) * 3) % 10
+    folder = tmp_path / "datasets" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    files = {
+        "train-labels-idx1-ubyte.gz": _idx_labels(train_y),
+        "train-images-idx3-ubyte.gz": _idx_images(train_x),
+        "t10k-labels-idx1-ubyte.gz": _idx_labels(test_y),
+        "t10k-images-idx3-ubyte.gz": _idx_images(test_x),
+    }
+    for fname, payload in files.items():
+        (folder / fname).write_bytes(gzip.compress(payload))
+
+    out = tmp_path / "arrays.npz"
+    # keras reads KERAS_HOME once, at import: only a fresh interpreter sees ours.
+    env = os.environ | {"KERAS_HOME": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _FASHION_SCRIPT, str(out)],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    arrays = np.load(out)
+
+    assert (info["task"], info["n_outputs"]) == ("multiclass", 10)
+    assert info["class_names"][0] == "T-shirt/top" and len(info["class_names"]) == 10
+    assert info["input_shape"] == [28, 28] == info["std_input_shape"]
+    assert "pixels divided by 255" in info["notes"]
+
+    # test is exactly the t10k files, in order, divided by 255
+    np.testing.assert_allclose(arrays["x_test"], test_x / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(arrays["y_test"], test_y)
+    assert arrays["x_test"].max() <= 1.0 and arrays["x_test"].max() > 0.99
+
+    # train and valid are carved from the train file: 20 % valid, nothing lost or repeated
+    assert (len(arrays["x_train"]), len(arrays["x_valid"])) == (40, 10)
+    rows = []
+    for x_name, y_name in (("x_train", "y_train"), ("x_valid", "y_valid")):
+        row_ids = np.rint(arrays[x_name][:, 0, 0] * 255.0).astype(int) // 5
+        np.testing.assert_allclose(arrays[x_name], train_x[row_ids] / 255.0, rtol=1e-6)
+        np.testing.assert_array_equal(arrays[y_name], train_y[row_ids])
+        rows.extend(row_ids.tolist())
+    assert sorted(rows) == list(range(n_train))
+
+    # the default (standard) scaling is fit on those 40 train images
+    std_x = arrays["std_x_train"].reshape(40, -1)
+    varying = arrays["x_train"].reshape(40, -1).std(axis=0) > 0
+    np.testing.assert_allclose(std_x[:, varying].mean(axis=0), 0.0, atol=1e-4)

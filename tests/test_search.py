@@ -1,0 +1,220 @@
+"""Real searches on digits (Keras training, Keras Tuner, a real sqlite MLflow store)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hpsearch.api import SearchSummary, prepare, run_search
+from hpsearch.space import parse_space
+
+pytestmark = pytest.mark.slow
+
+SPACE = """
+name: digits-test
+dataset: {name: digits}
+objective: val_accuracy
+hyperparameters:
+  n_hidden: {int: [1, 2]}
+  n_neurons: {int: [16, 64], log: true}
+  learning_rate: {float: [1e-3, 1e-2], log: true}
+  optimizer: {choice: [adam, sgd]}
+  batch_size: 64
+training: {epochs: 2, patience: 1}
+search:
+  max_trials: 3
+  seed: 7
+  hyperband: {max_epochs: 2, factor: 2}
+  bayesian: {initial_points: 2}
+"""
+
+
+def _search(tmp: Path, strategy: str, **kwargs: Any) -> SearchSummary:
+    space = prepare(parse_space(SPACE, source=tmp / "space.yaml"), strategy=strategy)
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    return run_search(space, tracking_uri=uri, output=tmp / "out", **kwargs)
+
+
+@pytest.fixture(scope="module", params=["random", "hyperband", "bayesian"])
+def searched(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    tmp = tmp_path_factory.mktemp(request.param)
+    return request.param, _search(tmp, request.param)
+
+
+def _client(summary: SearchSummary) -> Any:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=summary.tracking_uri)
+
+
+def _children(summary: SearchSummary) -> list[Any]:
+    client = _client(summary)
+    exp = client.get_experiment_by_name(summary.experiment)
+    query = f"tags.`mlflow.parentRunId` = '{summary.parent_run_id}'"
+    return list(client.search_runs([exp.experiment_id], filter_string=query, max_results=100))
+
+
+def test_one_parent_and_one_child_per_trial(searched: Any) -> None:
+    strategy, summary = searched
+    client = _client(summary)
+    exp = client.get_experiment_by_name("digits-test")
+    runs = client.search_runs([exp.experiment_id], max_results=100)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert [p.info.run_id for p in parents] == [summary.parent_run_id]
+    assert len(summary.frame) == 3  # the tuner's trial count (max_trials caps Hyperband too)
+    children = _children(summary)
+    assert len(children) == len(summary.frame) == len(runs) - 1
+    parent = parents[0]
+    assert parent.info.status == "FINISHED"
+    assert parent.data.params["strategy"] == strategy
+    assert parent.data.params["backend"] == "keras-tuner"
+    assert len(parent.data.tags["hpsearch.space_sha256"]) == 64
+    assert parent.data.tags["hpsearch.version"]
+    assert parent.data.tags["mlflow.runName"].startswith(f"{strategy}-")
+    artifacts = {a.path for a in client.list_artifacts(summary.parent_run_id)}
+    assert {"space", "trials.csv", "preprocessing.json"} <= artifacts
+    best = summary.best
+    assert best is not None
+    assert parent.data.metrics["best_objective"] == pytest.approx(best.objective)
+    assert parent.data.params["best_learning_rate"] == str(best.params["learning_rate"])
+
+
+def test_child_params_equal_sampled_params_and_histories(searched: Any) -> None:
+    strategy, summary = searched
+    frame = summary.frame.set_index("trial_id")
+    client = _client(summary)
+    for run in _children(summary):
+        tid = run.data.tags["hpsearch.trial_id"]
+        row = frame.loc[tid]
+        sampled = {c.removeprefix("params."): row[c] for c in frame.columns if c.startswith("params.")}
+        assert run.data.params == {k: str(v) for k, v in sampled.items()}
+        assert run.info.status == "FINISHED" == row["status"]
+        assert run.info.run_name.startswith(f"trial-{tid} ")
+        history = client.get_metric_history(run.info.run_id, "val_accuracy")
+        steps = sorted(m.step for m in history)
+        assert len(steps) == row["epochs"] >= 1
+        assert steps == list(range(steps[0], steps[0] + len(steps)))
+        assert run.data.metrics["objective"] == pytest.approx(row["objective"])
+        assert max(m.value for m in history) == pytest.approx(row["objective"])
+        if strategy == "hyperband":
+            assert run.data.tags["hpsearch.bracket"] == str(row["bracket"])
+            assert run.data.tags["hpsearch.round"] == str(row["round"])
+
+
+def test_hyperband_continues_trials_from_earlier_rounds(searched: Any) -> None:
+    strategy, summary = searched
+    if strategy != "hyperband":
+        pytest.skip("hyperband only")
+    frame = summary.frame
+    # max_epochs 2, factor 2: two 1-epoch trials, then the better one continues to epoch 2.
+    assert list(frame["round"]) == [0, 0, 1]
+    assert list(frame["epochs"]) == [1, 1, 1]
+    history = _client(summary).get_metric_history(
+        next(r.info.run_id for r in _children(summary) if r.data.tags["hpsearch.round"] == "1"),
+        "val_accuracy",
+    )
+    assert [m.step for m in history] == [2]
+
+
+def test_best_model_loads_and_reproduces_the_best_objective(searched: Any) -> None:
+    import mlflow.pyfunc
+
+    from hpsearch.data import load_dataset
+
+    _, summary = searched
+    assert summary.best_model_uri and summary.best_model_uri.startswith("models:/")
+    model = mlflow.pyfunc.load_model(summary.best_model_uri)
+    space = parse_space(SPACE)
+    data = load_dataset(space.dataset, 7)
+    probs = np.asarray(model.predict(np.asarray(data.x_valid)))
+    assert probs.shape == (len(data.x_valid), 10)
+    accuracy = float(np.mean(probs.argmax(axis=1) == data.y_valid))
+    assert accuracy == pytest.approx(summary.best.objective, abs=1e-6)
+
+
+def test_trials_csv_and_load_trials_match_the_frame(searched: Any) -> None:
+    import pandas as pd
+
+    from hpsearch import load_trials
+
+    _, summary = searched
+    assert summary.trials_csv == summary.workdir / "trials.csv"
+    assert summary.workdir.parts[-2:] == ("digits-test", summary.parent_run_id)
+    on_disk = pd.read_csv(summary.trials_csv, dtype={"trial_id": str})
+    assert list(on_disk["trial_id"]) == list(summary.frame["trial_id"])
+    back = load_trials("digits-test", tracking_uri=summary.tracking_uri,
+                       parent_run_id=summary.parent_run_id)  # fmt: skip
+    cols = ["trial_id", "status", "epochs", *[c for c in summary.frame if c.startswith("params.")]]
+    left = summary.frame[cols].reset_index(drop=True)
+    right = back[cols].reset_index(drop=True)
+    pd.testing.assert_frame_equal(left, right, check_dtype=False)
+    assert np.allclose(back["objective"], summary.frame["objective"])
+
+
+def test_same_seed_gives_the_same_trial_table(tmp_path: Path) -> None:
+    a = _search(tmp_path / "a", "random", log_model=False).frame
+    b = _search(tmp_path / "b", "random", log_model=False).frame
+    drop = ["seconds"]
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(a.drop(columns=drop), b.drop(columns=drop))
+    c = prepare(parse_space(SPACE), strategy="random", seed=8)
+    other = run_search(c, tracking_uri=f"sqlite:///{tmp_path / 'c.db'}", output=tmp_path / "c",
+                       log_model=False).frame  # fmt: skip
+    assert not a["params.learning_rate"].equals(other["params.learning_rate"])
+
+
+def test_a_failing_trial_is_recorded_and_the_search_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hpsearch.backends import keras_tuner as adapter
+
+    real = adapter.build_model
+
+    def flaky(params: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if params["optimizer"] == "sgd":
+            raise RuntimeError("boom: sgd is broken today")
+        return real(params, *args, **kwargs)
+
+    monkeypatch.setattr(adapter, "build_model", flaky)
+    summary = _search(tmp_path, "random")
+    frame = summary.frame
+    failed = frame[frame["status"] == "FAILED"]
+    assert len(frame) == 3 and 0 < len(failed) < 3, frame[["params.optimizer", "status"]]
+    assert (failed["params.optimizer"] == "sgd").all()
+    assert failed["error"].str.contains("RuntimeError: boom").all()
+    assert failed["objective"].isna().all()
+    client = _client(summary)
+    for run in _children(summary):
+        if run.data.params["optimizer"] == "sgd":
+            assert run.info.status == "FAILED"
+            assert "boom" in run.data.tags["hpsearch.error"]
+            assert run.data.tags["hpsearch.error_type"] == "RuntimeError"
+            assert "traceback.txt" in {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert summary.best is not None and summary.best.params["optimizer"] == "adam"
+
+
+def test_cli_run_json_in_a_real_subprocess(tmp_path: Path) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE.replace("max_trials: 3", "max_trials: 2"))
+    cmd = [sys.executable, "-m", "hpsearch.cli", "run", str(space), "--strategy", "random",
+           "--epochs", "1", "--tracking-uri", f"sqlite:///{tmp_path / 'cli.db'}",
+           "--output", str(tmp_path / "out"), "--experiment", "cli-exp", "--json"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1, done.stdout
+    out = json.loads(lines[0])
+    assert out["experiment"] == "cli-exp" and out["trials"] == 2
+    assert set(out["best_params"]) >= {"n_hidden", "n_neurons", "learning_rate", "optimizer"}
+    assert math.isfinite(out["best_value"])
+    assert Path(out["trials_csv"]).is_file()
+    assert Path(out["trials_csv"]).parent.name == out["parent_run_id"]
+    assert "Traceback" not in done.stderr and "cudart" not in done.stderr
