@@ -120,7 +120,8 @@ def _sklearn(name: str) -> Callable[[DatasetSpec], _Raw]:
         classes = None
         if task != "regression":
             classes = [str(c) for c in getattr(bunch, "target_names", np.unique(bunch.target))]
-        return _Raw(bunch.data.astype(np.float32), bunch.target, task, names, classes)
+        y = bunch.target.astype(np.float32 if task == "regression" else np.int64)
+        return _Raw(bunch.data.astype(np.float32), y, task, names, classes)
 
     return load
 
@@ -235,7 +236,9 @@ def _from_frame(frame: pd.DataFrame, target: str, spec: DatasetSpec, label: str)
         dropped = before - int(keep.sum())
         if dropped:
             notes.append(f"dropped {dropped} rows with a missing target")
-        notes.append("imputed missing features: numeric with the train mean, categorical as 'missing'")
+        notes.append(
+            "imputed missing features: numeric with the train mean, categorical as 'missing'"
+        )
     features, y_col = features[keep], y_col[keep]
     if len(features) == 0:
         raise DataError(f"{label}: no rows left after removing missing values")
@@ -269,7 +272,9 @@ def _encode_target(y: pd.Series, label: str) -> tuple[str, np.ndarray, list[str]
     integral = numeric and bool(np.all(np.mod(y.to_numpy(dtype=float), 1) == 0))
     if numeric and not (integral and y.nunique() <= MAX_CLASSES):
         return "regression", y.to_numpy(dtype=np.float32), None
-    classes = sorted(y.unique().tolist(), key=str)
+    values = y.unique().tolist()
+    numeric_labels = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    classes = sorted(values) if numeric_labels else sorted(values, key=str)
     if len(classes) < 2:
         raise DataError(f"{label}: target '{y.name}' has a single class: {classes[0]!r}")
     lookup = {c: i for i, c in enumerate(classes)}
@@ -350,7 +355,11 @@ def _fit_scaler(kind: str, x_train: np.ndarray) -> dict[str, Any]:
         return {"kind": kind, "shift": mean.tolist(), "scale": np.where(std > 0, std, 1.0).tolist()}
     if kind == "minmax":
         lo, hi = flat.min(axis=0), flat.max(axis=0)
-        return {"kind": kind, "shift": lo.tolist(), "scale": np.where(hi > lo, hi - lo, 1.0).tolist()}
+        return {
+            "kind": kind,
+            "shift": lo.tolist(),
+            "scale": np.where(hi > lo, hi - lo, 1.0).tolist(),
+        }
     return {"kind": "none"}
 
 

@@ -6,11 +6,11 @@ CLI's start-up never pay for tensorflow, keras_tuner, ray or mlflow.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import math
 import re
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -144,7 +144,7 @@ class FloatRange(BaseModel):
     def values(self) -> list[Any] | None:
         if self.step is None:
             return None
-        n = int(math.floor((self.max - self.min) / self.step + 1e-9)) + 1
+        n = math.floor((self.max - self.min) / self.step + 1e-9) + 1
         return [self.min + i * self.step for i in range(n)]
 
     def describe(self) -> str:
@@ -211,9 +211,7 @@ def _check_scalar(name: str, info: HParamInfo, value: Any, field: str) -> Any:
         raise SpaceError(f"{value!r} is below the minimum {info.low:g}", field=field)
     if info.high is not None and (value >= info.high if info.high_open else value > info.high):
         bracket = ")" if info.high_open else "]"
-        raise SpaceError(
-            f"{value!r} is outside [{info.low:g}, {info.high:g}{bracket}", field=field
-        )
+        raise SpaceError(f"{value!r} is outside [{info.low:g}, {info.high:g}{bracket}", field=field)
     if name == "learning_rate" and value <= 0:
         raise SpaceError("must be > 0", field=field)
     return value
@@ -481,7 +479,9 @@ class Space:
             new_search = SearchSpec.model_validate(self.search.model_dump() | changes)
             training = self.training
             if epochs is not None:
-                training = TrainingSpec.model_validate(self.training.model_dump() | {"epochs": epochs})
+                training = TrainingSpec.model_validate(
+                    self.training.model_dump() | {"epochs": epochs}
+                )
         except ValidationError as exc:
             err = exc.errors()[0]
             flag = "--" + str(err["loc"][0]).replace("_", "-")
@@ -515,12 +515,12 @@ def _line_map(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ..
     lines: dict[tuple[Any, ...], int] = {path: node.start_mark.line + 1}
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            sub = path + (key.value,)
+            sub = (*path, key.value)
             lines.update(_line_map(value, sub))
             lines[sub] = key.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            lines.update(_line_map(item, path + (i,)))
+            lines.update(_line_map(item, (*path, i)))
     return lines
 
 
@@ -599,6 +599,8 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         line = mark.line + 1 if mark else None
         raise SpaceError(f"invalid YAML: {problem}", file=label, line=line) from None
+    if raw is None:
+        raise SpaceError("the file is empty", file=label, line=1)
     if not isinstance(raw, dict):
         raise SpaceError("expected a mapping of settings at the top level", file=label, line=1)
     lines = _line_map(node) if node is not None else {}

@@ -102,7 +102,7 @@ def test_same_seed_same_split_other_seed_other_split() -> None:
     _load_cached.cache_clear()
     again = load(seed=1, name="digits")
     assert first is not again
-    for a, b in zip(splits(first), splits(again)):
+    for a, b in zip(splits(first), splits(again), strict=True):
         np.testing.assert_array_equal(a, b)
     other = load(seed=2, name="digits")
     assert first.x_train.shape == other.x_train.shape
@@ -220,6 +220,15 @@ def test_file_with_few_integer_labels_is_classification(tmp_path: Path) -> None:
     assert (data.task, data.n_outputs, data.class_names) == ("multiclass", 4, ["0", "1", "2", "3"])
 
 
+def test_integer_labels_keep_their_numeric_order(tmp_path: Path) -> None:
+    df = frame()
+    df["grade"] = np.arange(len(df)) % 12
+    data = load(name=write(df, tmp_path / "data.csv"), target="grade")
+    assert data.class_names == [str(i) for i in range(12)]  # not 0, 1, 10, 11, 2, ...
+    x_all = np.concatenate([data.y_train, data.y_valid, data.y_test])
+    assert sorted(set(x_all.tolist())) == list(range(12))
+
+
 def test_relative_file_resolves_against_the_space_folder(tmp_path: Path) -> None:
     write(frame(), tmp_path / "data.csv")
     data = load_dataset(DatasetSpec(name="csv:data.csv", target="flag"), 42, tmp_path)
@@ -227,7 +236,7 @@ def test_relative_file_resolves_against_the_space_folder(tmp_path: Path) -> None
 
 
 def test_impute_fills_every_split_with_train_means(tmp_path: Path) -> None:
-    n = 60
+    n, hole = 60, 7
     df = pd.DataFrame(
         {
             "row": np.arange(n, dtype=float),
@@ -235,19 +244,20 @@ def test_impute_fills_every_split_with_train_means(tmp_path: Path) -> None:
             "y": np.arange(n) % 2,
         }
     )
-    holes = [7, 19, 33]
-    df.loc[holes, "a"] = np.nan
-    name = write(df, tmp_path / "holes.csv")
-    for seed in range(4):  # the holes land in valid or test for some of these seeds
+    df.loc[hole, "a"] = np.nan
+    name = write(df, tmp_path / "hole.csv")
+    hole_outside_train = 0
+    for seed in range(5):
         data = load(seed=seed, name=name, target="y", missing="impute", scale="none")
-        train_rows = data.x_train[:, 0].astype(int)
-        known = [r for r in train_rows if r not in holes]
-        fill = float(np.mean(df.loc[known, "a"]))
+        train_rows = data.x_train[:, 0].astype(int).tolist()
+        hole_outside_train += hole not in train_rows
+        fill = float(df.loc[[r for r in train_rows if r != hole], "a"].mean())
         for x in (data.x_train, data.x_valid, data.x_test):
             assert np.isfinite(x).all(), f"seed {seed}: a missing value survived"
             for row, a in x:
-                expected = fill if int(row) in holes else 2.0 * row
+                expected = fill if int(row) == hole else 2.0 * row
                 assert a == pytest.approx(expected, rel=1e-5), (seed, row)
+    assert hole_outside_train > 0  # the case where train alone has no missing value
 
 
 def test_drop_removes_rows_with_missing_features(tmp_path: Path) -> None:
@@ -277,7 +287,7 @@ def test_file_errors(tmp_path: Path) -> None:
     ids = frame()
     ids["id"] = [f"id{i}" for i in range(len(ids))]
     message = error(name=write(ids, tmp_path / "ids.csv"), target="price")
-    assert f"column 'id' is non-numeric with 60 distinct values" in message
+    assert "column 'id' is non-numeric with 60 distinct values" in message
     assert f"stops at {MAX_CATEGORIES}" in message
 
     header_only = tmp_path / "header.csv"

@@ -93,7 +93,9 @@ def test_child_params_equal_sampled_params_and_histories(searched: Any) -> None:
     for run in _children(summary):
         tid = run.data.tags["hpsearch.trial_id"]
         row = frame.loc[tid]
-        sampled = {c.removeprefix("params."): row[c] for c in frame.columns if c.startswith("params.")}
+        sampled = {
+            c.removeprefix("params."): row[c] for c in frame.columns if c.startswith("params.")
+        }
         assert run.data.params == {k: str(v) for k, v in sampled.items()}
         assert run.info.status == "FINISHED" == row["status"]
         assert run.info.run_name.startswith(f"trial-{tid} ")
@@ -108,18 +110,18 @@ def test_child_params_equal_sampled_params_and_histories(searched: Any) -> None:
             assert run.data.tags["hpsearch.round"] == str(row["round"])
 
 
-def test_hyperband_continues_trials_from_earlier_rounds(searched: Any) -> None:
+def test_epoch_budget_follows_the_strategy(searched: Any) -> None:
     strategy, summary = searched
-    if strategy != "hyperband":
-        pytest.skip("hyperband only")
     frame = summary.frame
+    if strategy != "hyperband":
+        assert list(frame["epochs"]) == [2, 2, 2]  # training.epochs, early stopping can't cut
+        assert frame["bracket"].isna().all() and frame["round"].isna().all()
+        return
     # max_epochs 2, factor 2: two 1-epoch trials, then the better one continues to epoch 2.
     assert list(frame["round"]) == [0, 0, 1]
     assert list(frame["epochs"]) == [1, 1, 1]
-    history = _client(summary).get_metric_history(
-        next(r.info.run_id for r in _children(summary) if r.data.tags["hpsearch.round"] == "1"),
-        "val_accuracy",
-    )
+    run_id = next(r.info.run_id for r in _children(summary) if r.data.tags["hpsearch.round"] == "1")
+    history = _client(summary).get_metric_history(run_id, "val_accuracy")
     assert [m.step for m in history] == [2]
 
 

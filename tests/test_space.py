@@ -145,7 +145,7 @@ ERROR_CASES = [
         6, "objective", "cannot infer whether to maximise or minimise 'val_f1'",
         id="objective-direction-unknown",
     ),
-    pytest.param("", 1, None, "expected a mapping", id="empty-file"),
+    pytest.param("", 1, None, "the file is empty", id="empty-file"),
     pytest.param("- name: t\n- dataset: digits\n", 1, None, "expected a mapping", id="top-list"),
     pytest.param(MISSING, None, None, "no such file", id="missing-file"),
     pytest.param(DIRECTORY, None, None, "is a directory", id="directory"),
