@@ -6,6 +6,7 @@ is a shell over it.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from collections.abc import Iterable
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpsearch.space import Space, check_objective, load_space
+from hpsearch.space import Space, SpaceError, check_objective, load_space
 from hpsearch.trials import CallbackList, SearchCallback, TrialResult, to_frame
 
 if TYPE_CHECKING:
@@ -67,6 +68,49 @@ def prepare(
     )
 
 
+#: Options each backend accepts (besides ``verbose``), by the CLI flag that sets them.
+BACKEND_OPTIONS: dict[str, dict[str, str]] = {
+    "keras-tuner": {"workers": "--workers", "gpus": "--gpus"},
+    "ray": {
+        "address": "--address",
+        "max_concurrent": "--max-concurrent",
+        "cpus_per_trial": "--cpus-per-trial",
+        "gpus_per_trial": "--gpus-per-trial",
+        "time_budget_s": "--time-budget",
+        "gpus": "--gpus",
+    },
+}
+
+
+def backend_options(backend: str, **options: Any) -> dict[str, Any]:
+    """The options given (not None) for ``backend``; one meant for the other engine is a
+    SpaceError naming its flag, so ``--workers`` on Ray fails loudly instead of being ignored."""
+    given = {k: v for k, v in options.items() if v is not None}
+    allowed = BACKEND_OPTIONS[backend]
+    for key in given:
+        if key not in allowed:
+            flag = next(f for opts in BACKEND_OPTIONS.values() for k, f in opts.items() if k == key)
+            other = next(b for b, opts in BACKEND_OPTIONS.items() if key in opts)
+            raise SpaceError(f"applies to --backend {other}, not {backend}", field=flag)
+    for key in ("workers", "max_concurrent"):
+        if key in given and given[key] < 1:
+            raise SpaceError("must be at least 1", field=allowed[key])
+    for key in ("cpus_per_trial", "time_budget_s"):
+        if key in given and given[key] <= 0:
+            raise SpaceError("must be > 0", field=allowed[key])
+    if (
+        backend == "ray"
+        and given.get("gpus") is not None
+        and (given.get("address") or os.environ.get("RAY_ADDRESS"))
+    ):
+        raise SpaceError(
+            "a cluster's GPUs are Ray's to schedule; use --gpus-per-trial", field="--gpus"
+        )
+    if "gpus_per_trial" in given and given["gpus_per_trial"] < 0:
+        raise SpaceError("must be >= 0", field="--gpus-per-trial")
+    return given
+
+
 def run_search(
     space: Space,
     *,
@@ -77,6 +121,7 @@ def run_search(
     verbose: bool = False,
     log_model: bool = True,
     command: str | None = None,
+    options: dict[str, Any] | None = None,
 ) -> SearchSummary:
     """Load the data once, run the backend, record every trial in MLflow, write trials.csv."""
     from hpsearch.backends.base import get_backend
@@ -91,7 +136,7 @@ def run_search(
     parent = tracker.start(command or _command_line())
     workdir = Path(output) / tracker.experiment / parent
     workdir.mkdir(parents=True, exist_ok=True)
-    engine = get_backend(space.search.backend, verbose=verbose)
+    engine = get_backend(space.search.backend, verbose=verbose, **(options or {}))
     events = CallbackList([tracker, *callbacks])
     try:
         outcome = engine.run(space, data, workdir, events)
@@ -138,11 +183,14 @@ def run(
     output: str | Path = DEFAULT_OUTPUT,
     callbacks: Iterable[SearchCallback] = (),
     verbose: bool = False,
+    **options: Any,
 ) -> pd.DataFrame:
     """Run one search and return its trial table.
 
     The frame's ``attrs`` carry ``experiment``, ``parent_run_id``, ``trials_csv``,
-    ``best_value`` and ``best_params``.
+    ``best_value`` and ``best_params``. Other keyword arguments are backend options
+    (``workers``, ``gpus`` for Keras Tuner; ``address``, ``max_concurrent``,
+    ``cpus_per_trial``, ``gpus_per_trial``, ``time_budget_s`` for Ray).
     """
     space = prepare(
         space_or_path,
@@ -159,6 +207,7 @@ def run(
         output=output,
         callbacks=callbacks,
         verbose=verbose,
+        options=backend_options(space.search.backend, **options),
     )
     frame = summary.frame
     frame.attrs.update(summary.as_json())

@@ -159,10 +159,60 @@ def run(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show Keras, TensorFlow and tuner output.")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Keras Tuner: parallel worker processes around one chief oracle.",
+            show_default=False,
+        ),
+    ] = None,
+    gpus: Annotated[
+        str | None,
+        typer.Option(
+            help="GPUs: all or ids like 0,1 (Keras Tuner: one worker per GPU; "
+            "Ray: one GPU per trial unless --gpus-per-trial).",
+            show_default=False,
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray: cluster address (ray://head:10001 or head:6379) [default: "
+            "$RAY_ADDRESS, else a local Ray]",
+            show_default=False,
+        ),
+    ] = None,
+    max_concurrent: Annotated[
+        int | None,
+        typer.Option("--max-concurrent", help="Ray: most trials at once.", show_default=False),
+    ] = None,
+    cpus_per_trial: Annotated[
+        float | None,
+        typer.Option(
+            "--cpus-per-trial", help="Ray: CPUs per trial [default: 1]", show_default=False
+        ),
+    ] = None,
+    gpus_per_trial: Annotated[
+        float | None,
+        typer.Option(
+            "--gpus-per-trial",
+            help="Ray: GPUs per trial; fractions pack trials onto one GPU (0.25: four).",
+            show_default=False,
+        ),
+    ] = None,
+    time_budget: Annotated[
+        float | None,
+        typer.Option(
+            "--time-budget",
+            help="Ray: wall-clock limit for the search, in seconds.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a search; record a parent run and one child run per trial in MLflow."""
-    from hpsearch.api import prepare, run_search
+    from hpsearch.api import backend_options, prepare, run_search
     from hpsearch.data import DataError
+    from hpsearch.gpus import parse_gpus
     from hpsearch.progress import ProgressDisplay
 
     if not space.exists() or space.is_dir():
@@ -176,7 +226,18 @@ def run(
             epochs=epochs,
             seed=seed,
         )
-    except SpaceError as exc:
+        gpu_ids = parse_gpus(gpus)
+        options = backend_options(
+            s.search.backend,
+            workers=workers,
+            gpus=gpu_ids,
+            address=address,
+            max_concurrent=max_concurrent,
+            cpus_per_trial=cpus_per_trial,
+            gpus_per_trial=gpus_per_trial,
+            time_budget_s=time_budget,
+        )
+    except (SpaceError, ValueError) as exc:
         fail(str(exc))
     display = ProgressDisplay(sys.stderr)
     try:
@@ -187,6 +248,7 @@ def run(
             output=output,
             callbacks=[display],
             verbose=verbose,
+            options=options,
         )
     except (SpaceError, DataError) as exc:
         fail(str(exc))

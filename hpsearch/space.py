@@ -16,10 +16,19 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-STRATEGIES: tuple[str, ...] = ("random", "hyperband", "bayesian")
-BACKENDS: tuple[str, ...] = ("keras-tuner",)
+STRATEGIES: tuple[str, ...] = ("random", "hyperband", "bayesian", "asha", "tpe")
+#: Strategies only Ray Tune offers (its ASHA scheduler, Optuna's TPE through OptunaSearch).
+RAY_ONLY: tuple[str, ...] = ("asha", "tpe")
+BACKENDS: tuple[str, ...] = ("keras-tuner", "ray")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam", "rmsprop", "nadam", "adamw", "adagrad", "adamax")
 ACTIVATIONS: tuple[str, ...] = (
     "relu", "elu", "selu", "gelu", "swish", "tanh", "sigmoid", "leaky_relu", "linear",
@@ -380,6 +389,14 @@ class SearchSpec(_Strict):
     def _backend(cls, v: str) -> str:
         return check_choice(v, BACKENDS, "backend")
 
+    @model_validator(mode="after")
+    def _ray_only(self) -> SearchSpec:
+        if self.strategy in RAY_ONLY and self.backend != "ray":
+            raise ValueError(
+                f"strategy '{self.strategy}' runs on Ray only; set backend: ray (--backend ray)"
+            )
+        return self
+
 
 def check_choice(value: str, options: tuple[str, ...], what: str) -> str:
     """Return ``value`` if it is one of ``options``, else raise ValueError with a hint."""
@@ -484,7 +501,7 @@ class Space:
                 )
         except ValidationError as exc:
             err = exc.errors()[0]
-            flag = "--" + str(err["loc"][0]).replace("_", "-")
+            flag = "--" + str(err["loc"][0] if err["loc"] else "strategy").replace("_", "-")
             raise SpaceError(_clean_msg(err["msg"]), field=flag) from None
         return dataclasses.replace(self, search=new_search, training=training)
 

@@ -201,7 +201,7 @@ class MlflowTracker(SearchCallback):
             RunTag("hpsearch.strategy", result.strategy),
             RunTag("hpsearch.backend", result.backend),
         ]
-        for key in ("bracket", "round"):
+        for key in ("bracket", "round", "worker"):
             if getattr(result, key) is not None:
                 tags.append(RunTag(f"hpsearch.{key}", str(getattr(result, key))))
         if result.error:
@@ -352,6 +352,7 @@ def load_trials(
             "seed": _parse(pparams["seed"]) if "seed" in pparams else None,
             "bracket": _parse(tags["hpsearch.bracket"]) if "hpsearch.bracket" in tags else None,
             "round": _parse(tags["hpsearch.round"]) if "hpsearch.round" in tags else None,
+            "worker": tags.get("hpsearch.worker"),
             "error": tags.get("hpsearch.error"),
             "run_id": run.info.run_id,
             "parent_run_id": tags.get(PARENT_TAG),

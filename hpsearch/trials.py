@@ -23,6 +23,7 @@ TAIL_COLUMNS = (
     "seconds",
     "strategy",
     "backend",
+    "worker",
     "seed",
     "bracket",
     "round",
@@ -44,6 +45,7 @@ class TrialResult:
     first_epoch: int = 0  # Hyperband continues trials: history starts at this epoch
     strategy: str = ""
     backend: str = ""
+    worker: str | None = None  # which process or Ray node ran the trial
     seed: int | None = None
     bracket: int | None = None
     round: int | None = None

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from hpsearch.data import Dataset
 
 #: backend name -> module under hpsearch.backends
-_MODULES = {"keras-tuner": "keras_tuner"}
+_MODULES = {"keras-tuner": "keras_tuner", "ray": "ray_tune"}
 
 
 @dataclass

@@ -1,0 +1,433 @@
+"""Ray Tune backend: the only module that imports ray.
+
+The space becomes ``tune.*`` distributions; each trial trains ``build_model`` in a Ray worker
+and reports every epoch with ``ray.tune.report``. Trial events reach hpsearch's callbacks
+from a Tune Callback in the driver, so workers never talk to MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hpsearch.backends.base import SearchOutcome
+from hpsearch.model import build_model, quiet_tensorflow
+from hpsearch.space import TASK_METRICS, Bool, Choice, FloatRange, IntRange, Param, Space
+from hpsearch.trials import FAILED, FINISHED, SearchCallback, SearchInfo, TrialResult
+
+if TYPE_CHECKING:
+    from hpsearch.data import Dataset
+
+#: Files inside each epoch's checkpoint: weights now (to resume a paused Hyperband trial) and
+#: the best epoch's weights (for the best model), as plain numpy arrays.
+_LATEST, _BEST, _STATE = "latest.npz", "best.npz", "state.json"
+
+
+def tune_domain(param: Param) -> Any:
+    """One hyperparameter as a ``ray.tune`` distribution (a fixed value stays a constant)."""
+    from ray import tune
+
+    if isinstance(param, IntRange):
+        if param.log:
+            return tune.lograndint(param.min, param.max + 1)  # upper bound is exclusive
+        if param.step:
+            return tune.qrandint(param.min, param.max, param.step)  # inclusive
+        return tune.randint(param.min, param.max + 1)
+    if isinstance(param, FloatRange):
+        if param.log:
+            return tune.loguniform(param.min, param.max)
+        if param.step:
+            return tune.quniform(param.min, param.max, param.step)
+        return tune.uniform(param.min, param.max)
+    if isinstance(param, Choice):
+        return tune.choice(list(param.options))
+    if isinstance(param, Bool):
+        return tune.choice([False, True])
+    return param.value
+
+
+def _error_line(text: str | None) -> str:
+    lines = [ln.strip() for ln in (text or "").strip().splitlines() if ln.strip()]
+    for line in reversed(lines):  # Ray wraps the cause: keep the innermost "XError: ..." line
+        head = line.split(":", 1)[0]
+        if head.endswith(("Error", "Exception")) and " " not in head:
+            return line
+    return lines[-1] if lines else "trial failed"
+
+
+# ----------------------------------------------------------------------------- in the worker
+
+
+def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
+    """A function trainable: build, train, report every epoch, checkpoint for Hyperband."""
+    quiet_tensorflow(payload["verbose"])
+    import keras
+    import numpy as np
+    import ray
+    import tensorflow as tf
+    from ray import tune
+
+    threads = max(1, int(payload["cpus_per_trial"]))
+    try:  # a trial gets the cores Ray gave it, not every core on the node
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # already initialised in a reused worker
+        pass
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:
+            pass
+    keras.backend.clear_session()  # actors are reused across trials
+    keras.utils.set_random_seed(payload["seed"])
+    params = {**payload["fixed"], **config}
+    data = payload["data"]
+    model = build_model(params, data["input_shape"], data["task"], data["n_outputs"],
+                        norm_data=data["x_train"])  # fmt: skip
+    metric, direction = payload["metric"], payload["direction"]
+    node_id = ray.get_runtime_context().get_node_id()
+    state = {"epoch": 0, "best": None, "best_epoch": 0}
+    best_weights = model.get_weights()
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:  # a Hyperband trial resumed after a pause
+        with checkpoint.as_directory() as folder:
+            model.set_weights(list(np.load(Path(folder) / _LATEST).values()))
+            best_weights = list(np.load(Path(folder) / _BEST).values())
+            state = json.loads((Path(folder) / _STATE).read_text())
+
+    class Report(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            nonlocal best_weights
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            value = logs.get(metric, math.nan)
+            best = state["best"]
+            if math.isfinite(value) and (
+                best is None or (value > best if direction == "max" else value < best)
+            ):
+                state["best"], state["best_epoch"] = value, epoch + 1
+                best_weights = self.model.get_weights()
+            state["epoch"] = epoch + 1
+            with tempfile.TemporaryDirectory() as folder:
+                np.savez(Path(folder) / _LATEST, *self.model.get_weights())
+                np.savez(Path(folder) / _BEST, *best_weights)
+                (Path(folder) / _STATE).write_text(json.dumps(state))
+                tune.report(
+                    {**logs, "epoch": epoch + 1, "node_id": node_id, "pid": os.getpid()},
+                    checkpoint=tune.Checkpoint.from_directory(folder),
+                )
+
+    callbacks: list[Any] = [keras.callbacks.TerminateOnNaN(), Report()]
+    if payload["patience"]:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=metric, mode=direction, patience=payload["patience"]))  # fmt: skip
+    model.fit(
+        data["x_train"], data["y_train"],
+        validation_data=(data["x_valid"], data["y_valid"]),
+        batch_size=int(params["batch_size"]), epochs=payload["epochs"],
+        initial_epoch=state["epoch"], callbacks=callbacks, verbose=0,
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- in the driver
+
+
+class _Bridge:
+    """Turns Tune's trial hooks into SearchCallback events and TrialResults."""
+
+    def __init__(self, events: SearchCallback, space: Space, fixed: dict[str, Any],
+                 metric_names: list[str]) -> None:  # fmt: skip
+        self.events, self.space, self.fixed = events, space, fixed
+        self.metric_names = metric_names
+        self.metric, self.direction = space.objective.metric, space.objective.direction
+        self.history: dict[str, dict[str, list[float]]] = {}
+        self.last: dict[str, dict[str, Any]] = {}
+        self.results: dict[str, TrialResult] = {}
+        self.ids: dict[str, str] = {}
+
+    def tid(self, ray_id: str) -> str:
+        """Ray's ids (``ab12c_00007``, or a searcher's hex) become 0000, 0001, ... in the
+        order trials start, which is the order Tune created them."""
+        return self.ids.setdefault(ray_id, f"{len(self.ids):04d}")
+
+    def start(self, ray_id: str, config: dict[str, Any]) -> None:
+        tid = self.tid(ray_id)
+        if tid in self.history:  # resumed after a Hyperband pause
+            return
+        self.history[tid] = {}
+        self.events.on_trial_begin(tid, {**self.fixed, **config})
+
+    def result(self, ray_id: str, config: dict[str, Any], result: dict[str, Any]) -> None:
+        tid = self.tid(ray_id)
+        if tid not in self.history:
+            self.start(ray_id, config)
+        if "epoch" not in result:
+            return
+        logs = {k: float(result[k]) for k in self.metric_names if k in result}
+        for k, v in logs.items():
+            self.history[tid].setdefault(k, []).append(v)
+        self.last[tid] = result
+        self.events.on_epoch_end(tid, int(result["epoch"]), logs)
+
+    def end(self, ray_id: str, config: dict[str, Any], error: str | None) -> None:
+        tid = self.tid(ray_id)
+        if tid in self.results:
+            return
+        if tid not in self.history:
+            self.start(ray_id, config)
+        history = self.history[tid]
+        values = [v for v in history.get(self.metric, []) if math.isfinite(v)]
+        objective = (max(values) if self.direction == "max" else min(values)) if values else None
+        if error is None and (objective is None or len(values) < len(history.get(self.metric, []))):
+            error = "objective is NaN or inf"
+        last = self.last.get(tid, {})
+        search = self.space.search
+        result = TrialResult(
+            trial_id=tid, status=FINISHED if error is None else FAILED,
+            params={**self.fixed, **config},
+            objective=objective if error is None else None,
+            epochs=len(history.get(self.metric, [])),
+            seconds=float(last.get("time_total_s", 0.0)),
+            history=history,
+            first_epoch=int(last.get("epoch", 0)) - len(history.get(self.metric, [])),
+            strategy=search.strategy, backend=RayTuneBackend.name, seed=search.seed,
+            worker=last.get("node_id"),
+            error=_error_line(error) if error else None,
+            traceback=error if error and "\n" in error else None,
+        )  # fmt: skip
+        self.results[tid] = result
+        self.events.on_trial_end(result)
+
+
+class RayTuneBackend:
+    """Runs random, hyperband, asha, bayesian and tpe searches with Ray Tune."""
+
+    name = "ray"
+
+    def __init__(
+        self,
+        verbose: bool = False,
+        address: str | None = None,
+        max_concurrent: int | None = None,
+        cpus_per_trial: float = 1.0,
+        gpus_per_trial: float = 0.0,
+        time_budget_s: float | None = None,
+        gpus: list[int] | None = None,
+    ) -> None:
+        self.verbose = verbose
+        self.gpus = gpus
+        self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self.max_concurrent = max_concurrent
+        self.cpus_per_trial = cpus_per_trial
+        # --gpus without --gpus-per-trial: one trial per GPU.
+        self.gpus_per_trial = gpus_per_trial or (1.0 if gpus else 0.0)
+        self.time_budget_s = time_budget_s
+
+    def _init_ray(self) -> bool:
+        """Connect to the cluster, or start a local Ray; True when this call started it."""
+        os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no CSV/TBX per trial
+        # The legacy reporter with verbose=0 prints nothing; the new one always draws a summary box.
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+        import ray
+
+        if ray.is_initialized():
+            return False
+        level = logging.INFO if self.verbose else logging.ERROR
+        kwargs: dict[str, Any] = {"log_to_driver": self.verbose, "logging_level": level}
+        if self.address:
+            if self.gpus is not None:
+                raise ValueError(
+                    "--gpus: a cluster's GPUs are Ray's to schedule; use --gpus-per-trial"
+                )
+            ray.init(address=self.address, **kwargs)
+        else:
+            if self.gpus is not None:  # a local Ray sees only the listed GPUs
+                os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, self.gpus))
+                kwargs["num_gpus"] = len(self.gpus)
+            ray.init(include_dashboard=False, **kwargs)
+        if not self.verbose:
+            for name in ("ray", "ray.tune", "ray.train", "ray.air"):
+                logging.getLogger(name).setLevel(logging.ERROR)
+        return True
+
+    def run(
+        self, space: Space, data: Dataset, workdir: Path, callbacks: SearchCallback
+    ) -> SearchOutcome:
+        started = self._init_ray()
+        try:
+            return self._run(space, data, workdir, callbacks)
+        finally:
+            if started:
+                import ray
+
+                ray.shutdown()
+
+    def _run(
+        self, space: Space, data: Dataset, workdir: Path, callbacks: SearchCallback
+    ) -> SearchOutcome:
+        from ray import tune
+        from ray.tune.search.basic_variant import BasicVariantGenerator
+
+        search, objective = space.search, space.objective
+        metric, mode = objective.metric, objective.direction
+        searched = space.searched()
+        fixed = {k: p.value for k, p in space.params.items() if k not in searched}  # type: ignore[union-attr]
+        param_space = {k: tune_domain(p) for k, p in searched.items()}
+        max_epochs = space.training.epochs
+        if search.strategy in ("hyperband", "asha") and search.hyperband.max_epochs:
+            max_epochs = search.hyperband.max_epochs
+
+        scheduler: Any = None
+        search_alg: Any = BasicVariantGenerator(random_state=search.seed)
+        if search.strategy == "hyperband":
+            scheduler = tune.schedulers.HyperBandScheduler(
+                max_t=max_epochs, reduction_factor=search.hyperband.factor
+            )
+        elif search.strategy == "asha":
+            scheduler = tune.schedulers.ASHAScheduler(
+                max_t=max_epochs, grace_period=1, reduction_factor=search.hyperband.factor
+            )
+        elif search.strategy == "bayesian":
+            search_alg = _oracle_searcher(space, workdir, metric, mode)
+            param_space = {}  # the oracle samples the space itself
+        elif search.strategy == "tpe":
+            import optuna
+            from ray.tune.search.optuna import OptunaSearch
+
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+            search_alg = OptunaSearch(sampler=optuna.samplers.TPESampler(seed=search.seed))
+
+        metric_names = [m for k in TASK_METRICS[data.task] for m in (k, f"val_{k}")]
+        bridge = _Bridge(callbacks, space, fixed, metric_names)
+        payload = {
+            "data": {
+                "x_train": data.x_train, "y_train": data.y_train,
+                "x_valid": data.x_valid, "y_valid": data.y_valid,
+                "input_shape": data.input_shape, "task": data.task,
+                "n_outputs": data.n_outputs,
+            },
+            "fixed": fixed, "seed": search.seed, "epochs": max_epochs,
+            "patience": space.training.patience, "metric": metric, "direction": mode,
+            "cpus_per_trial": self.cpus_per_trial, "verbose": self.verbose,
+        }  # fmt: skip
+        trainable = tune.with_resources(
+            tune.with_parameters(train_trial, payload=payload),  # ships the data once
+            {"cpu": self.cpus_per_trial, "gpu": self.gpus_per_trial},
+        )
+        callbacks.on_search_begin(
+            SearchInfo(
+                experiment=space.name, strategy=search.strategy, backend=self.name,
+                max_trials=search.max_trials, objective=metric, direction=mode, seed=search.seed,
+            )
+        )  # fmt: skip
+        tuner = tune.Tuner(
+            trainable,
+            param_space=param_space,
+            tune_config=tune.TuneConfig(
+                metric=metric, mode=mode, search_alg=search_alg, scheduler=scheduler,
+                num_samples=search.max_trials, max_concurrent_trials=self.max_concurrent,
+                time_budget_s=self.time_budget_s,
+                reuse_actors=True,  # import TensorFlow once per worker, not once per trial
+            ),
+            run_config=tune.RunConfig(
+                name="tune", storage_path=str((workdir / "ray").resolve()),
+                callbacks=[_tune_callback(bridge)], verbose=0,
+                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            ),
+        )  # fmt: skip
+        grid = tuner.fit()
+        checkpoints = {}
+        for res in grid:
+            tid = res.metrics.get("trial_id") if res.metrics else None
+            if tid and res.checkpoint is not None:
+                checkpoints[bridge.tid(tid)] = res.checkpoint
+        results = [bridge.results[k] for k in sorted(bridge.results)]
+        outcome = SearchOutcome(results, mode)
+        best = outcome.best
+
+        def load_best() -> Any:
+            quiet_tensorflow(self.verbose)
+            import numpy as np
+
+            assert best is not None
+            model = build_model(best.params, data.input_shape, data.task, data.n_outputs,
+                                norm_data=data.x_train)  # fmt: skip
+            with checkpoints[best.trial_id].as_directory() as folder:
+                model.set_weights(list(np.load(Path(folder) / _BEST).values()))
+            return model
+
+        if best is not None and best.trial_id in checkpoints:
+            outcome.load_best_model = load_best
+        if len(results) < search.max_trials and self.time_budget_s:
+            outcome.warnings.append(
+                f"ray: --time-budget {self.time_budget_s:g}s ended the search after "
+                f"{len(results)} of {search.max_trials} trials"
+            )
+        return outcome
+
+
+def _tune_callback(bridge: _Bridge) -> Any:
+    """A ``tune.Callback`` that forwards to the bridge (defined lazily: ray is optional)."""
+    from ray import tune
+
+    class Forward(tune.Callback):  # type: ignore[misc]
+        def on_trial_start(self, iteration: int, trials: Any, trial: Any, **info: Any) -> None:
+            bridge.start(trial.trial_id, trial.config)
+
+        def on_trial_result(self, iteration: int, trials: Any, trial: Any, result: Any,
+                            **info: Any) -> None:  # fmt: skip
+            bridge.result(trial.trial_id, trial.config, result)
+
+        def on_trial_complete(self, iteration: int, trials: Any, trial: Any, **info: Any) -> None:
+            bridge.end(trial.trial_id, trial.config, None)
+
+        def on_trial_error(self, iteration: int, trials: Any, trial: Any, **info: Any) -> None:
+            bridge.end(trial.trial_id, trial.config, str(trial.get_error() or "trial failed"))
+
+    return Forward()
+
+
+def _oracle_searcher(space: Space, workdir: Path, metric: str, mode: str) -> Any:
+    """Keras Tuner's Bayesian oracle behind a Tune Searcher: one GP algorithm, two engines."""
+    from ray.tune.search import Searcher
+
+    from hpsearch.backends.keras_tuner import OracleSuggester
+
+    suggester = OracleSuggester(space, workdir / "oracle", space.search.max_trials)
+
+    class OracleSearcher(Searcher):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__(metric=metric, mode=mode)
+            self.best: dict[str, float] = {}
+            self.exhausted = False
+
+        def suggest(self, trial_id: str) -> dict[str, Any] | None:
+            if self.exhausted:
+                return Searcher.FINISHED  # type: ignore[no-any-return]
+            params = suggester.suggest(trial_id)
+            if params is None:
+                self.exhausted = True
+                return Searcher.FINISHED  # type: ignore[no-any-return]
+            return params
+
+        def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+            value = result.get(metric)
+            if value is None or not math.isfinite(value):
+                return
+            old = self.best.get(trial_id)
+            if old is None or (value > old if mode == "max" else value < old):
+                self.best[trial_id] = value
+
+        def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
+                              error: bool = False) -> None:  # fmt: skip
+            suggester.observe(trial_id, None if error else self.best.get(trial_id))
+
+    return OracleSearcher()
+
+
+BACKEND_CLASS = RayTuneBackend

@@ -1,0 +1,223 @@
+"""Real Ray Tune searches on digits: a local Ray per search, and a two-node Ray cluster."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hpsearch.api import SearchSummary, prepare, run_search
+from hpsearch.space import parse_space
+
+pytestmark = pytest.mark.slow
+
+SPACE = """
+name: digits-ray
+dataset: {name: digits}
+objective: val_accuracy
+hyperparameters:
+  n_hidden: {int: [1, 2]}
+  n_neurons: {int: [16, 64], log: true}
+  learning_rate: {float: [1e-3, 1e-2], log: true}
+  optimizer: {choice: [adam, sgd]}
+  batch_size: 64
+training: {epochs: 2, patience: 0}
+search:
+  max_trials: 4
+  seed: 11
+  hyperband: {max_epochs: 3, factor: 3}
+  bayesian: {initial_points: 2}
+"""
+RAY_BIN = str(Path(sys.executable).with_name("ray"))
+
+
+def _search(tmp: Path, strategy: str, backend: str = "ray", text: str = SPACE,
+            **options: Any) -> SearchSummary:  # fmt: skip
+    space = prepare(parse_space(text, source=tmp / "space.yaml"), strategy=strategy,
+                    backend=backend)  # fmt: skip
+    if backend == "ray":
+        options.setdefault("max_concurrent", 2)
+    return run_search(space, tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}", output=tmp / "out",
+                      options=options)  # fmt: skip
+
+
+def _children(summary: SearchSummary) -> list[Any]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=summary.tracking_uri)
+    exp = client.get_experiment_by_name(summary.experiment)
+    runs = client.search_runs([exp.experiment_id], max_results=200)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert [p.info.run_id for p in parents] == [summary.parent_run_id]
+    assert parents[0].info.status == "FINISHED"
+    return [r for r in runs if r.data.tags.get("mlflow.parentRunId") == summary.parent_run_id]
+
+
+@pytest.fixture(scope="module", params=["random", "hyperband", "asha", "bayesian", "tpe"])
+def searched(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    tmp = tmp_path_factory.mktemp(request.param)
+    return request.param, _search(tmp, request.param)
+
+
+def test_every_ray_trial_is_a_nested_child_run_with_epoch_history(searched: Any) -> None:
+    from mlflow.tracking import MlflowClient
+
+    strategy, summary = searched
+    frame = summary.frame.set_index("trial_id")
+    assert len(frame) == 4 and (frame["backend"] == "ray").all()
+    assert (frame["strategy"] == strategy).all()
+    children = _children(summary)
+    assert len(children) == len(frame)  # N is Ray's trial count
+    client = MlflowClient(tracking_uri=summary.tracking_uri)
+    for run in children:
+        row = frame.loc[run.data.tags["hpsearch.trial_id"]]
+        sampled = {
+            c.removeprefix("params."): row[c] for c in frame.columns if c.startswith("params.")
+        }
+        assert run.data.params == {k: str(v) for k, v in sampled.items()}
+        history = client.get_metric_history(run.info.run_id, "val_accuracy")
+        assert sorted(m.step for m in history) == list(range(1, int(row["epochs"]) + 1))
+        assert max(m.value for m in history) == pytest.approx(row["objective"])
+        assert run.data.tags["hpsearch.worker"] == row["worker"]
+    max_epochs = 3 if strategy in ("hyperband", "asha") else 2
+    assert frame["epochs"].max() <= max_epochs
+    if strategy in ("random", "bayesian", "tpe"):
+        assert (frame["epochs"] == 2).all()
+    if strategy == "asha":  # with factor 3 and 4 trials, ASHA stops some trials at 1 epoch
+        assert frame["epochs"].min() == 1 and frame["epochs"].max() == 3
+
+
+def test_ray_best_model_loads_from_the_parent_run(searched: Any) -> None:
+    import mlflow.pyfunc
+    import numpy as np
+
+    from hpsearch.data import load_dataset
+
+    _, summary = searched
+    model = mlflow.pyfunc.load_model(summary.best_model_uri)
+    data = load_dataset(parse_space(SPACE).dataset, 11)
+    accuracy = float(
+        np.mean(np.asarray(model.predict(data.x_valid)).argmax(axis=1) == data.y_valid)
+    )
+    assert accuracy == pytest.approx(summary.best.objective, abs=1e-6)
+
+
+def test_ray_storage_sits_under_the_search_output_folder(searched: Any) -> None:
+    _, summary = searched
+    assert (summary.workdir / "ray" / "tune").is_dir()
+
+
+def test_parity_same_columns_on_both_backends_and_seeded_ray_random(tmp_path: Path) -> None:
+    kt = _search(tmp_path / "kt", "random", backend="keras-tuner").frame
+    ray_a = _search(tmp_path / "a", "random").frame
+    ray_b = _search(tmp_path / "b", "random").frame
+    assert list(kt.columns) == list(ray_a.columns)
+    params = [c for c in ray_a.columns if c.startswith("params.")]
+    a = ray_a.sort_values("trial_id")[params].reset_index(drop=True)
+    b = ray_b.sort_values("trial_id")[params].reset_index(drop=True)
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_bayesian_is_the_same_gp_oracle_on_both_backends(tmp_path: Path) -> None:
+    """Both engines drive Keras Tuner's BayesianOptimization oracle with the same seed, so
+    its initial random points are the same configurations."""
+    kt = _search(tmp_path / "kt", "bayesian", backend="keras-tuner").frame
+    ray = _search(tmp_path / "ray", "bayesian", max_concurrent=1).frame
+    params = [c for c in kt.columns if c.startswith("params.")]
+    assert kt[params].iloc[:2].to_dict("records") == ray[params].iloc[:2].to_dict("records")
+
+
+NAN_SPACE = """
+name: nan-ray
+dataset: {name: diabetes, scale: none}
+hyperparameters:
+  learning_rate: {choice: [10.0, 1.0e-3]}
+  optimizer: sgd
+  batch_size: 16
+training: {epochs: 3}
+search: {max_trials: 2, seed: 1}
+"""
+
+
+def test_a_nan_trial_fails_early_and_the_search_goes_on(tmp_path: Path) -> None:
+    summary = _search(tmp_path, "random", text=NAN_SPACE, max_concurrent=1)
+    frame = summary.frame.set_index("params.learning_rate")
+    assert frame.loc[10.0, "status"] == "FAILED"
+    assert frame.loc[10.0, "epochs"] == 1  # TerminateOnNaN stopped it after the first epoch
+    assert "NaN or inf" in frame.loc[10.0, "error"]
+    assert frame.loc[1e-3, "status"] == "FINISHED" and frame.loc[1e-3, "epochs"] == 3
+    states = {r.data.params["learning_rate"]: r.info.status for r in _children(summary)}
+    assert states == {"10.0": "FAILED", "0.001": "FINISHED"}
+
+
+# ----------------------------------------------------------------------------- a real cluster
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture()
+def two_node_cluster(tmp_path: Path) -> Iterator[str]:
+    """A head node and a second node, 1 CPU each, on this machine; always stopped."""
+    port = _free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    address = f"127.0.0.1:{port}"
+    common = ["--num-cpus", "1", "--num-gpus", "0", "--disable-usage-stats"]
+    try:
+        subprocess.run([RAY_BIN, "start", "--head", "--port", str(port), "--node-ip-address",
+                        "127.0.0.1", "--include-dashboard=false", *common],
+                       check=True, capture_output=True, env=env, timeout=120)  # fmt: skip
+        subprocess.run([RAY_BIN, "start", "--address", address, "--node-ip-address", "127.0.0.1",
+                        *common], check=True, capture_output=True, env=env, timeout=120)  # fmt: skip
+        _wait_for_nodes(address, 2)
+        yield address
+    finally:
+        subprocess.run([RAY_BIN, "stop", "--force"], capture_output=True, env=env, timeout=120)
+
+
+def _wait_for_nodes(address: str, n: int, timeout: float = 60) -> None:
+    code = (
+        "import ray,sys; ray.init(address=sys.argv[1], logging_level='ERROR'); "
+        "print(sum(1 for x in ray.nodes() if x['Alive']))"
+    )
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        out = subprocess.run([sys.executable, "-c", code, address], capture_output=True,
+                             text=True, timeout=60)  # fmt: skip
+        if out.stdout.strip().endswith(str(n)):
+            return
+        time.sleep(1)
+    raise AssertionError(f"the Ray cluster at {address} never showed {n} nodes")
+
+
+def test_hpsearch_run_on_a_two_node_cluster_uses_both_nodes(
+    two_node_cluster: str, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    cmd = [str(Path(sys.executable).with_name("hpsearch")), "run", str(space),
+           "--backend", "ray", "--strategy", "random", "--address", two_node_cluster,
+           "--max-concurrent", "2", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}",
+           "--output", str(tmp_path / "out"), "--json"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    import json
+
+    out = json.loads(done.stdout)
+    frame = pd.read_csv(out["trials_csv"], dtype={"trial_id": str})
+    assert len(frame) == 4 and (frame["status"] == "FINISHED").all()
+    assert frame["worker"].nunique() == 2, frame[["trial_id", "worker"]]
