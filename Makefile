@@ -39,6 +39,7 @@ format: install
 
 bench: install
 	$(BIN)/python benchmarks/cli_latency.py
+	$(BIN)/python benchmarks/parallel_scaling.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

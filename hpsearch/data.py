@@ -154,17 +154,30 @@ def _keras_images(name: str) -> Callable[[DatasetSpec], _Raw]:
         classes = _FASHION_CLASSES if name == "fashion_mnist" else [str(i) for i in range(10)]
         notes = ["pixels divided by 255"]
         return _Raw(
-            (x_tr / 255.0).astype(np.float32), y_tr.astype(np.int64), "multiclass", names,
-            classes, test=((x_te / 255.0).astype(np.float32), y_te.astype(np.int64)), notes=notes,
-        )  # fmt: skip
+            (x_tr / 255.0).astype(np.float32),
+            y_tr.astype(np.int64),
+            "multiclass",
+            names,
+            classes,
+            test=((x_te / 255.0).astype(np.float32), y_te.astype(np.int64)),
+            notes=notes,
+        )
 
     return load
 
 
 _FASHION_CLASSES = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-]  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 
 
 def _penguins(spec: DatasetSpec) -> _Raw:
@@ -337,11 +350,20 @@ def _split_and_scale(spec: DatasetSpec, raw: _Raw, seed: int) -> Dataset:
     x_tr, x_va, x_te = (_apply_scaler(scaling, a) for a in (x_tr, x_va, x_te))
     n_outputs = len(raw.class_names or []) if raw.task == "multiclass" else 1
     data = Dataset(
-        name=label, task=raw.task, n_outputs=n_outputs,
-        x_train=x_tr, y_train=y_tr, x_valid=x_va, y_valid=y_va, x_test=x_te, y_test=y_te,
-        feature_names=raw.feature_names, class_names=raw.class_names,
-        scaling=scaling, notes=raw.notes,
-    )  # fmt: skip
+        name=label,
+        task=raw.task,
+        n_outputs=n_outputs,
+        x_train=x_tr,
+        y_train=y_tr,
+        x_valid=x_va,
+        y_valid=y_va,
+        x_test=x_te,
+        y_test=y_te,
+        feature_names=raw.feature_names,
+        class_names=raw.class_names,
+        scaling=scaling,
+        notes=raw.notes,
+    )
     for a in (data.x_train, data.y_train, data.x_valid, data.y_valid, data.x_test, data.y_test):
         a.setflags(write=False)  # shared by every trial of a search: nobody may mutate it
     return data

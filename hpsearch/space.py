@@ -31,12 +31,26 @@ RAY_ONLY: tuple[str, ...] = ("asha", "tpe")
 BACKENDS: tuple[str, ...] = ("keras-tuner", "ray")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam", "rmsprop", "nadam", "adamw", "adagrad", "adamax")
 ACTIVATIONS: tuple[str, ...] = (
-    "relu", "elu", "selu", "gelu", "swish", "tanh", "sigmoid", "leaky_relu", "linear",
-)  # fmt: skip
+    "relu",
+    "elu",
+    "selu",
+    "gelu",
+    "swish",
+    "tanh",
+    "sigmoid",
+    "leaky_relu",
+    "linear",
+)
 INITIALIZERS: tuple[str, ...] = (
-    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
-    "lecun_uniform", "lecun_normal", "random_normal", "random_uniform",
-)  # fmt: skip
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "random_normal",
+    "random_uniform",
+)
 
 #: Built-in datasets and their task, known here so validation needs no heavy import.
 BUILTIN_DATASETS: dict[str, str] = {
@@ -88,8 +102,14 @@ VOCABULARY: dict[str, HParamInfo] = {
 class SpaceError(ValueError):
     """A problem in a space file, rendered as ``file:line: field.path: problem``."""
 
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 field: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
         self.file, self.line, self.field, self.problem = file, line, field, message
         super().__init__(self.render())
 
@@ -188,8 +208,12 @@ class Bool(BaseModel):
 
 Param = Union[Fixed, IntRange, FloatRange, Choice, Bool]
 _DIST_KEYS = ("int", "float", "choice", "bool")
-_EXTRA_KEYS = {"int": {"step", "log", "default"}, "float": {"step", "log", "default"},
-               "choice": {"default"}, "bool": set()}  # fmt: skip
+_EXTRA_KEYS = {
+    "int": {"step", "log", "default"},
+    "float": {"step", "log", "default"},
+    "choice": {"default"},
+    "bool": set(),
+}
 
 
 def _check_scalar(name: str, info: HParamInfo, value: Any, field: str) -> Any:
@@ -278,8 +302,13 @@ def parse_param(name: str, raw: Any, field: str) -> Param:
         raise SpaceError(f"{name} cannot be a {kind} range", field=field)
     if not (isinstance(body, list) and len(body) == 2):
         raise SpaceError(f"{kind} needs [min, max]", field=f"{field}.{kind}")
-    check = HParamInfo(int if kind == "int" else float, None, low=info.low, high=info.high,
-                       high_open=info.high_open)  # fmt: skip
+    check = HParamInfo(
+        int if kind == "int" else float,
+        None,
+        low=info.low,
+        high=info.high,
+        high_open=info.high_open,
+    )
     lo = _check_scalar(name, check, body[0], f"{field}.{kind}[0]")
     hi = _check_scalar(name, check, body[1], f"{field}.{kind}[1]")
     if lo > hi:
@@ -623,8 +652,9 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
     lines = _line_map(node) if node is not None else {}
 
     def fail(path: tuple[Any, ...], message: str) -> SpaceError:
-        return SpaceError(message, file=label, line=_line_for(lines, path),
-                          field=_field_name(path) or None)  # fmt: skip
+        return SpaceError(
+            message, file=label, line=_line_for(lines, path), field=_field_name(path) or None
+        )
 
     try:
         spec = _SpaceFile.model_validate(raw)
@@ -689,8 +719,10 @@ def check_objective(metric: str, task: str, fail: Any = None) -> None:
     known = TASK_METRICS[task]
     if metric.removeprefix("val_") not in known:
         options = [m for k in known for m in (f"val_{k}", k)]
-        msg = (f"'{metric}' is not reported for a {task} task{did_you_mean(metric, options)}; "
-               f"choose from {', '.join(options)}")  # fmt: skip
+        msg = (
+            f"'{metric}' is not reported for a {task} task{did_you_mean(metric, options)}; "
+            f"choose from {', '.join(options)}"
+        )
         raise fail(("objective",), msg) if fail else SpaceError(msg, field="objective")
 
 

@@ -190,10 +190,16 @@ def test_process_validate_directory(tmp_path: Path) -> None:
         (["frobnicate"], "No such command"),
     ],
     ids=[
-        "strategy", "max-trials-abc", "max-trials-0", "epochs-0",
-        "run-missing-file", "missing-argument", "unknown-option", "unknown-command",
+        "strategy",
+        "max-trials-abc",
+        "max-trials-0",
+        "epochs-0",
+        "run-missing-file",
+        "missing-argument",
+        "unknown-option",
+        "unknown-command",
     ],
-)  # fmt: skip
+)
 def test_process_usage_errors_exit_2_with_one_line(
     tmp_path: Path, args: list[str], phrase: str
 ) -> None:

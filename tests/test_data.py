@@ -178,8 +178,15 @@ def test_file_one_hot_encodes_categoricals(tmp_path: Path, suffix: str) -> None:
     data = load(name=name, target="species", scale="none")
     assert (data.task, data.n_outputs, data.class_names) == ("multiclass", 3, ["x", "y", "z"])
     assert data.feature_names == [
-        "a", "b", "price", "color_blue", "color_green", "color_red", "flag_no", "flag_yes",
-    ]  # fmt: skip
+        "a",
+        "b",
+        "price",
+        "color_blue",
+        "color_green",
+        "color_red",
+        "flag_no",
+        "flag_yes",
+    ]
     assert "one-hot encoded color, flag" in data.notes
     x = np.concatenate([data.x_train, data.x_valid, data.x_test])
     onehot = x[:, 3:]
@@ -364,8 +371,12 @@ def test_fashion_mnist_loads_from_keras_home(tmp_path: Path) -> None:
     env = os.environ | {"KERAS_HOME": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run(
         [sys.executable, "-c", _FASHION_SCRIPT, str(out)],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     info = json.loads(proc.stdout.strip().splitlines()[-1])
     arrays = np.load(out)

@@ -151,8 +151,9 @@ def test_trials_csv_and_load_trials_match_the_frame(searched: Any) -> None:
     assert summary.workdir.parts[-2:] == ("digits-test", summary.parent_run_id)
     on_disk = pd.read_csv(summary.trials_csv, dtype={"trial_id": str})
     assert list(on_disk["trial_id"]) == list(summary.frame["trial_id"])
-    back = load_trials("digits-test", tracking_uri=summary.tracking_uri,
-                       parent_run_id=summary.parent_run_id)  # fmt: skip
+    back = load_trials(
+        "digits-test", tracking_uri=summary.tracking_uri, parent_run_id=summary.parent_run_id
+    )
     cols = ["trial_id", "status", "epochs", *[c for c in summary.frame if c.startswith("params.")]]
     left = summary.frame[cols].reset_index(drop=True)
     right = back[cols].reset_index(drop=True)
@@ -168,8 +169,9 @@ def test_same_seed_gives_the_same_trial_table(tmp_path: Path) -> None:
 
     pd.testing.assert_frame_equal(a.drop(columns=drop), b.drop(columns=drop))
     c = prepare(parse_space(SPACE), strategy="random", seed=8)
-    other = run_search(c, tracking_uri=f"sqlite:///{tmp_path / 'c.db'}", output=tmp_path / "c",
-                       log_model=False).frame  # fmt: skip
+    other = run_search(
+        c, tracking_uri=f"sqlite:///{tmp_path / 'c.db'}", output=tmp_path / "c", log_model=False
+    ).frame
     assert not a["params.learning_rate"].equals(other["params.learning_rate"])
 
 
@@ -206,9 +208,24 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(
 def test_cli_run_json_in_a_real_subprocess(tmp_path: Path) -> None:
     space = tmp_path / "space.yaml"
     space.write_text(SPACE.replace("max_trials: 3", "max_trials: 2"))
-    cmd = [sys.executable, "-m", "hpsearch.cli", "run", str(space), "--strategy", "random",
-           "--epochs", "1", "--tracking-uri", f"sqlite:///{tmp_path / 'cli.db'}",
-           "--output", str(tmp_path / "out"), "--experiment", "cli-exp", "--json"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "hpsearch.cli",
+        "run",
+        str(space),
+        "--strategy",
+        "random",
+        "--epochs",
+        "1",
+        "--tracking-uri",
+        f"sqlite:///{tmp_path / 'cli.db'}",
+        "--output",
+        str(tmp_path / "out"),
+        "--experiment",
+        "cli-exp",
+        "--json",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()

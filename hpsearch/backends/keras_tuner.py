@@ -2,16 +2,25 @@
 
 The space becomes ``hp.*`` calls inside a ``kt.HyperModel``; the tuner classes gain a thin
 mixin that turns Keras Tuner's trial hooks into hpsearch's SearchCallback events.
+
+With ``workers > 1`` the search runs in Keras Tuner's distributed mode, supervised by
+``kt_parallel``; this module also holds the entry point its chief and worker processes run
+(``python -m hpsearch.backends.keras_tuner --role worker --tuner-id tuner0 --spec ...``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
+import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.backends.base import SearchOutcome
+from hpsearch.gpus import WorkerSlot, assign_workers, enable_memory_growth, restrict_to
 from hpsearch.model import build_model, quiet_tensorflow
 from hpsearch.space import Bool, Choice, FloatRange, IntRange, Param, Space, hyperband_trials
 from hpsearch.trials import FAILED, FINISHED, SearchCallback, SearchInfo, TrialResult
@@ -22,6 +31,12 @@ if TYPE_CHECKING:
 #: hpsearch ends runaway searches itself (issue: --max-failures); Keras Tuner must not stop
 #: after its default of 3 consecutive failures.
 _NEVER = 1_000_000
+#: What the chief and worker processes run (``python -m``); the name, even when this file
+#: itself runs as ``__main__``.
+_CHILD_MODULE = "hpsearch.backends.keras_tuner"
+#: Seconds a worker waits before asking again while Hyperband waits on another worker's
+#: trial (Keras Tuner itself asks again at once, in a busy loop against the chief).
+_IDLE_POLL_S = 0.2
 
 
 def hp_value(hp: Any, name: str, param: Param) -> Any:
@@ -63,101 +78,204 @@ def _error_line(message: str | None) -> str:
 
 
 class KerasTunerBackend:
-    """Runs random, hyperband and bayesian searches with Keras Tuner."""
+    """Runs random, hyperband and bayesian searches with Keras Tuner.
+
+    Args:
+        verbose: show Keras's and Keras Tuner's own output (and, in parallel, the children's).
+        workers: worker processes; 1 runs in this process, more run Keras Tuner's
+            distributed mode (a chief oracle plus one process per worker). None: one per
+            listed GPU, else 1.
+        gpus: GPU ids to use (this process's CUDA ordinals); workers are pinned to them
+            round-robin with CUDA_VISIBLE_DEVICES. None leaves devices to TensorFlow.
+    """
 
     name = "keras-tuner"
 
-    def __init__(self, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        verbose: bool = False,
+        workers: int | None = None,
+        gpus: Sequence[int] | None = None,
+    ) -> None:
         self.verbose = verbose
+        self.gpus = list(gpus) if gpus else None
+        self.slots: list[WorkerSlot] = assign_workers(workers, self.gpus)
+        self.workers = len(self.slots)
 
     def run(
         self, space: Space, data: Dataset, workdir: Path, callbacks: SearchCallback
     ) -> SearchOutcome:
+        search, objective = space.search, space.objective
+        max_trials, warnings = _max_trials(space)
+        settings: dict[str, Any] = {"workers": self.workers}
+        if self.gpus:
+            settings["gpus"] = ",".join(map(str, self.gpus))
+        info = SearchInfo(
+            experiment=space.name,
+            strategy=search.strategy,
+            backend=self.name,
+            max_trials=max_trials,
+            objective=objective.metric,
+            direction=objective.direction,
+            seed=search.seed,
+            settings=settings,
+        )
+        if self.workers > 1:
+            return self._run_parallel(space, data, workdir, callbacks, info, warnings)
+
         quiet_tensorflow(self.verbose)
         import keras
         import keras_tuner as kt
 
-        search, objective = space.search, space.objective
-        warnings: list[str] = []
-        max_trials = search.max_trials
-        hb_epochs = search.hyperband.max_epochs or space.training.epochs
-        if search.strategy == "hyperband":
-            full = hyperband_trials(hb_epochs, search.hyperband.factor, search.hyperband.iterations)
-            if full > max_trials:
-                warnings.append(
-                    f"hyperband: max_trials={max_trials} cuts the bracket schedule of {full} "
-                    "trials; raise --max-trials to run it whole"
-                )
-            max_trials = min(max_trials, full)
-
-        hypermodel = _make_hypermodel(kt, keras, space, data)
-        common: dict[str, Any] = {
-            "objective": kt.Objective(objective.metric, direction=objective.direction),
-            "seed": search.seed,
-            "directory": str(workdir),
-            "project_name": "tuner",
-            "overwrite": True,
-            "executions_per_trial": search.executions_per_trial,
-            "max_consecutive_failed_trials": _NEVER,
-        }
-        base: type
-        extra: dict[str, Any]
-        if search.strategy == "random":
-            base, extra = kt.RandomSearch, {"max_trials": max_trials}
-        elif search.strategy == "bayesian":
-            base = kt.BayesianOptimization
-            extra = {
-                "max_trials": max_trials,
-                "alpha": search.bayesian.alpha,
-                "beta": search.bayesian.beta,
-                "num_initial_points": search.bayesian.initial_points,
-            }
-        elif search.strategy == "hyperband":
-            base = kt.Hyperband
-            extra = {
-                "max_epochs": hb_epochs,
-                "factor": search.hyperband.factor,
-                "hyperband_iterations": search.hyperband.iterations,
-            }
-        else:  # pragma: no cover - space.py validates strategies
-            raise ValueError(f"keras-tuner has no strategy {search.strategy!r}")
-
-        tuner = _tuner_class(base)(hypermodel, events=callbacks, space=space, **common, **extra)
-        tuner.oracle.max_trials = max_trials  # Hyperband has no max_trials of its own: cap it
-
-        callbacks.on_search_begin(
-            SearchInfo(
-                experiment=space.name,
-                strategy=search.strategy,
-                backend=self.name,
-                max_trials=max_trials,
-                objective=objective.metric,
-                direction=objective.direction,
-                seed=search.seed,
-            )
-        )
-        fit_callbacks: list[Any] = [keras.callbacks.TerminateOnNaN()]
-        if space.training.patience:
-            fit_callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor=objective.metric,
-                    mode=objective.direction,
-                    patience=space.training.patience,
-                )
-            )
-        tuner.search(
-            data.x_train,
-            data.y_train,
-            validation_data=(data.x_valid, data.y_valid),
-            epochs=space.training.epochs,
-            callbacks=fit_callbacks,
-            verbose=1 if self.verbose else 0,
-        )
+        if self.gpus:
+            restrict_to(self.gpus)
+        else:
+            enable_memory_growth()
+        tuner = _build_tuner(kt, keras, space, data, workdir, callbacks, overwrite=True)
+        callbacks.on_search_begin(info)
+        tuner.search(data.x_train, data.y_train, **_search_kwargs(keras, space, data, self.verbose))
 
         def load_best() -> Any:
             return tuner.get_best_models(num_models=1)[0]
 
         return SearchOutcome(tuner.results, objective.direction, load_best, warnings)
+
+    def _run_parallel(
+        self,
+        space: Space,
+        data: Dataset,
+        workdir: Path,
+        callbacks: SearchCallback,
+        info: SearchInfo,
+        warnings: list[str],
+    ) -> SearchOutcome:
+        """A chief and ``workers`` processes; their events reach ``callbacks`` here."""
+        from hpsearch.backends import kt_parallel
+
+        project = workdir / "tuner"
+        if project.exists():  # the in-process path's overwrite=True, done once for all
+            shutil.rmtree(project)
+        callbacks.on_search_begin(info)
+        run = kt_parallel.run_parallel(
+            space,
+            workdir,
+            self.slots,
+            callbacks,
+            module=_CHILD_MODULE,
+            backend=self.name,
+            verbose=self.verbose,
+        )
+        verbose = self.verbose
+
+        def load_best() -> Any:
+            """Rebuild the tuner from its folder (the chief saved the oracle there)."""
+            quiet_tensorflow(verbose)
+            import keras
+            import keras_tuner as kt
+
+            enable_memory_growth()  # the parent never needs a whole card for one model
+            quiet = (
+                contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
+            )
+            with quiet:  # "Reloading Tuner from ..." must not reach a --json stdout
+                tuner = _build_tuner(
+                    kt, keras, space, data, workdir, SearchCallback(), overwrite=False
+                )
+                tuner.oracle.reload()
+            return tuner.get_best_models(num_models=1)[0]
+
+        return SearchOutcome(
+            run.results, space.objective.direction, load_best, [*warnings, *run.warnings]
+        )
+
+
+def _max_trials(space: Space) -> tuple[int, list[str]]:
+    """The trial cap the oracle gets (Hyperband's schedule may be cut), and why if cut."""
+    search = space.search
+    max_trials, warnings = search.max_trials, []
+    if search.strategy == "hyperband":
+        hb_epochs = search.hyperband.max_epochs or space.training.epochs
+        full = hyperband_trials(hb_epochs, search.hyperband.factor, search.hyperband.iterations)
+        if full > max_trials:
+            warnings.append(
+                f"hyperband: max_trials={max_trials} cuts the bracket schedule of {full} "
+                "trials; raise --max-trials to run it whole"
+            )
+        max_trials = min(max_trials, full)
+    return max_trials, warnings
+
+
+def _build_tuner(
+    kt: Any,
+    keras: Any,
+    space: Space,
+    data: Dataset,
+    workdir: Path,
+    events: SearchCallback,
+    *,
+    overwrite: bool,
+    worker: str | None = None,
+) -> Any:
+    """The reporting tuner for ``space``: the same one in-process, in every child process
+    of a parallel search, and when the parent reloads the best model afterwards."""
+    search, objective = space.search, space.objective
+    max_trials, _ = _max_trials(space)
+    hypermodel = _make_hypermodel(kt, keras, space, data)
+    common: dict[str, Any] = {
+        "objective": kt.Objective(objective.metric, direction=objective.direction),
+        "seed": search.seed,
+        "directory": str(workdir),
+        "project_name": "tuner",
+        "overwrite": overwrite,
+        "executions_per_trial": search.executions_per_trial,
+        "max_consecutive_failed_trials": _NEVER,
+    }
+    base: type
+    extra: dict[str, Any]
+    if search.strategy == "random":
+        base, extra = kt.RandomSearch, {"max_trials": max_trials}
+    elif search.strategy == "bayesian":
+        base = kt.BayesianOptimization
+        extra = {
+            "max_trials": max_trials,
+            "alpha": search.bayesian.alpha,
+            "beta": search.bayesian.beta,
+            "num_initial_points": search.bayesian.initial_points,
+        }
+    elif search.strategy == "hyperband":
+        base = kt.Hyperband
+        extra = {
+            "max_epochs": search.hyperband.max_epochs or space.training.epochs,
+            "factor": search.hyperband.factor,
+            "hyperband_iterations": search.hyperband.iterations,
+        }
+    else:  # pragma: no cover - space.py validates strategies
+        raise ValueError(f"keras-tuner has no strategy {search.strategy!r}")
+
+    cls = _tuner_class(base)
+    tuner = cls(hypermodel, events=events, space=space, worker=worker, **common, **extra)
+    tuner.oracle.max_trials = max_trials  # Hyperband has no max_trials of its own: cap it
+    return tuner
+
+
+def _search_kwargs(keras: Any, space: Space, data: Dataset, verbose: bool) -> dict[str, Any]:
+    """What ``tuner.search`` gets besides x and y: validation data, epochs, fit callbacks."""
+    objective = space.objective
+    fit_callbacks: list[Any] = [keras.callbacks.TerminateOnNaN()]
+    if space.training.patience:
+        fit_callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=objective.metric,
+                mode=objective.direction,
+                patience=space.training.patience,
+            )
+        )
+    return {
+        "validation_data": (data.x_valid, data.y_valid),
+        "epochs": space.training.epochs,
+        "callbacks": fit_callbacks,
+        "verbose": 1 if verbose else 0,
+    }
 
 
 def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
@@ -181,9 +299,16 @@ def _tuner_class(base: type) -> type:
     """``base`` (a kt tuner class) with its trial hooks forwarded to SearchCallback events."""
 
     class ReportingTuner(base):  # type: ignore[misc, valid-type]
-        def __init__(self, *args: Any, events: SearchCallback, space: Space, **kwargs: Any):
+        def __init__(
+            self,
+            *args: Any,
+            events: SearchCallback,
+            space: Space,
+            worker: str | None = None,
+            **kwargs: Any,
+        ):
             super().__init__(*args, **kwargs)
-            self._events, self._space = events, space
+            self._events, self._space, self._worker = events, space, worker
             self._started: dict[str, float] = {}
             self._history: dict[str, dict[str, list[float]]] = {}
             self._epochs_run: dict[str, int] = {}
@@ -215,13 +340,14 @@ def _tuner_class(base: type) -> type:
         def on_trial_end(self, trial: Any) -> None:
             super().on_trial_end(trial)  # the oracle scores the trial and sets its status
             tid = trial.trial_id
-            done = self.oracle.get_trial(tid)
+            done = self.oracle.get_trial(tid)  # over gRPC from the chief, in a worker
             values = trial.hyperparameters.values
             score = done.score
             ok = str(done.status) == "COMPLETED" and score is not None and math.isfinite(score)
             error = None
+            message = done.message or trial.message  # the chief's copy has no message
             if not ok:
-                error = _error_line(done.message) if done.message else "objective is NaN or inf"
+                error = _error_line(message) if message else "objective is NaN or inf"
             search = self._space.search
             result = TrialResult(
                 trial_id=_tid(tid),
@@ -234,11 +360,12 @@ def _tuner_class(base: type) -> type:
                 first_epoch=int(values.get("tuner/initial_epoch", 0)),
                 strategy=search.strategy,
                 backend=KerasTunerBackend.name,
+                worker=self._worker,
                 seed=search.seed,
                 bracket=values.get("tuner/bracket"),
                 round=values.get("tuner/round"),
                 error=error,
-                traceback=done.message if not ok else None,
+                traceback=message if not ok else None,
             )
             self.results.append(result)
             self._events.on_trial_end(result)
@@ -252,4 +379,151 @@ def _tid(kt_trial_id: str) -> str:
     return f"{int(kt_trial_id):04d}"
 
 
+# ----------------------------------------------------------------------------- child processes
+
+
+def child_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of a parallel search's chief and worker processes.
+
+    Each rebuilds the same tuner from the spec the parent wrote and loads the dataset once.
+    The chief serves the oracle (``tuner.search`` blocks in Keras Tuner's gRPC server) and
+    takes commands on stdin; a worker runs trials and streams their events to the parent.
+    """
+    import argparse
+
+    from hpsearch.backends import kt_parallel
+    from hpsearch.data import load_dataset
+
+    parser = argparse.ArgumentParser(prog=f"python -m {_CHILD_MODULE}")
+    parser.add_argument("--spec", type=Path, required=True)
+    parser.add_argument("--role", choices=("chief", "worker"), required=True)
+    parser.add_argument("--tuner-id", required=True)
+    args = parser.parse_args(argv)
+
+    events = kt_parallel.EventWriter(kt_parallel.open_event_stream())
+    space, workdir, verbose = kt_parallel.read_spec(args.spec)
+    chief = args.role == "chief"
+    oracle: dict[str, Any] = {}  # filled once the chief's tuner exists
+
+    def on_command(cmd: dict[str, Any]) -> None:
+        if cmd.get("cmd") == "fail" and "oracle" in oracle:
+            _fail_worker_trial(oracle["oracle"], events, str(cmd["tuner_id"]), str(cmd["error"]))
+
+    kt_parallel.watch_parent(on_command if chief else None)  # before the slow imports
+    quiet_tensorflow(verbose)
+    if not chief:
+        enable_memory_growth()
+    import keras
+    import keras_tuner as kt
+
+    base_dir = space.source.parent if space.source else None
+    data = load_dataset(space.dataset, space.search.seed, base_dir)
+    worker = None if chief else args.tuner_id
+    tuner = _build_tuner(kt, keras, space, data, workdir, events, overwrite=False, worker=worker)
+    if chief:
+        oracle["oracle"] = tuner.oracle
+    else:
+        _poll_gently(tuner)
+        kt_parallel.wait_for_chief()
+    tuner.search(data.x_train, data.y_train, **_search_kwargs(keras, space, data, verbose))
+    return 0
+
+
+def _poll_gently(tuner: Any) -> None:
+    """Sleep a little between a worker's requests while the oracle answers IDLE."""
+    ask = tuner.oracle.create_trial
+
+    def create_trial(tuner_id: str) -> Any:
+        trial = ask(tuner_id)
+        if str(trial.status) == "IDLE":
+            time.sleep(_IDLE_POLL_S)
+        return trial
+
+    tuner.oracle.create_trial = create_trial
+
+
+def _fail_worker_trial(oracle: Any, events: Any, tuner_id: str, error: str) -> None:
+    """In the chief: end a dead worker's running trial as FAILED and forget the worker.
+
+    Without this the oracle waits for that trial forever: Hyperband answers IDLE to the
+    other workers, and the chief's server never sees all its tuners leave.
+    """
+    import keras_tuner as kt
+
+    def fail(oracle: Any) -> None:
+        trial = oracle.ongoing_trials.get(tuner_id)
+        if trial is not None:
+            trial.status = "FAILED"
+            trial.message = error
+            oracle.end_trial(trial)
+            params = {
+                k: _plain(v)
+                for k, v in trial.hyperparameters.values.items()
+                if not k.startswith("tuner/")
+            }
+            events.send(
+                "trial_failed", trial_id=_tid(trial.trial_id), params=params, worker=tuner_id
+            )
+        oracle.tuner_ids.discard(tuner_id)
+
+    kt.synchronized(fail)(oracle)  # under the oracle's lock, as its gRPC handlers run
+
+
 BACKEND_CLASS = KerasTunerBackend
+
+
+class OracleSuggester:
+    """Keras Tuner's Bayesian oracle (GP + UCB) as a plain suggest/observe object.
+
+    Ray's ``bayesian`` strategy drives it through a Tune Searcher, so "bayesian" means the
+    same algorithm, with the same seed and settings, on both backends.
+    """
+
+    def __init__(self, space: Space, directory: Path, max_trials: int) -> None:
+        quiet_tensorflow()
+        import keras_tuner as kt
+
+        hp = kt.HyperParameters()
+        for name, param in space.params.items():
+            hp_value(hp, name, param)
+        b, objective = space.search.bayesian, space.objective
+        self._kt = kt
+        self.oracle = kt.oracles.BayesianOptimizationOracle(
+            objective=kt.Objective(objective.metric, direction=objective.direction),
+            max_trials=max_trials,
+            num_initial_points=b.initial_points,
+            alpha=b.alpha,
+            beta=b.beta,
+            seed=space.search.seed,
+            hyperparameters=hp,
+            max_consecutive_failed_trials=_NEVER,
+        )
+        self.oracle._set_project_dir(str(directory), "oracle")
+        self.oracle.verbose = 0  # no per-trial tables on the terminal
+        self.metric = objective.metric
+        self._trials: dict[str, Any] = {}
+
+    def suggest(self, key: str) -> dict[str, Any] | None:
+        """Params for a new trial, or None once the oracle has spent its max_trials."""
+        trial = self.oracle.create_trial(key)
+        if str(trial.status) != "RUNNING":
+            return None
+        self._trials[key] = trial
+        return {k: _plain(v) for k, v in trial.hyperparameters.values.items()}
+
+    def observe(self, key: str, value: float | None) -> None:
+        """Report a trial's objective (None or non-finite: the trial failed)."""
+        trial = self._trials.pop(key, None)
+        if trial is None:
+            return
+        status = self._kt.engine.trial.TrialStatus
+        if value is not None and math.isfinite(value):
+            self.oracle.update_trial(trial.trial_id, {self.metric: float(value)})
+            trial.status = status.COMPLETED
+        else:
+            trial.status = status.FAILED
+        self.oracle.end_trial(trial)
+
+
+if __name__ == "__main__":
+    raise SystemExit(child_main())

@@ -87,8 +87,9 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     keras.utils.set_random_seed(payload["seed"])
     params = {**payload["fixed"], **config}
     data = payload["data"]
-    model = build_model(params, data["input_shape"], data["task"], data["n_outputs"],
-                        norm_data=data["x_train"])  # fmt: skip
+    model = build_model(
+        params, data["input_shape"], data["task"], data["n_outputs"], norm_data=data["x_train"]
+    )
     metric, direction = payload["metric"], payload["direction"]
     node_id = ray.get_runtime_context().get_node_id()
     state = {"epoch": 0, "best": None, "best_epoch": 0}
@@ -123,14 +124,21 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
 
     callbacks: list[Any] = [keras.callbacks.TerminateOnNaN(), Report()]
     if payload["patience"]:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=metric, mode=direction, patience=payload["patience"]))  # fmt: skip
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=metric, mode=direction, patience=payload["patience"]
+            )
+        )
     model.fit(
-        data["x_train"], data["y_train"],
+        data["x_train"],
+        data["y_train"],
         validation_data=(data["x_valid"], data["y_valid"]),
-        batch_size=int(params["batch_size"]), epochs=payload["epochs"],
-        initial_epoch=state["epoch"], callbacks=callbacks, verbose=0,
-    )  # fmt: skip
+        batch_size=int(params["batch_size"]),
+        epochs=payload["epochs"],
+        initial_epoch=state["epoch"],
+        callbacks=callbacks,
+        verbose=0,
+    )
 
 
 # ----------------------------------------------------------------------------- in the driver
@@ -139,8 +147,9 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
 class _Bridge:
     """Turns Tune's trial hooks into SearchCallback events and TrialResults."""
 
-    def __init__(self, events: SearchCallback, space: Space, fixed: dict[str, Any],
-                 metric_names: list[str]) -> None:  # fmt: skip
+    def __init__(
+        self, events: SearchCallback, space: Space, fixed: dict[str, Any], metric_names: list[str]
+    ) -> None:
         self.events, self.space, self.fixed = events, space, fixed
         self.metric_names = metric_names
         self.metric, self.direction = space.objective.metric, space.objective.direction
@@ -149,13 +158,15 @@ class _Bridge:
         self.results: dict[str, TrialResult] = {}
         self.ids: dict[str, str] = {}
 
-    def tid(self, ray_id: str) -> str:
-        """Ray's ids (``ab12c_00007``, or a searcher's hex) become 0000, 0001, ... in the
-        order trials start, which is the order Tune created them."""
-        return self.ids.setdefault(ray_id, f"{len(self.ids):04d}")
+    def tid(self, ray_id: str, index: int | None = None) -> str:
+        """Ray's ids (``ab12c_00007``, or a searcher's hex) become 0000, 0001, ...: the
+        trial's position in Tune's trial list, which is creation order."""
+        if ray_id not in self.ids:
+            self.ids[ray_id] = f"{len(self.ids) if index is None else index:04d}"
+        return self.ids[ray_id]
 
-    def start(self, ray_id: str, config: dict[str, Any]) -> None:
-        tid = self.tid(ray_id)
+    def start(self, ray_id: str, config: dict[str, Any], index: int | None = None) -> None:
+        tid = self.tid(ray_id, index)
         if tid in self.history:  # resumed after a Hyperband pause
             return
         self.history[tid] = {}
@@ -187,18 +198,21 @@ class _Bridge:
         last = self.last.get(tid, {})
         search = self.space.search
         result = TrialResult(
-            trial_id=tid, status=FINISHED if error is None else FAILED,
+            trial_id=tid,
+            status=FINISHED if error is None else FAILED,
             params={**self.fixed, **config},
             objective=objective if error is None else None,
             epochs=len(history.get(self.metric, [])),
             seconds=float(last.get("time_total_s", 0.0)),
             history=history,
             first_epoch=int(last.get("epoch", 0)) - len(history.get(self.metric, [])),
-            strategy=search.strategy, backend=RayTuneBackend.name, seed=search.seed,
+            strategy=search.strategy,
+            backend=RayTuneBackend.name,
+            seed=search.seed,
             worker=last.get("node_id"),
             error=_error_line(error) if error else None,
             traceback=error if error and "\n" in error else None,
-        )  # fmt: skip
+        )
         self.results[tid] = result
         self.events.on_trial_end(result)
 
@@ -303,44 +317,66 @@ class RayTuneBackend:
 
         metric_names = [m for k in TASK_METRICS[data.task] for m in (k, f"val_{k}")]
         bridge = _Bridge(callbacks, space, fixed, metric_names)
+        # Ray Client (ray://) runs the Tuner, and so its callbacks, on the cluster: events
+        # come back through a queue actor and are handled here, in the driver.
+        relay = _Relay() if _is_client() else None
         payload = {
             "data": {
-                "x_train": data.x_train, "y_train": data.y_train,
-                "x_valid": data.x_valid, "y_valid": data.y_valid,
-                "input_shape": data.input_shape, "task": data.task,
+                "x_train": data.x_train,
+                "y_train": data.y_train,
+                "x_valid": data.x_valid,
+                "y_valid": data.y_valid,
+                "input_shape": data.input_shape,
+                "task": data.task,
                 "n_outputs": data.n_outputs,
             },
-            "fixed": fixed, "seed": search.seed, "epochs": max_epochs,
-            "patience": space.training.patience, "metric": metric, "direction": mode,
-            "cpus_per_trial": self.cpus_per_trial, "verbose": self.verbose,
-        }  # fmt: skip
+            "fixed": fixed,
+            "seed": search.seed,
+            "epochs": max_epochs,
+            "patience": space.training.patience,
+            "metric": metric,
+            "direction": mode,
+            "cpus_per_trial": self.cpus_per_trial,
+            "verbose": self.verbose,
+        }
         trainable = tune.with_resources(
             tune.with_parameters(train_trial, payload=payload),  # ships the data once
             {"cpu": self.cpus_per_trial, "gpu": self.gpus_per_trial},
         )
         callbacks.on_search_begin(
             SearchInfo(
-                experiment=space.name, strategy=search.strategy, backend=self.name,
-                max_trials=search.max_trials, objective=metric, direction=mode, seed=search.seed,
+                experiment=space.name,
+                strategy=search.strategy,
+                backend=self.name,
+                max_trials=search.max_trials,
+                objective=metric,
+                direction=mode,
+                seed=search.seed,
             )
-        )  # fmt: skip
+        )
         tuner = tune.Tuner(
             trainable,
             param_space=param_space,
             tune_config=tune.TuneConfig(
-                metric=metric, mode=mode, search_alg=search_alg, scheduler=scheduler,
-                num_samples=search.max_trials, max_concurrent_trials=self.max_concurrent,
+                metric=metric,
+                mode=mode,
+                search_alg=search_alg,
+                scheduler=scheduler,
+                num_samples=search.max_trials,
+                max_concurrent_trials=self.max_concurrent,
                 time_budget_s=self.time_budget_s,
                 reuse_actors=True,  # import TensorFlow once per worker, not once per trial
             ),
             run_config=tune.RunConfig(
-                name="tune", storage_path=str((workdir / "ray").resolve()),
-                callbacks=[_tune_callback(bridge)], verbose=0,
+                name="tune",
+                storage_path=str((workdir / "ray").resolve()),
+                callbacks=[relay.callback if relay else _tune_callback(bridge)],
+                verbose=0,
                 failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             ),
-        )  # fmt: skip
-        grid = tuner.fit()
+        )
+        grid: Any = relay.fit(tuner, bridge) if relay else tuner.fit()
         checkpoints = {}
         for res in grid:
             tid = res.metrics.get("trial_id") if res.metrics else None
@@ -352,13 +388,19 @@ class RayTuneBackend:
 
         def load_best() -> Any:
             quiet_tensorflow(self.verbose)
-            import numpy as np
 
             assert best is not None
-            model = build_model(best.params, data.input_shape, data.task, data.n_outputs,
-                                norm_data=data.x_train)  # fmt: skip
-            with checkpoints[best.trial_id].as_directory() as folder:
-                model.set_weights(list(np.load(Path(folder) / _BEST).values()))
+            model = build_model(
+                best.params, data.input_shape, data.task, data.n_outputs, norm_data=data.x_train
+            )
+            checkpoint = checkpoints[best.trial_id]
+            if _is_client():  # the checkpoint sits on the cluster's storage: read it there
+                import ray
+
+                weights = ray.get(ray.remote(_read_best).remote(checkpoint))
+            else:
+                weights = _read_best(checkpoint)
+            model.set_weights(weights)
             return model
 
         if best is not None and best.trial_id in checkpoints:
@@ -371,16 +413,96 @@ class RayTuneBackend:
         return outcome
 
 
+def _read_best(checkpoint: Any) -> list[Any]:
+    """The best epoch's weights from a trial's checkpoint."""
+    import numpy as np
+
+    with checkpoint.as_directory() as folder:
+        return list(np.load(Path(folder) / _BEST).values())
+
+
+def _is_client() -> bool:
+    import ray
+
+    return bool(ray.util.client.ray.is_connected())
+
+
+class _Relay:
+    """Carries Tune's trial events from a remote Tuner (Ray Client) back to the driver."""
+
+    def __init__(self) -> None:
+        from ray import tune
+        from ray.util.queue import Queue
+
+        self.queue = Queue()
+        queue = self.queue
+
+        class Send(tune.Callback):  # type: ignore[misc]
+            def on_trial_start(self, iteration: int, trials: Any, trial: Any, **info: Any) -> None:
+                queue.put(("start", trial.trial_id, trial.config, trials.index(trial)))
+
+            def on_trial_result(
+                self, iteration: int, trials: Any, trial: Any, result: Any, **info: Any
+            ) -> None:
+                queue.put(("result", trial.trial_id, trial.config, dict(result)))
+
+            def on_trial_complete(
+                self, iteration: int, trials: Any, trial: Any, **info: Any
+            ) -> None:
+                queue.put(("end", trial.trial_id, trial.config, None))
+
+            def on_trial_error(self, iteration: int, trials: Any, trial: Any, **info: Any) -> None:
+                queue.put(
+                    ("end", trial.trial_id, trial.config, str(trial.get_error() or "trial failed"))
+                )
+
+        self.callback = Send()
+
+    def fit(self, tuner: Any, bridge: _Bridge) -> Any:
+        """Run ``tuner.fit`` in a thread; handle its events here until it returns."""
+        import queue as std_queue
+        import threading
+
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["grid"] = tuner.fit()
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the driver below
+                box["error"] = exc
+
+        worker = threading.Thread(target=target, daemon=True)
+        worker.start()
+        while True:
+            try:
+                kind, ray_id, config, extra = self.queue.get(timeout=0.5)
+            except std_queue.Empty:
+                if not worker.is_alive() and self.queue.empty():
+                    break
+                continue
+            if kind == "start":
+                bridge.start(ray_id, config, extra)
+            elif kind == "result":
+                bridge.result(ray_id, config, extra)
+            else:
+                bridge.end(ray_id, config, extra)
+        worker.join()
+        if "error" in box:
+            raise box["error"]
+        return box["grid"]
+
+
 def _tune_callback(bridge: _Bridge) -> Any:
     """A ``tune.Callback`` that forwards to the bridge (defined lazily: ray is optional)."""
     from ray import tune
 
     class Forward(tune.Callback):  # type: ignore[misc]
         def on_trial_start(self, iteration: int, trials: Any, trial: Any, **info: Any) -> None:
-            bridge.start(trial.trial_id, trial.config)
+            bridge.start(trial.trial_id, trial.config, trials.index(trial))
 
-        def on_trial_result(self, iteration: int, trials: Any, trial: Any, result: Any,
-                            **info: Any) -> None:  # fmt: skip
+        def on_trial_result(
+            self, iteration: int, trials: Any, trial: Any, result: Any, **info: Any
+        ) -> None:
             bridge.result(trial.trial_id, trial.config, result)
 
         def on_trial_complete(self, iteration: int, trials: Any, trial: Any, **info: Any) -> None:
@@ -406,13 +528,13 @@ def _oracle_searcher(space: Space, workdir: Path, metric: str, mode: str) -> Any
             self.best: dict[str, float] = {}
             self.exhausted = False
 
-        def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        def suggest(self, trial_id: str) -> Any:  # params, or Searcher.FINISHED when spent
             if self.exhausted:
-                return Searcher.FINISHED  # type: ignore[no-any-return]
+                return Searcher.FINISHED
             params = suggester.suggest(trial_id)
             if params is None:
                 self.exhausted = True
-                return Searcher.FINISHED  # type: ignore[no-any-return]
+                return Searcher.FINISHED
             return params
 
         def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
@@ -423,8 +545,9 @@ def _oracle_searcher(space: Space, workdir: Path, metric: str, mode: str) -> Any
             if old is None or (value > old if mode == "max" else value < old):
                 self.best[trial_id] = value
 
-        def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
-                              error: bool = False) -> None:  # fmt: skip
+        def on_trial_complete(
+            self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
+        ) -> None:
             suggester.observe(trial_id, None if error else self.best.get(trial_id))
 
     return OracleSearcher()

@@ -38,14 +38,17 @@ search:
 RAY_BIN = str(Path(sys.executable).with_name("ray"))
 
 
-def _search(tmp: Path, strategy: str, backend: str = "ray", text: str = SPACE,
-            **options: Any) -> SearchSummary:  # fmt: skip
-    space = prepare(parse_space(text, source=tmp / "space.yaml"), strategy=strategy,
-                    backend=backend)  # fmt: skip
+def _search(
+    tmp: Path, strategy: str, backend: str = "ray", text: str = SPACE, **options: Any
+) -> SearchSummary:
+    space = prepare(
+        parse_space(text, source=tmp / "space.yaml"), strategy=strategy, backend=backend
+    )
     if backend == "ray":
         options.setdefault("max_concurrent", 2)
-    return run_search(space, tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}", output=tmp / "out",
-                      options=options)  # fmt: skip
+    return run_search(
+        space, tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}", output=tmp / "out", options=options
+    )
 
 
 def _children(summary: SearchSummary) -> list[Any]:
@@ -168,52 +171,99 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture()
-def two_node_cluster(tmp_path: Path) -> Iterator[str]:
-    """A head node and a second node, 1 CPU each, on this machine; always stopped."""
-    port = _free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+@pytest.fixture(scope="module")
+def two_node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A head node (with a Ray Client server) and a second node, 1 CPU each, on this
+    machine; always stopped. A private HOME keeps a stale ~/.ray/auth_token from another
+    Ray out of the cluster's handshake."""
+    port, client_port = _free_port(), _free_port()
+    home = str(tmp_path_factory.mktemp("ray-home"))
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "HOME": home}
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus", "1", "--num-gpus", "0", "--disable-usage-stats"]
     try:
-        subprocess.run([RAY_BIN, "start", "--head", "--port", str(port), "--node-ip-address",
-                        "127.0.0.1", "--include-dashboard=false", *common],
-                       check=True, capture_output=True, env=env, timeout=120)  # fmt: skip
-        subprocess.run([RAY_BIN, "start", "--address", address, "--node-ip-address", "127.0.0.1",
-                        *common], check=True, capture_output=True, env=env, timeout=120)  # fmt: skip
-        _wait_for_nodes(address, 2)
-        yield address
+        subprocess.run(
+            [
+                RAY_BIN,
+                "start",
+                "--head",
+                "--port",
+                str(port),
+                "--node-ip-address",
+                "127.0.0.1",
+                "--include-dashboard=false",
+                "--ray-client-server-port",
+                str(client_port),
+                *common,
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+            timeout=120,
+        )
+        subprocess.run(
+            [RAY_BIN, "start", "--address", address, "--node-ip-address", "127.0.0.1", *common],
+            check=True,
+            capture_output=True,
+            env=env,
+            timeout=120,
+        )
+        _wait_for_nodes(address, 2, env)
+        yield {"gcs": address, "client": f"ray://127.0.0.1:{client_port}", "home": home}
     finally:
         subprocess.run([RAY_BIN, "stop", "--force"], capture_output=True, env=env, timeout=120)
 
 
-def _wait_for_nodes(address: str, n: int, timeout: float = 60) -> None:
+def _wait_for_nodes(address: str, n: int, env: dict[str, str], timeout: float = 60) -> None:
     code = (
         "import ray,sys; ray.init(address=sys.argv[1], logging_level='ERROR'); "
         "print(sum(1 for x in ray.nodes() if x['Alive']))"
     )
     deadline = time.time() + timeout
     while time.time() < deadline:
-        out = subprocess.run([sys.executable, "-c", code, address], capture_output=True,
-                             text=True, timeout=60)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", code, address],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
         if out.stdout.strip().endswith(str(n)):
             return
         time.sleep(1)
     raise AssertionError(f"the Ray cluster at {address} never showed {n} nodes")
 
 
+@pytest.mark.parametrize("kind", ["gcs", "client"])
 def test_hpsearch_run_on_a_two_node_cluster_uses_both_nodes(
-    two_node_cluster: str, tmp_path: Path
+    two_node_cluster: dict[str, str], kind: str, tmp_path: Path
 ) -> None:
+    """Both a GCS address and a Ray Client (ray://) address; MLflow is written by the
+    driver in both cases, into a sqlite file only this machine's driver can see."""
     import pandas as pd
 
     space = tmp_path / "space.yaml"
     space.write_text(SPACE)
-    cmd = [str(Path(sys.executable).with_name("hpsearch")), "run", str(space),
-           "--backend", "ray", "--strategy", "random", "--address", two_node_cluster,
-           "--max-concurrent", "2", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}",
-           "--output", str(tmp_path / "out"), "--json"]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    cmd = [
+        str(Path(sys.executable).with_name("hpsearch")),
+        "run",
+        str(space),
+        "--backend",
+        "ray",
+        "--strategy",
+        "random",
+        "--address",
+        two_node_cluster[kind],
+        "--max-concurrent",
+        "2",
+        "--tracking-uri",
+        f"sqlite:///{tmp_path / 'm.db'}",
+        "--output",
+        str(tmp_path / "out"),
+        "--json",
+    ]
+    env = {**os.environ, "HOME": two_node_cluster["home"]}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     import json
 
@@ -221,3 +271,17 @@ def test_hpsearch_run_on_a_two_node_cluster_uses_both_nodes(
     frame = pd.read_csv(out["trials_csv"], dtype={"trial_id": str})
     assert len(frame) == 4 and (frame["status"] == "FINISHED").all()
     assert frame["worker"].nunique() == 2, frame[["trial_id", "worker"]]
+    summary_children = _count_children(tmp_path / "m.db", out["parent_run_id"])
+    assert summary_children == 4
+    assert out["best_model_uri"].startswith("models:/")
+
+
+def _count_children(db: Path, parent: str) -> int:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    exp = client.get_experiment_by_name("digits-ray")
+    runs = client.search_runs(
+        [exp.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent}'"
+    )
+    return len(runs)
