@@ -6,6 +6,8 @@ is a shell over it.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import shlex
 import sys
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.space import Space, SpaceError, check_objective, load_space
-from hpsearch.trials import CallbackList, SearchCallback, TrialResult, to_frame
+from hpsearch.trials import CallbackList, SearchCallback, TrialResult, best_of, to_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -70,7 +72,7 @@ def prepare(
 
 #: Options each backend accepts (besides ``verbose``), by the CLI flag that sets them.
 BACKEND_OPTIONS: dict[str, dict[str, str]] = {
-    "keras-tuner": {"workers": "--workers", "gpus": "--gpus"},
+    "keras-tuner": {"workers": "--workers", "gpus": "--gpus", "retries": "--retries"},
     "ray": {
         "address": "--address",
         "max_concurrent": "--max-concurrent",
@@ -78,6 +80,7 @@ BACKEND_OPTIONS: dict[str, dict[str, str]] = {
         "gpus_per_trial": "--gpus-per-trial",
         "time_budget_s": "--time-budget",
         "gpus": "--gpus",
+        "retries": "--retries",
     },
 }
 
@@ -92,6 +95,8 @@ def backend_options(backend: str, **options: Any) -> dict[str, Any]:
             flag = next(f for opts in BACKEND_OPTIONS.values() for k, f in opts.items() if k == key)
             other = next(b for b, opts in BACKEND_OPTIONS.items() if key in opts)
             raise SpaceError(f"applies to --backend {other}, not {backend}", field=flag)
+    if given.get("retries", 0) < 0:
+        raise SpaceError("must be >= 0", field="--retries")
     for key in ("workers", "max_concurrent"):
         if key in given and given[key] < 1:
             raise SpaceError("must be at least 1", field=allowed[key])
@@ -111,6 +116,59 @@ def backend_options(backend: str, **options: Any) -> dict[str, Any]:
     return given
 
 
+class TooManyFailures(RuntimeError):
+    """``max_failures`` trials failed: the search stops instead of burning the budget."""
+
+
+class _FailureLimit(SearchCallback):
+    """Counts failed trials and stops the search at the limit."""
+
+    def __init__(self, limit: int, already: int = 0) -> None:
+        self.limit, self.failed = limit, already
+
+    def on_trial_end(self, result: TrialResult) -> None:
+        if not result.finished:
+            self.failed += 1
+            if self.failed >= self.limit:
+                raise TooManyFailures(
+                    f"{self.failed} trials failed (--max-failures {self.limit}); "
+                    f"last error: {result.error}"
+                )
+
+
+def default_max_failures(max_trials: int) -> int:
+    """Half the budget, at least 3: a search where half the trials fail is broken."""
+    return max(3, (max_trials + 1) // 2)
+
+
+class Journal(SearchCallback):
+    """Every ended trial, appended to ``trials.jsonl`` and flushed to disk at once: what
+    ``--resume`` starts from, and what survives a tracking server that goes away."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_trial_end(self, result: TrialResult) -> None:
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(dataclasses.asdict(result), default=str) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+
+    def load(self) -> list[TrialResult]:
+        """Trials ended so far, the last record of each trial id winning; a torn last
+        line (the process died mid-write) is skipped."""
+        if not self.path.exists():
+            return []
+        by_id: dict[str, TrialResult] = {}
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                result = TrialResult(**json.loads(line))
+            except (ValueError, TypeError):
+                continue
+            by_id[result.trial_id] = result
+        return [by_id[k] for k in sorted(by_id)]
+
+
 def run_search(
     space: Space,
     *,
@@ -122,8 +180,15 @@ def run_search(
     log_model: bool = True,
     command: str | None = None,
     options: dict[str, Any] | None = None,
+    resume: bool = False,
+    max_failures: int | None = None,
 ) -> SearchSummary:
-    """Load the data once, run the backend, record every trial in MLflow, write trials.csv."""
+    """Load the data once, run the backend, record every trial in MLflow, write trials.csv.
+
+    With ``resume``, the latest unfinished search of the same space, strategy, backend,
+    seed and output folder continues under its parent run: finished trials are kept, the
+    interrupted ones are marked FAILED and run again, and ``max_trials`` counts them all.
+    """
     from hpsearch.backends.base import get_backend
     from hpsearch.data import dump_preprocessing, load_dataset
     from hpsearch.tracking import MlflowTracker
@@ -133,26 +198,71 @@ def run_search(
     check_objective(space.objective.metric, data.task)  # file datasets: task known only now
 
     tracker = MlflowTracker(space, tracking_uri=tracking_uri, experiment=experiment)
-    parent = tracker.start(command or _command_line())
+    notes: list[str] = []
+    parent = tracker.find_resumable(Path(output)) if resume else None
+    parent_resumed = parent is not None
+    if parent:
+        interrupted = tracker.resume(parent)
+        notes.append(
+            f"resumed parent run {parent}"
+            + (
+                f"; interrupted trial(s) {', '.join(interrupted)} marked FAILED"
+                if interrupted
+                else ""
+            )
+        )
+    else:
+        if resume:
+            notes.append("--resume: no unfinished search of this space here; started a new one")
+        parent = tracker.start(command or _command_line(), Path(output))
     workdir = Path(output) / tracker.experiment / parent
     workdir.mkdir(parents=True, exist_ok=True)
+    journal = Journal(workdir / "trials.jsonl")
+    previous = journal.load() if resume else []
+    limit = max_failures or default_max_failures(space.search.max_trials)
+    failures = _FailureLimit(limit, sum(not r.finished for r in previous))
     engine = get_backend(space.search.backend, verbose=verbose, **(options or {}))
-    events = CallbackList([tracker, *callbacks])
+    events = CallbackList([journal, tracker, *callbacks, failures])
+    error: BaseException | None = None
     try:
-        outcome = engine.run(space, data, workdir, events)
+        kwargs: dict[str, Any] = {"resume": bool(resume and parent_resumed)}
+        if space.search.backend == "ray":  # Ray's restored state may lag the journal
+            kwargs["done"] = frozenset(r.trial_id for r in previous)
+        outcome = engine.run(space, data, workdir, events, **kwargs)
     except KeyboardInterrupt:
         tracker.fail("interrupted", killed=True)
         raise
+    except TooManyFailures as exc:
+        error = exc
+        outcome = None
     except BaseException as exc:
         tracker.fail(f"{type(exc).__name__}: {exc}")
         raise
-    frame = to_frame(outcome.results)
+    # The journal holds this run's trials and those an earlier, interrupted run finished.
+    results = {r.trial_id: r for r in journal.load()}
+    for r in outcome.results if outcome else []:
+        results[r.trial_id] = r
+    merged = [results[k] for k in sorted(results)]
+    frame = to_frame(merged)
     trials_csv = workdir / "trials.csv"
     frame.to_csv(trials_csv, index=False)
-    best = outcome.best
-    model = outcome.load_best_model() if (best and log_model and outcome.load_best_model) else None
+    direction = space.objective.direction
+    best = best_of(merged, direction)
+    if error is not None:
+        tracker.fail(str(error))
+        raise SearchFailed(str(error), trials_csv=trials_csv, parent_run_id=parent)
+    assert outcome is not None
+    loader = outcome.load_best_model
+    model = loader() if (best and log_model and loader) else None
     prep = dump_preprocessing(data, workdir / "preprocessing.json")
     model_uri = tracker.finish(best, trials_csv, model, data.x_valid[:5], (prep,))
+    warnings = [*notes, *outcome.warnings]
+    if tracker.offline:
+        warnings.append(
+            f"MLflow stopped answering ({tracker.offline}); every trial is kept in "
+            f"{trials_csv} and {journal.path}: run the same command with --resume to log "
+            "the rest once the store is back"
+        )
     return SearchSummary(
         experiment=tracker.experiment,
         parent_run_id=parent,
@@ -162,8 +272,16 @@ def run_search(
         tracking_uri=tracker.tracking_uri,
         best=best,
         best_model_uri=model_uri,
-        warnings=outcome.warnings,
+        warnings=warnings,
     )
+
+
+class SearchFailed(RuntimeError):
+    """The search stopped early (e.g. too many failed trials); what ran is in trials_csv."""
+
+    def __init__(self, message: str, *, trials_csv: Path, parent_run_id: str) -> None:
+        super().__init__(message)
+        self.trials_csv, self.parent_run_id = trials_csv, parent_run_id
 
 
 def _command_line() -> str:

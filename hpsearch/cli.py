@@ -37,6 +37,10 @@ TrackingOpt = Annotated[
 ]
 
 
+#: Set by ``--debug``: ``main()`` lets unexpected exceptions through with their traceback.
+_debug = False
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr and an exit code: never a traceback for bad input."""
     typer.echo(f"error: {message}", err=True)
@@ -57,8 +61,14 @@ def _root(
             "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show the full traceback of an unexpected error."),
+    ] = False,
 ) -> None:
     """Declarative hyperparameter search for Keras MLPs, every trial tracked in MLflow."""
+    global _debug
+    _debug = debug
 
 
 def _load(path: Path) -> Space:
@@ -200,6 +210,31 @@ def run(
             show_default=False,
         ),
     ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue the unfinished search of this space and output folder "
+            "(finished trials are kept; interrupted ones run again).",
+        ),
+    ] = False,
+    max_failures: Annotated[
+        int | None,
+        typer.Option(
+            "--max-failures",
+            help="End the search (exit 1) after this many failed trials "
+            "[default: half of max_trials, at least 3]",
+            show_default=False,
+        ),
+    ] = None,
+    retries: Annotated[
+        int | None,
+        typer.Option(
+            help="Run a trial that raised again, up to K times (for flaky infrastructure; "
+            "a NaN loss is never retried) [default: 0]",
+            show_default=False,
+        ),
+    ] = None,
     time_budget: Annotated[
         float | None,
         typer.Option(
@@ -210,10 +245,11 @@ def run(
     ] = None,
 ) -> None:
     """Run a search; record a parent run and one child run per trial in MLflow."""
-    from hpsearch.api import backend_options, prepare, run_search
+    from hpsearch.api import SearchFailed, backend_options, prepare, run_search
     from hpsearch.data import DataError
     from hpsearch.gpus import parse_gpus
     from hpsearch.progress import ProgressDisplay
+    from hpsearch.tracking import TrackingUnavailable
 
     if not space.exists() or space.is_dir():
         _load(space)  # the same one-line message as validate
@@ -236,7 +272,10 @@ def run(
             cpus_per_trial=cpus_per_trial,
             gpus_per_trial=gpus_per_trial,
             time_budget_s=time_budget,
+            retries=retries,
         )
+        if max_failures is not None and max_failures < 1:
+            raise SpaceError("must be at least 1", field="--max-failures")
     except (SpaceError, ValueError) as exc:
         fail(str(exc))
     display = ProgressDisplay(sys.stderr)
@@ -249,9 +288,17 @@ def run(
             callbacks=[display],
             verbose=verbose,
             options=options,
+            resume=resume,
+            max_failures=max_failures,
         )
-    except (SpaceError, DataError) as exc:
-        fail(str(exc))
+    except DataError as exc:  # found once the data is read: point at the setting's line
+        fail(str(s.error_at(exc.field, str(exc))))
+    except SpaceError as exc:
+        fail(str(exc if exc.file or not exc.field else s.error_at(exc.field, exc.problem)))
+    except TrackingUnavailable as exc:
+        fail(str(exc), code=1)
+    except SearchFailed as exc:
+        fail(f"search stopped: {exc} (trials so far: {exc.trials_csv})", code=1)
     finally:
         display.close()
     for warning in summary.warnings:
@@ -310,7 +357,10 @@ def ui(
 
 
 def main() -> None:
-    """Entry point: usage errors become one line and exit code 2, like every bad input."""
+    """Entry point: usage errors become one line and exit code 2, like every bad input;
+    an unexpected exception becomes one line and exit code 1 (its traceback with --debug)."""
+    global _debug
+    _debug = False
     try:
         code = app(standalone_mode=False)
     except typer.Abort:
@@ -328,6 +378,13 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         code = 130
+    except Exception as exc:  # a bug or an unforeseen failure: one line, exit 1
+        if _debug:
+            raise
+        text = str(exc).strip()
+        what = f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+        typer.echo(f"error: {what} (run with --debug for the traceback)", err=True)
+        code = 1
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -27,7 +27,14 @@ MAX_CLASSES = 20
 
 
 class DataError(ValueError):
-    """A dataset that cannot be used, with a one-line reason."""
+    """A dataset that cannot be used, with a one-line reason.
+
+    ``field`` names the space-file setting at fault (``dataset.target``), so the CLI can
+    point at its line; it defaults to ``dataset.name``, the data itself."""
+
+    def __init__(self, message: str, *, field: str = "dataset.name") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass
@@ -215,7 +222,9 @@ def _load_file(kind: str, path: str, spec: DatasetSpec, base_dir: Path | None) -
     if target.is_dir():
         raise DataError(f"{spec.name}: is a directory, expected a {kind} file")
     if not spec.target:
-        raise DataError(f"{spec.name}: dataset.target must name the target column")
+        raise DataError(
+            f"{spec.name}: dataset.target must name the target column", field="dataset.target"
+        )
     try:
         frame = pd.read_csv(target) if kind == "csv" else pd.read_parquet(target)
     except Exception as exc:  # noqa: BLE001 - pandas raises many parser error types
@@ -232,7 +241,10 @@ def _from_frame(frame: pd.DataFrame, target: str, spec: DatasetSpec, label: str)
         raise DataError(f"{label}: the dataset is empty")
     if target not in frame.columns:
         hint = ", ".join(map(str, frame.columns[:10]))
-        raise DataError(f"{label}: target column '{target}' not found; columns: {hint}")
+        raise DataError(
+            f"{label}: target column '{target}' not found; columns: {hint}",
+            field="dataset.target",
+        )
     notes: list[str] = []
     y_col = frame[target]
     features = frame.drop(columns=[target])
@@ -289,7 +301,10 @@ def _encode_target(y: pd.Series, label: str) -> tuple[str, np.ndarray, list[str]
     numeric_labels = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
     classes = sorted(values) if numeric_labels else sorted(values, key=str)
     if len(classes) < 2:
-        raise DataError(f"{label}: target '{y.name}' has a single class: {classes[0]!r}")
+        raise DataError(
+            f"{label}: target '{y.name}' has a single class: {classes[0]!r}",
+            field="dataset.target",
+        )
     lookup = {c: i for i, c in enumerate(classes)}
     encoded = y.map(lookup).to_numpy(dtype=np.int64)
     return ("binary" if len(classes) == 2 else "multiclass"), encoded, [str(c) for c in classes]
@@ -333,7 +348,9 @@ def _split_and_scale(spec: DatasetSpec, raw: _Raw, seed: int) -> Dataset:
             x_te, y_te = x[:0], y[:0]
         valid_frac = spec.split.valid / (1.0 - spec.split.test)
         if valid_frac >= 1:
-            raise DataError(f"{label}: split.valid + split.test must stay below 1")
+            raise DataError(
+                f"{label}: split.valid + split.test must stay below 1", field="dataset.split"
+            )
         x_tr, x_va, y_tr, y_va = split(x_rest, y_rest, valid_frac)
     if len(x_tr) == 0 or len(x_va) == 0:
         raise DataError(f"{label}: the split left an empty train or valid set")

@@ -234,6 +234,8 @@ def _check_scalar(name: str, info: HParamInfo, value: Any, field: str) -> Any:
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpaceError(f"expected a number, got {value!r}", field=field)
+    if not math.isfinite(value):  # .nan passes every comparison below
+        raise SpaceError(f"expected a finite number, got {value!r}", field=field)
     if info.kind is int:
         if isinstance(value, float) and not value.is_integer():
             raise SpaceError(f"expected an integer, got {value!r}", field=field)
@@ -481,6 +483,8 @@ class Space:
     description: str | None = None
     source: Path | None = None
     text: str = ""
+    #: 1-based line of every key path in the file, to place errors found after loading.
+    lines: dict[tuple[Any, ...], int] = dataclasses.field(default_factory=dict, repr=False)
 
     @property
     def sha256(self) -> str:
@@ -500,6 +504,16 @@ class Space:
                 return None
             total *= len(vals)
         return total
+
+    def error_at(self, field: str, problem: str) -> SpaceError:
+        """A SpaceError at ``field``'s line in the source file, for problems found later
+        (a CSV without its target column, an objective the data's task does not report)."""
+        return SpaceError(
+            problem,
+            file=str(self.source) if self.source else None,
+            line=_line_for(self.lines, _path_of(field)),
+            field=field,
+        )
 
     def searched(self) -> dict[str, Param]:
         """The hyperparameters that vary."""
@@ -556,18 +570,42 @@ _Loader.add_implicit_resolver(
 )
 
 
-def _line_map(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
-    """Map every key path in a composed YAML document to its 1-based line."""
+def _line_map(
+    node: yaml.Node, path: tuple[Any, ...] = (), active: frozenset[int] = frozenset()
+) -> dict[tuple[Any, ...], int]:
+    """Map every key path in a composed YAML document to its 1-based line.
+
+    Raises _YamlProblem for a key repeated in one mapping (PyYAML silently keeps the last)
+    and for an alias that contains itself (``&a [*a]``), which no setting can mean."""
+    if id(node) in active:
+        raise _YamlProblem(path, node.start_mark.line + 1, "an alias refers to itself")
+    active = active | {id(node)}
     lines: dict[tuple[Any, ...], int] = {path: node.start_mark.line + 1}
     if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
         for key, value in node.value:
             sub = (*path, key.value)
-            lines.update(_line_map(value, sub))
-            lines[sub] = key.start_mark.line + 1
+            line = key.start_mark.line + 1
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    raise _YamlProblem(
+                        sub, line, f"duplicate key '{key.value}' (first on line {seen[key.value]})"
+                    )
+                seen[key.value] = line
+            lines.update(_line_map(value, sub, active))
+            lines[sub] = line
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            lines.update(_line_map(item, (*path, i)))
+            lines.update(_line_map(item, (*path, i), active))
     return lines
+
+
+class _YamlProblem(Exception):
+    """Valid YAML that cannot be a space file, found while mapping lines."""
+
+    def __init__(self, path: tuple[Any, ...], line: int, problem: str) -> None:
+        super().__init__(problem)
+        self.path, self.line, self.problem = path, line, problem
 
 
 def _path_of(field: str) -> tuple[Any, ...]:
@@ -628,9 +666,19 @@ def load_space(path: str | Path) -> Space:
     if path.is_dir():
         raise SpaceError("is a directory, expected a YAML file", file=label)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpaceError(f"cannot read: {exc}", file=label) from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SpaceError(f"cannot read: {exc.strerror or exc}", file=label) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SpaceError(
+            f"not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded; save the file "
+            "as UTF-8",
+            file=label,
+            line=line,
+        ) from None
     return parse_space(text, source=path)
 
 
@@ -644,12 +692,20 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         line = mark.line + 1 if mark else None
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start is not None and start.line + 1 != line:
+            problem += f" ({context} started on line {start.line + 1})"
         raise SpaceError(f"invalid YAML: {problem}", file=label, line=line) from None
     if raw is None:
         raise SpaceError("the file is empty", file=label, line=1)
     if not isinstance(raw, dict):
         raise SpaceError("expected a mapping of settings at the top level", file=label, line=1)
-    lines = _line_map(node) if node is not None else {}
+    try:
+        lines = _line_map(node) if node is not None else {}
+    except _YamlProblem as exc:
+        raise SpaceError(
+            exc.problem, file=label, line=exc.line, field=_field_name(exc.path) or None
+        ) from None
 
     def fail(path: tuple[Any, ...], message: str) -> SpaceError:
         return SpaceError(
@@ -683,6 +739,7 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
         description=spec.description,
         source=source,
         text=text,
+        lines=lines,
     )
 
 

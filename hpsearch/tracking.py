@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 ROLE_TAG, TRIAL_TAG = "hpsearch.role", "hpsearch.trial_id"
 PARENT_TAG = "mlflow.parentRunId"
+OUTPUT_TAG = "hpsearch.output"
+INTERRUPTED = "interrupted: the search stopped before this trial ended"
 #: Short names for run names that fit in the UI's run list.
 _SHORT = {
     "learning_rate": "lr",
@@ -52,7 +54,37 @@ def _quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+class TrackingUnavailable(RuntimeError):
+    """The tracking store cannot be reached: raised before any training starts."""
+
+
+def preflight(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast (seconds, not MLflow's minutes of retries) when a server is unreachable."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as reply:  # noqa: S310 - the user's own tracking URI
+            reply.read()
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):  # reachable; MLflow's own credentials apply to the API
+            return
+        raise TrackingUnavailable(
+            f"MLflow tracking server at {uri} answered HTTP {exc.code}"
+        ) from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TrackingUnavailable(
+            f"cannot reach the MLflow tracking server at {uri}: {reason}"
+        ) from None
+
+
 def _client(uri: str) -> Any:
+    # A server that drops mid-search should cost seconds, not MLflow's minutes of retries.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
     import mlflow
 
     _quiet_mlflow()
@@ -96,7 +128,9 @@ class MlflowTracker(SearchCallback):
         self.space = space
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self.experiment = experiment or space.name
+        preflight(self.tracking_uri)
         self.client = _client(self.tracking_uri)
+        self.offline: str | None = None  # why MLflow stopped answering mid-search, if it did
         self.parent_run_id: str | None = None
         self._children: dict[str, str] = {}
         self._epochs: dict[str, list[Any]] = {}
@@ -104,7 +138,7 @@ class MlflowTracker(SearchCallback):
 
     # -- the parent run ---------------------------------------------------------------
 
-    def start(self, command: str | None = None) -> str:
+    def start(self, command: str | None = None, output: Path | None = None) -> str:
         """Create the experiment if needed and open the parent run; returns its id."""
         exp = self.client.get_experiment_by_name(self.experiment)
         exp_id = exp.experiment_id if exp else self.client.create_experiment(self.experiment)
@@ -121,6 +155,8 @@ class MlflowTracker(SearchCallback):
         }
         if command:
             tags["hpsearch.command"] = command
+        if output is not None:
+            tags[OUTPUT_TAG] = str(Path(output).resolve())
         commit = _git_commit(Path.cwd())
         if commit:
             tags["mlflow.source.git.commit"] = commit
@@ -152,6 +188,47 @@ class MlflowTracker(SearchCallback):
             out |= {f"bayesian_{k}": v for k, v in s.bayesian.model_dump().items()}
         return out
 
+    def find_resumable(self, output: Path) -> str | None:
+        """The latest unfinished parent run of this space, strategy, backend and seed that
+        wrote into ``output``: the search ``--resume`` continues."""
+        exp = self.client.get_experiment_by_name(self.experiment)
+        if exp is None:
+            return None
+        s = self.space.search
+        query = (
+            f"tags.`{ROLE_TAG}` = 'search' and tags.`hpsearch.space_sha256` = "
+            f"'{self.space.sha256}' and tags.`{OUTPUT_TAG}` = '{Path(output).resolve()}'"
+        )
+        for run in _search_all(self.client, exp.experiment_id, query):
+            p = run.data.params
+            same = (p.get("strategy"), p.get("backend"), p.get("seed"), p.get("max_trials"))
+            if same != (s.strategy, s.backend, str(s.seed), str(s.max_trials)):
+                continue
+            if run.info.status != FINISHED:
+                return str(run.info.run_id)
+        return None
+
+    def resume(self, parent_run_id: str) -> list[str]:
+        """Reopen a parent run; its children that were still running are marked FAILED
+        (their process died) and FINISHED ones are kept. Returns the interrupted trial ids."""
+        self.parent_run_id = parent_run_id
+        self.client.update_run(parent_run_id, status="RUNNING")
+        run = self.client.get_run(parent_run_id)
+        query = f"tags.`{PARENT_TAG}` = '{parent_run_id}'"
+        interrupted = []
+        children = _search_all(self.client, run.info.experiment_id, query)
+        for child in sorted(children, key=lambda r: r.info.start_time):
+            tid = child.data.tags.get(TRIAL_TAG, "")
+            if child.info.status == "RUNNING":
+                self.client.set_tag(child.info.run_id, "hpsearch.status", FAILED)
+                self.client.set_tag(child.info.run_id, "hpsearch.error", INTERRUPTED)
+                self.client.set_terminated(child.info.run_id, FAILED)
+                interrupted.append(tid)
+            else:
+                self._children[tid] = child.info.run_id
+        self.client.set_tag(parent_run_id, "hpsearch.resumed", str(time.time()))
+        return interrupted
+
     def on_search_begin(self, info: SearchInfo) -> None:
         assert self.parent_run_id, "start() opens the parent run first"
         if info.max_trials != self.space.search.max_trials:
@@ -161,7 +238,30 @@ class MlflowTracker(SearchCallback):
 
     # -- child runs ---------------------------------------------------------------------
 
+    def _guard(self, what: str, fn: Any, *args: Any) -> Any:
+        """Run one MLflow call; if the store stops answering, go offline and carry on.
+
+        The search must not die with the tracking server: every result is also in the
+        local journal (trials.jsonl) and trials.csv, and ``--resume`` logs them again."""
+        if self.offline:
+            return None
+        try:
+            return fn(*args)
+        except Exception as exc:  # noqa: BLE001 - MLflow, HTTP and database errors alike
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            self.offline = f"{what}: {type(exc).__name__}: {first}"
+            return None
+
     def on_trial_begin(self, trial_id: str, params: dict[str, Any]) -> None:
+        self._guard("logging a trial's start", self._trial_begin, trial_id, params)
+
+    def on_epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
+        self._guard("buffering epoch metrics", self._epoch_end, trial_id, epoch, logs)
+
+    def on_trial_end(self, result: TrialResult) -> None:
+        self._guard("logging a trial's end", self._trial_end, result)
+
+    def _trial_begin(self, trial_id: str, params: dict[str, Any]) -> None:
         assert self.parent_run_id
         exp_id = self.client.get_run(self.parent_run_id).info.experiment_id
         tags = {
@@ -175,7 +275,7 @@ class MlflowTracker(SearchCallback):
         self._epochs[trial_id] = []
         self._log_params(run.info.run_id, params)
 
-    def on_epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
+    def _epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
@@ -183,12 +283,12 @@ class MlflowTracker(SearchCallback):
             Metric(k, float(v), now, epoch) for k, v in logs.items() if _finite(v)
         )
 
-    def on_trial_end(self, result: TrialResult) -> None:
+    def _trial_end(self, result: TrialResult) -> None:
         from mlflow.entities import Metric, RunTag
 
         run_id = self._children.get(result.trial_id)
-        if run_id is None:  # a backend that skipped on_trial_begin: open the run now
-            self.on_trial_begin(result.trial_id, result.params)
+        if run_id is None or result.trial_id not in self._epochs:  # no run open for it yet
+            self._trial_begin(result.trial_id, result.params)
             run_id = self._children[result.trial_id]
         now = int(time.time() * 1000)
         metrics = self._epochs.pop(result.trial_id, [])
@@ -222,7 +322,17 @@ class MlflowTracker(SearchCallback):
 
     # -- end of search -------------------------------------------------------------------
 
-    def finish(
+    def finish(self, *args: Any, **kwargs: Any) -> str | None:
+        """Log the end of the search (see _finish); None when MLflow is offline."""
+        if self.offline:
+            return None
+        try:
+            return self._finish(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - as in _guard
+            self.offline = f"finishing the parent run: {type(exc).__name__}: {exc}"
+            return None
+
+    def _finish(
         self,
         best: TrialResult | None,
         trials_csv: Path,
@@ -281,7 +391,7 @@ class MlflowTracker(SearchCallback):
 
     def fail(self, error: str, *, killed: bool = False) -> None:
         """Close the parent run as FAILED (or KILLED) with the reason as a tag."""
-        if self.parent_run_id:
+        if self.parent_run_id and not self.offline:
             self.client.set_tag(self.parent_run_id, "hpsearch.error", error[:5000])
             for trial_id, run_id in self._children.items():
                 if trial_id in self._epochs:  # still running when the search stopped

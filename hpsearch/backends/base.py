@@ -38,7 +38,13 @@ class Backend(Protocol):
     name: str
 
     def run(
-        self, space: Space, data: Dataset, workdir: Path, callbacks: SearchCallback
+        self,
+        space: Space,
+        data: Dataset,
+        workdir: Path,
+        callbacks: SearchCallback,
+        *,
+        resume: bool = False,
     ) -> SearchOutcome: ...
 
 

@@ -96,15 +96,25 @@ class KerasTunerBackend:
         verbose: bool = False,
         workers: int | None = None,
         gpus: Sequence[int] | None = None,
+        retries: int = 0,
     ) -> None:
         self.verbose = verbose
+        self.retries = retries
         self.gpus = list(gpus) if gpus else None
         self.slots: list[WorkerSlot] = assign_workers(workers, self.gpus)
         self.workers = len(self.slots)
 
     def run(
-        self, space: Space, data: Dataset, workdir: Path, callbacks: SearchCallback
+        self,
+        space: Space,
+        data: Dataset,
+        workdir: Path,
+        callbacks: SearchCallback,
+        *,
+        resume: bool = False,
     ) -> SearchOutcome:
+        """Run the search; with ``resume`` reload the tuner's state from ``workdir`` first:
+        finished trials are kept, an interrupted one is run again."""
         search, objective = space.search, space.objective
         max_trials, warnings = _max_trials(space)
         settings: dict[str, Any] = {"workers": self.workers}
@@ -121,7 +131,7 @@ class KerasTunerBackend:
             settings=settings,
         )
         if self.workers > 1:
-            return self._run_parallel(space, data, workdir, callbacks, info, warnings)
+            return self._run_parallel(space, data, workdir, callbacks, info, warnings, resume)
 
         quiet_tensorflow(self.verbose)
         import keras
@@ -131,9 +141,16 @@ class KerasTunerBackend:
             restrict_to(self.gpus)
         else:
             enable_memory_growth()
-        tuner = _build_tuner(kt, keras, space, data, workdir, callbacks, overwrite=True)
+        with _quiet_stdout(self.verbose):  # "Reloading Tuner from ..." on resume
+            tuner = _build_tuner(
+                kt, keras, space, data, workdir, callbacks, overwrite=not resume,
+                retries=self.retries,
+            )  # fmt: skip
         callbacks.on_search_begin(info)
-        tuner.search(data.x_train, data.y_train, **_search_kwargs(keras, space, data, self.verbose))
+        with _quiet_stdout(self.verbose):  # Keras Tuner prints retries with print()
+            tuner.search(
+                data.x_train, data.y_train, **_search_kwargs(keras, space, data, self.verbose)
+            )
 
         def load_best() -> Any:
             return tuner.get_best_models(num_models=1)[0]
@@ -148,12 +165,13 @@ class KerasTunerBackend:
         callbacks: SearchCallback,
         info: SearchInfo,
         warnings: list[str],
+        resume: bool = False,
     ) -> SearchOutcome:
         """A chief and ``workers`` processes; their events reach ``callbacks`` here."""
         from hpsearch.backends import kt_parallel
 
         project = workdir / "tuner"
-        if project.exists():  # the in-process path's overwrite=True, done once for all
+        if project.exists() and not resume:  # the in-process overwrite=True, done once
             shutil.rmtree(project)
         callbacks.on_search_begin(info)
         run = kt_parallel.run_parallel(
@@ -174,10 +192,7 @@ class KerasTunerBackend:
             import keras_tuner as kt
 
             enable_memory_growth()  # the parent never needs a whole card for one model
-            quiet = (
-                contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
-            )
-            with quiet:  # "Reloading Tuner from ..." must not reach a --json stdout
+            with _quiet_stdout(verbose):  # "Reloading Tuner from ..." must not reach --json
                 tuner = _build_tuner(
                     kt, keras, space, data, workdir, SearchCallback(), overwrite=False
                 )
@@ -187,6 +202,11 @@ class KerasTunerBackend:
         return SearchOutcome(
             run.results, space.objective.direction, load_best, [*warnings, *run.warnings]
         )
+
+
+def _quiet_stdout(verbose: bool) -> Any:
+    """Keras Tuner prints to stdout, which must stay clean for ``--json``."""
+    return contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
 
 
 def _max_trials(space: Space) -> tuple[int, list[str]]:
@@ -215,6 +235,7 @@ def _build_tuner(
     *,
     overwrite: bool,
     worker: str | None = None,
+    retries: int = 0,
 ) -> Any:
     """The reporting tuner for ``space``: the same one in-process, in every child process
     of a parallel search, and when the parent reloads the best model afterwards."""
@@ -229,6 +250,9 @@ def _build_tuner(
         "overwrite": overwrite,
         "executions_per_trial": search.executions_per_trial,
         "max_consecutive_failed_trials": _NEVER,
+        # An exception marks a trial INVALID, which Keras Tuner retries this many times;
+        # a NaN objective is FAILED (see fit) and never retried: it would recur.
+        "max_retries_per_trial": retries,
     }
     base: type
     extra: dict[str, Any]
@@ -290,7 +314,11 @@ def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
             )
 
         def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
-            return model.fit(*args, batch_size=int(hp.get("batch_size")), **kwargs)
+            history = model.fit(*args, batch_size=int(hp.get("batch_size")), **kwargs)
+            values = history.history.get(space.objective.metric, [])
+            if not values or not all(math.isfinite(v) for v in values):
+                raise kt.errors.FailedTrialError("objective is NaN or inf")
+            return history
 
     return SpaceHyperModel(name=space.name)
 

@@ -65,12 +65,15 @@ def _error_line(text: str | None) -> str:
 
 def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     """A function trainable: build, train, report every epoch, checkpoint for Hyperband."""
+    from ray import tune
+
+    if _ray_trial_index(tune.get_context().get_trial_id()) in payload["done"]:
+        return  # ended before a restore: Ray's state had not caught up when the driver died
     quiet_tensorflow(payload["verbose"])
     import keras
     import numpy as np
     import ray
     import tensorflow as tf
-    from ray import tune
 
     threads = max(1, int(payload["cpus_per_trial"]))
     try:  # a trial gets the cores Ray gave it, not every core on the node
@@ -144,12 +147,24 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
 # ----------------------------------------------------------------------------- in the driver
 
 
+def _ray_trial_index(ray_id: str) -> str | None:
+    """``ab12c_00007`` -> ``0007``; None for a searcher's hex id."""
+    tail = ray_id.rsplit("_", 1)[-1]
+    return f"{int(tail):04d}" if "_" in ray_id and tail.isdigit() else None
+
+
 class _Bridge:
     """Turns Tune's trial hooks into SearchCallback events and TrialResults."""
 
     def __init__(
-        self, events: SearchCallback, space: Space, fixed: dict[str, Any], metric_names: list[str]
+        self,
+        events: SearchCallback,
+        space: Space,
+        fixed: dict[str, Any],
+        metric_names: list[str],
+        done: frozenset[str] = frozenset(),
     ) -> None:
+        self.done = done  # trials an interrupted earlier run had already reported
         self.events, self.space, self.fixed = events, space, fixed
         self.metric_names = metric_names
         self.metric, self.direction = space.objective.metric, space.objective.direction
@@ -159,15 +174,18 @@ class _Bridge:
         self.ids: dict[str, str] = {}
 
     def tid(self, ray_id: str, index: int | None = None) -> str:
-        """Ray's ids (``ab12c_00007``, or a searcher's hex) become 0000, 0001, ...: the
-        trial's position in Tune's trial list, which is creation order."""
+        """Ray's ids become 0000, 0001, ...: the counter in ``ab12c_00007`` (random and the
+        schedulers' trials, stable across a restore), else the trial's position in Tune's
+        trial list, which is creation order (searchers' hex ids)."""
         if ray_id not in self.ids:
-            self.ids[ray_id] = f"{len(self.ids) if index is None else index:04d}"
+            known = _ray_trial_index(ray_id)
+            fallback = f"{len(self.ids) if index is None else index:04d}"
+            self.ids[ray_id] = known or fallback
         return self.ids[ray_id]
 
     def start(self, ray_id: str, config: dict[str, Any], index: int | None = None) -> None:
         tid = self.tid(ray_id, index)
-        if tid in self.history:  # resumed after a Hyperband pause
+        if tid in self.history or tid in self.done:  # resumed after a pause, or done before
             return
         self.history[tid] = {}
         self.events.on_trial_begin(tid, {**self.fixed, **config})
@@ -186,10 +204,8 @@ class _Bridge:
 
     def end(self, ray_id: str, config: dict[str, Any], error: str | None) -> None:
         tid = self.tid(ray_id)
-        if tid in self.results:
-            return
-        if tid not in self.history:
-            self.start(ray_id, config)
+        if tid in self.results or tid not in self.history:
+            return  # already reported, or a trial a restored run had finished before
         history = self.history[tid]
         values = [v for v in history.get(self.metric, []) if math.isfinite(v)]
         objective = (max(values) if self.direction == "max" else min(values)) if values else None
@@ -231,8 +247,10 @@ class RayTuneBackend:
         gpus_per_trial: float = 0.0,
         time_budget_s: float | None = None,
         gpus: list[int] | None = None,
+        retries: int = 0,
     ) -> None:
         self.verbose = verbose
+        self.retries = retries
         self.gpus = gpus
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.max_concurrent = max_concurrent
@@ -269,11 +287,21 @@ class RayTuneBackend:
         return True
 
     def run(
-        self, space: Space, data: Dataset, workdir: Path, callbacks: SearchCallback
+        self,
+        space: Space,
+        data: Dataset,
+        workdir: Path,
+        callbacks: SearchCallback,
+        *,
+        resume: bool = False,
+        done: frozenset[str] = frozenset(),
     ) -> SearchOutcome:
+        """Run the search; with ``resume`` restore Tune's experiment from ``workdir``:
+        trials in ``done`` (hpsearch ids that already ended) are not run or reported
+        again, and interrupted ones run again from scratch."""
         started = self._init_ray()
         try:
-            return self._run(space, data, workdir, callbacks)
+            return self._run(space, data, workdir, callbacks, resume, done)
         finally:
             if started:
                 import ray
@@ -281,7 +309,13 @@ class RayTuneBackend:
                 ray.shutdown()
 
     def _run(
-        self, space: Space, data: Dataset, workdir: Path, callbacks: SearchCallback
+        self,
+        space: Space,
+        data: Dataset,
+        workdir: Path,
+        callbacks: SearchCallback,
+        resume: bool,
+        done: frozenset[str],
     ) -> SearchOutcome:
         from ray import tune
         from ray.tune.search.basic_variant import BasicVariantGenerator
@@ -316,7 +350,7 @@ class RayTuneBackend:
             search_alg = OptunaSearch(sampler=optuna.samplers.TPESampler(seed=search.seed))
 
         metric_names = [m for k in TASK_METRICS[data.task] for m in (k, f"val_{k}")]
-        bridge = _Bridge(callbacks, space, fixed, metric_names)
+        bridge = _Bridge(callbacks, space, fixed, metric_names, done)
         # Ray Client (ray://) runs the Tuner, and so its callbacks, on the cluster: events
         # come back through a queue actor and are handled here, in the driver.
         relay = _Relay() if _is_client() else None
@@ -337,6 +371,7 @@ class RayTuneBackend:
             "metric": metric,
             "direction": mode,
             "cpus_per_trial": self.cpus_per_trial,
+            "done": sorted(done),
             "verbose": self.verbose,
         }
         trainable = tune.with_resources(
@@ -354,28 +389,44 @@ class RayTuneBackend:
                 seed=search.seed,
             )
         )
-        tuner = tune.Tuner(
-            trainable,
-            param_space=param_space,
-            tune_config=tune.TuneConfig(
-                metric=metric,
-                mode=mode,
-                search_alg=search_alg,
-                scheduler=scheduler,
-                num_samples=search.max_trials,
-                max_concurrent_trials=self.max_concurrent,
-                time_budget_s=self.time_budget_s,
-                reuse_actors=True,  # import TensorFlow once per worker, not once per trial
-            ),
-            run_config=tune.RunConfig(
-                name="tune",
-                storage_path=str((workdir / "ray").resolve()),
-                callbacks=[relay.callback if relay else _tune_callback(bridge)],
-                verbose=0,
-                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            ),
-        )
+        callback = relay.callback if relay else _tune_callback(bridge)
+        experiment = workdir / "ray" / "tune"
+        if resume and not relay and tune.Tuner.can_restore(str(experiment.resolve())):
+            # Interrupted trials run again from scratch, as on Keras Tuner: their epochs
+            # were never logged (the process died first), so a full history is wanted.
+            tuner = tune.Tuner.restore(
+                str(experiment.resolve()),
+                trainable=trainable,
+                param_space=param_space,
+                _resume_config=tune.ResumeConfig(unfinished="restart"),
+            )
+            # The restored RunConfig holds unpickled copies of the old run's callbacks,
+            # wired to objects of a dead process: hand Tune this run's instead.
+            internal: Any = tuner._local_tuner
+            internal._run_config.callbacks = [callback]
+        else:
+            tuner = tune.Tuner(
+                trainable,
+                param_space=param_space,
+                tune_config=tune.TuneConfig(
+                    metric=metric,
+                    mode=mode,
+                    search_alg=search_alg,
+                    scheduler=scheduler,
+                    num_samples=search.max_trials,
+                    max_concurrent_trials=self.max_concurrent,
+                    time_budget_s=self.time_budget_s,
+                    reuse_actors=True,  # import TensorFlow once per worker, not once per trial
+                ),
+                run_config=tune.RunConfig(
+                    name="tune",
+                    storage_path=str((workdir / "ray").resolve()),
+                    callbacks=[callback],
+                    verbose=0,
+                    failure_config=tune.FailureConfig(max_failures=self.retries, fail_fast=False),
+                    checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                ),
+            )
         grid: Any = relay.fit(tuner, bridge) if relay else tuner.fit()
         checkpoints = {}
         for res in grid:

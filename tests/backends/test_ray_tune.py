@@ -182,32 +182,14 @@ def two_node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus", "1", "--num-gpus", "0", "--disable-usage-stats"]
     try:
-        subprocess.run(
-            [
-                RAY_BIN,
-                "start",
-                "--head",
-                "--port",
-                str(port),
-                "--node-ip-address",
-                "127.0.0.1",
-                "--include-dashboard=false",
-                "--ray-client-server-port",
-                str(client_port),
-                *common,
-            ],
-            check=True,
-            capture_output=True,
-            env=env,
-            timeout=120,
-        )
-        subprocess.run(
-            [RAY_BIN, "start", "--address", address, "--node-ip-address", "127.0.0.1", *common],
-            check=True,
-            capture_output=True,
-            env=env,
-            timeout=120,
-        )
+        head = [RAY_BIN, "start", "--head", "--port", str(port), "--node-ip-address",
+                "127.0.0.1", "--include-dashboard=false",
+                "--ray-client-server-port", str(client_port), *common]  # fmt: skip
+        second = [RAY_BIN, "start", "--address", address, "--node-ip-address", "127.0.0.1",
+                  *common]  # fmt: skip
+        for cmd in (head, second):
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+            assert done.returncode == 0, f"{cmd[1:3]} failed:\n{done.stderr[-2000:]}"
         _wait_for_nodes(address, 2, env)
         yield {"gcs": address, "client": f"ray://127.0.0.1:{client_port}", "home": home}
     finally:

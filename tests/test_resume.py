@@ -1,0 +1,113 @@
+"""kill -9 in the middle of a real search, then ``--resume``: nothing finished is lost or
+repeated, the parent run is reused, and the interrupted trial is marked FAILED and re-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SPACE = """
+name: resume-test
+dataset: {name: digits}
+objective: val_accuracy
+hyperparameters:
+  n_hidden: {int: [1, 2]}
+  n_neurons: {int: [16, 64], log: true}
+  learning_rate: {float: [1e-3, 1e-2], log: true}
+  batch_size: 32
+training: {epochs: 3, patience: 0}
+search:
+  max_trials: 4
+  seed: 5
+  hyperband: {max_epochs: 3, factor: 3}
+"""
+HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
+
+
+def _finished_children(db: Path) -> int:
+    """FINISHED child runs in the store, read with plain sqlite while the search writes."""
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+            row = con.execute(
+                "select count(*) from runs r join tags t on t.run_uuid = r.run_uuid "
+                "where t.key = 'mlflow.parentRunId' and r.status = 'FINISHED'"
+            ).fetchone()
+    except sqlite3.Error:
+        return 0
+    return int(row[0])
+
+
+def _runs(uri: str) -> tuple[list[Any], list[Any]]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name("resume-test")
+    runs = client.search_runs([exp.experiment_id], max_results=500)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return parents, children
+
+
+@pytest.mark.parametrize(
+    ("strategy", "backend"),
+    [("random", "keras-tuner"), ("hyperband", "keras-tuner"), ("random", "ray")],
+)
+def test_kill_9_then_resume(tmp_path: Path, strategy: str, backend: str) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    db = tmp_path / "m.db"
+    uri = f"sqlite:///{db}"
+    args = [HPSEARCH, "run", str(space), "--strategy", strategy, "--backend", backend,
+            "--tracking-uri", uri, "--output", str(tmp_path / "out"), "--json"]  # fmt: skip
+    if backend == "ray":
+        args += ["--max-concurrent", "1"]
+    first = subprocess.Popen(args, cwd=tmp_path, start_new_session=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.time() + 240
+    try:
+        while _finished_children(db) < 1:
+            assert first.poll() is None, first.communicate()[1][-2000:]
+            assert time.time() < deadline, "no trial finished in time"
+            time.sleep(0.1)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # the whole group: Ray's workers too
+        first.wait()
+    if backend == "ray":
+        subprocess.run([str(Path(sys.executable).with_name("ray")), "stop", "--force"],
+                       capture_output=True, timeout=120)  # fmt: skip
+    done_before = _finished_children(db)
+    assert done_before >= 1
+
+    second = subprocess.run([*args, "--resume"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=600)  # fmt: skip
+    assert second.returncode == 0, second.stderr[-3000:]
+    out = json.loads(second.stdout)
+    parents, children = _runs(uri)
+    assert [p.info.run_id for p in parents] == [out["parent_run_id"]]  # reused, not duplicated
+    assert parents[0].info.status == "FINISHED"
+    interrupted = [c for c in children if "interrupted" in c.data.tags.get("hpsearch.error", "")]
+    assert all(c.info.status == "FAILED" for c in interrupted)
+    finished = [c for c in children if c.info.status == "FINISHED"]
+    ids = Counter(c.data.tags["hpsearch.trial_id"] for c in finished)
+    assert all(n == 1 for n in ids.values()), ids  # no FINISHED trial twice
+    assert len(finished) == 4  # max_trials counts the trials done before the kill
+    assert len(children) == 4 + len(interrupted)
+    assert out["trials"] == 4 and out["finished"] == 4
+    # Trials finished before the kill were kept, not re-run: their runs predate the resume.
+    resumed_at = float(parents[0].data.tags["hpsearch.resumed"]) * 1000
+    assert sum(c.info.start_time < resumed_at for c in finished) >= done_before
+    assert "resumed parent run" in second.stderr
