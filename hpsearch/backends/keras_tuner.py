@@ -71,10 +71,19 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+NAN_ERROR = "objective is NaN or inf"
+
+
 def _error_line(message: str | None) -> str:
-    """The last line of a traceback: ``ValueError: ...``."""
+    """The last line of a traceback, without the exception's module path:
+    ``keras_tuner.src.errors.FailedTrialError: x`` -> ``FailedTrialError: x``."""
     lines = [ln.strip() for ln in (message or "").strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else "trial failed"
+    if not lines:
+        return "trial failed"
+    kind, sep, text = lines[-1].partition(": ")
+    if kind.endswith("FailedTrialError") and text == NAN_ERROR:
+        return NAN_ERROR  # the same words as on Ray
+    return kind.rsplit(".", 1)[-1] + sep + text
 
 
 class KerasTunerBackend:
@@ -276,6 +285,9 @@ def _build_tuner(
     else:  # pragma: no cover - space.py validates strategies
         raise ValueError(f"keras-tuner has no strategy {search.strategy!r}")
 
+    from keras_tuner.src import config as kt_config
+
+    kt_config.DEBUG = False  # else Keras Tuner prints every failed trial's traceback
     cls = _tuner_class(base)
     tuner = cls(hypermodel, events=events, space=space, worker=worker, **common, **extra)
     tuner.oracle.max_trials = max_trials  # Hyperband has no max_trials of its own: cap it
@@ -317,7 +329,7 @@ def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
             history = model.fit(*args, batch_size=int(hp.get("batch_size")), **kwargs)
             values = history.history.get(space.objective.metric, [])
             if not values or not all(math.isfinite(v) for v in values):
-                raise kt.errors.FailedTrialError("objective is NaN or inf")
+                raise kt.errors.FailedTrialError(NAN_ERROR)
             return history
 
     return SpaceHyperModel(name=space.name)
