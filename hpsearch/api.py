@@ -219,6 +219,10 @@ def run_search(
     workdir.mkdir(parents=True, exist_ok=True)
     journal = Journal(workdir / "trials.jsonl")
     previous = journal.load() if resume else []
+    if parent_resumed:
+        synced = tracker.replay(previous)
+        if synced:
+            notes.append(f"logged {synced} trial(s) from the journal that MLflow had missed")
     limit = max_failures or default_max_failures(space.search.max_trials)
     failures = _FailureLimit(limit, sum(not r.finished for r in previous))
     engine = get_backend(space.search.backend, verbose=verbose, **(options or {}))

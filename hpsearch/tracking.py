@@ -229,6 +229,19 @@ class MlflowTracker(SearchCallback):
         self.client.set_tag(parent_run_id, "hpsearch.resumed", str(time.time()))
         return interrupted
 
+    def replay(self, results: list[TrialResult]) -> int:
+        """Log journal records MLflow lacks (the store was down when they ended) under the
+        reopened parent: the re-sync ``--resume`` does. Returns how many it logged."""
+        missing = [r for r in results if r.trial_id not in self._children]
+        for r in missing:
+            self.on_trial_begin(r.trial_id, r.params)
+            n = max((len(v) for v in r.history.values()), default=0)
+            for i in range(n):
+                logs = {k: v[i] for k, v in r.history.items() if i < len(v)}
+                self.on_epoch_end(r.trial_id, r.first_epoch + i + 1, logs)
+            self.on_trial_end(r)
+        return len(missing)
+
     def on_search_begin(self, info: SearchInfo) -> None:
         assert self.parent_run_id, "start() opens the parent run first"
         if info.max_trials != self.space.search.max_trials:

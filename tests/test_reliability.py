@@ -87,3 +87,89 @@ def test_max_failures_ends_the_search_with_exit_1(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     csv = next((tmp_path / "out").glob("nan-kt/*/trials.csv"))
     assert len(csv.read_text().strip().splitlines()) == 1 + 2  # header + the two failures
+
+
+OUTAGE_SPACE = """
+name: outage
+dataset: {name: digits}
+hyperparameters:
+  n_neurons: {int: [16, 64]}
+  batch_size: 64
+training: {epochs: 1}
+search: {max_trials: 4, seed: 3}
+"""
+
+
+def _start_server(tmp: Path, port: int) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+           "--backend-store-uri", f"sqlite:///{tmp / 'server.db'}",
+           "--default-artifact-root", str(tmp / "artifacts"), "--workers", "1"]  # fmt: skip
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)  # fmt: skip
+    import urllib.request
+
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                return server
+        except OSError:
+            time.sleep(0.5)
+    server.kill()
+    raise AssertionError("mlflow server did not start")
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    import os
+    import signal
+
+    os.killpg(server.pid, signal.SIGKILL)
+    server.wait()
+
+
+@pytest.mark.slow
+def test_server_dropping_mid_search_loses_nothing_and_resume_resyncs(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from hpsearch.api import prepare, run_search
+    from hpsearch.space import parse_space
+    from hpsearch.trials import SearchCallback, TrialResult
+
+    port = _closed_port()
+    uri = f"http://127.0.0.1:{port}"
+    server = _start_server(tmp_path, port)
+
+    class DropServer(SearchCallback):
+        def on_trial_end(self, result: TrialResult) -> None:
+            if result.trial_id == "0000":
+                _stop(server)
+
+    space = prepare(parse_space(OUTAGE_SPACE))
+    try:
+        first = run_search(space, tracking_uri=uri, output=tmp_path / "out",
+                           callbacks=[DropServer()], log_model=False)  # fmt: skip
+    finally:
+        if server.poll() is None:
+            _stop(server)
+    assert len(first.frame) == 4 and (first.frame["status"] == "FINISHED").all()
+    assert any("MLflow stopped answering" in w for w in first.warnings)
+    assert len((first.workdir / "trials.jsonl").read_text().splitlines()) == 4
+
+    server = _start_server(tmp_path, port)
+    try:
+        second = run_search(space, tracking_uri=uri, output=tmp_path / "out", resume=True,
+                            log_model=False)  # fmt: skip
+        assert second.parent_run_id == first.parent_run_id
+        assert any("from the journal" in w for w in second.warnings)
+        client = MlflowClient(tracking_uri=uri)
+        exp = client.get_experiment_by_name("outage")
+        runs = client.search_runs([exp.experiment_id])
+        children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+        finished = sorted(r.data.tags["hpsearch.trial_id"] for r in children
+                          if r.info.status == "FINISHED")  # fmt: skip
+        assert finished == ["0000", "0001", "0002", "0003"]
+        parent = client.get_run(first.parent_run_id)
+        assert parent.info.status == "FINISHED"
+        assert len(client.get_metric_history(children[0].info.run_id, "val_accuracy")) == 1
+    finally:
+        _stop(server)
