@@ -305,14 +305,17 @@ def run(
     output: str | Path = DEFAULT_OUTPUT,
     callbacks: Iterable[SearchCallback] = (),
     verbose: bool = False,
+    resume: bool = False,
+    max_failures: int | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """Run one search and return its trial table.
 
     The frame's ``attrs`` carry ``experiment``, ``parent_run_id``, ``trials_csv``,
     ``best_value`` and ``best_params``. Other keyword arguments are backend options
-    (``workers``, ``gpus`` for Keras Tuner; ``address``, ``max_concurrent``,
-    ``cpus_per_trial``, ``gpus_per_trial``, ``time_budget_s`` for Ray).
+    (``workers``, ``gpus``, ``retries`` for Keras Tuner; ``address``, ``max_concurrent``,
+    ``cpus_per_trial``, ``gpus_per_trial``, ``time_budget_s``, ``retries`` for Ray).
+    See run_search for ``resume`` and ``max_failures``.
     """
     space = prepare(
         space_or_path,
@@ -330,6 +333,8 @@ def run(
         callbacks=callbacks,
         verbose=verbose,
         options=backend_options(space.search.backend, **options),
+        resume=resume,
+        max_failures=max_failures,
     )
     frame = summary.frame
     frame.attrs.update(summary.as_json())

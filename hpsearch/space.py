@@ -484,7 +484,9 @@ class Space:
     source: Path | None = None
     text: str = ""
     #: 1-based line of every key path in the file, to place errors found after loading.
-    lines: dict[tuple[Any, ...], int] = dataclasses.field(default_factory=dict, repr=False)
+    lines: dict[tuple[Any, ...], int] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def sha256(self) -> str:
