@@ -7,10 +7,12 @@ buffered and sent with one ``log_batch`` per trial, so tracking costs millisecon
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,7 +93,32 @@ def _client(uri: str) -> Any:
     from mlflow.tracking import MlflowClient
 
     mlflow.set_tracking_uri(uri)
-    return MlflowClient(tracking_uri=uri)
+    with _sqlite_init_lock(uri):
+        client = MlflowClient(tracking_uri=uri)
+        client.search_experiments(max_results=1)  # creates and migrates the schema now
+    return client
+
+
+@contextlib.contextmanager
+def _sqlite_init_lock(uri: str) -> Iterator[None]:
+    """Serialise MLflow's first connection to a sqlite file across processes.
+
+    MLflow creates and migrates a new sqlite store without a lock, so two searches that
+    start together on a fresh ``mlflow.db`` fail with "table ... already exists".
+    """
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{db}.init.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _fmt(value: Any) -> str:
@@ -140,8 +167,7 @@ class MlflowTracker(SearchCallback):
 
     def start(self, command: str | None = None, output: Path | None = None) -> str:
         """Create the experiment if needed and open the parent run; returns its id."""
-        exp = self.client.get_experiment_by_name(self.experiment)
-        exp_id = exp.experiment_id if exp else self.client.create_experiment(self.experiment)
+        exp_id = self._experiment_id()
         s = self.space.search
         tags = {
             "mlflow.runName": f"{s.strategy}-{s.backend}-{time.strftime('%Y%m%d-%H%M%S')}",
@@ -167,6 +193,21 @@ class MlflowTracker(SearchCallback):
             name = self.space.source.name if self.space.source else "space.yaml"
             self.client.log_text(self.parent_run_id, self.space.text, f"space/{name}")
         return self.parent_run_id
+
+    def _experiment_id(self) -> str:
+        """The experiment's id, creating it; another search may create it at the same
+        moment, and then its id is the one to use."""
+        from mlflow.exceptions import MlflowException
+
+        exp = self.client.get_experiment_by_name(self.experiment)
+        if exp is not None:
+            return str(exp.experiment_id)
+        try:
+            return str(self.client.create_experiment(self.experiment))
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return str(self.client.get_experiment_by_name(self.experiment).experiment_id)
 
     def _search_params(self) -> dict[str, Any]:
         s, t = self.space.search, self.space.training

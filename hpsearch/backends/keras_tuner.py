@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from hpsearch.backends.base import SearchOutcome
 from hpsearch.gpus import WorkerSlot, assign_workers, enable_memory_growth, restrict_to
-from hpsearch.model import build_model, quiet_tensorflow
+from hpsearch.model import GraphJanitor, build_model, quiet_tensorflow
 from hpsearch.space import Bool, Choice, FloatRange, IntRange, Param, Space, hyperband_trials
 from hpsearch.trials import FAILED, FINISHED, SearchCallback, SearchInfo, TrialResult
 
@@ -353,6 +353,7 @@ def _tuner_class(base: type) -> type:
             self._history: dict[str, dict[str, list[float]]] = {}
             self._epochs_run: dict[str, int] = {}
             self.results: list[TrialResult] = []
+            self._janitor = GraphJanitor()
 
         def _params(self, trial: Any) -> dict[str, Any]:
             values = trial.hyperparameters.values
@@ -379,6 +380,7 @@ def _tuner_class(base: type) -> type:
 
         def on_trial_end(self, trial: Any) -> None:
             super().on_trial_end(trial)  # the oracle scores the trial and sets its status
+            self._janitor.sweep()  # flat memory over long searches (see GraphJanitor)
             tid = trial.trial_id
             done = self.oracle.get_trial(tid)  # over gRPC from the chief, in a worker
             values = trial.hyperparameters.values

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.backends.base import SearchOutcome
-from hpsearch.model import build_model, quiet_tensorflow
+from hpsearch.model import GraphJanitor, build_model, quiet_tensorflow
 from hpsearch.space import TASK_METRICS, Bool, Choice, FloatRange, IntRange, Param, Space
 from hpsearch.trials import FAILED, FINISHED, SearchCallback, SearchInfo, TrialResult
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 #: Files inside each epoch's checkpoint: weights now (to resume a paused Hyperband trial) and
 #: the best epoch's weights (for the best model), as plain numpy arrays.
 _LATEST, _BEST, _STATE = "latest.npz", "best.npz", "state.json"
+#: One per Ray worker process, which runs many trials (actors are reused).
+_JANITOR: GraphJanitor | None = None
 
 
 def tune_domain(param: Param) -> Any:
@@ -87,6 +89,10 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
         except RuntimeError:
             pass
     keras.backend.clear_session()  # actors are reused across trials
+    global _JANITOR
+    if _JANITOR is None:
+        _JANITOR = GraphJanitor()
+    _JANITOR.sweep()  # what the previous trial in this actor left (see GraphJanitor)
     keras.utils.set_random_seed(payload["seed"])
     params = {**payload["fixed"], **config}
     data = payload["data"]
