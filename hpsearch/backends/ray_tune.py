@@ -116,20 +116,25 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
             logs = {k: float(v) for k, v in (logs or {}).items()}
             value = logs.get(metric, math.nan)
             best = state["best"]
-            if math.isfinite(value) and (
+            improved = math.isfinite(value) and (
                 best is None or (value > best if direction == "max" else value < best)
-            ):
+            )
+            if improved:
                 state["best"], state["best_epoch"] = value, epoch + 1
                 best_weights = self.model.get_weights()
             state["epoch"] = epoch + 1
+            metrics = {**logs, "epoch": epoch + 1, "node_id": node_id, "pid": os.getpid()}
+            # A checkpoint costs the driver work on 2 cores: write one when the best epoch
+            # moves (for the best model), and every epoch only where a scheduler may pause
+            # and later resume the trial (Hyperband).
+            if not (improved or payload["checkpoint_every_epoch"]):
+                tune.report(metrics)
+                return
             with tempfile.TemporaryDirectory() as folder:
                 np.savez(Path(folder) / _LATEST, *self.model.get_weights())
                 np.savez(Path(folder) / _BEST, *best_weights)
                 (Path(folder) / _STATE).write_text(json.dumps(state))
-                tune.report(
-                    {**logs, "epoch": epoch + 1, "node_id": node_id, "pid": os.getpid()},
-                    checkpoint=tune.Checkpoint.from_directory(folder),
-                )
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     callbacks: list[Any] = [keras.callbacks.TerminateOnNaN(), Report()]
     if payload["patience"]:
@@ -378,6 +383,7 @@ class RayTuneBackend:
             "direction": mode,
             "cpus_per_trial": self.cpus_per_trial,
             "done": sorted(done),
+            "checkpoint_every_epoch": search.strategy == "hyperband",
             "verbose": self.verbose,
         }
         trainable = tune.with_resources(
