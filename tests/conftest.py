@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+# Ray 2.60 turns token auth on for the first local ray.init() of a process and exports the
+# mode to later children; a test's `ray start` under another HOME then finds no token. The
+# tests run on loopback only, so every Ray in them runs without auth, whatever ran before.
+os.environ["RAY_AUTH_MODE"] = "disabled"
 
 
 @pytest.fixture

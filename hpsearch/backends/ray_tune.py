@@ -203,6 +203,8 @@ class _Bridge:
 
     def result(self, ray_id: str, config: dict[str, Any], result: dict[str, Any]) -> None:
         tid = self.tid(ray_id)
+        if tid in self.done:
+            return
         if tid not in self.history:
             self.start(ray_id, config)
         if "epoch" not in result:
@@ -410,7 +412,7 @@ class RayTuneBackend:
                 str(experiment.resolve()),
                 trainable=trainable,
                 param_space=param_space,
-                _resume_config=tune.ResumeConfig(unfinished="restart"),
+                _resume_config=tune.ResumeConfig(unfinished=tune.ResumeConfig.ResumeType.RESTART),  # type: ignore[arg-type]
             )
             # The restored RunConfig holds unpickled copies of the old run's callbacks,
             # wired to objects of a dead process: hand Tune this run's instead.
