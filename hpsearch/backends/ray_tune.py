@@ -69,8 +69,6 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     """A function trainable: build, train, report every epoch, checkpoint for Hyperband."""
     from ray import tune
 
-    if _ray_trial_index(tune.get_context().get_trial_id()) in payload["done"]:
-        return  # ended before a restore: Ray's state had not caught up when the driver died
     quiet_tensorflow(payload["verbose"])
     import keras
     import numpy as np
@@ -310,8 +308,10 @@ class RayTuneBackend:
         done: frozenset[str] = frozenset(),
     ) -> SearchOutcome:
         """Run the search; with ``resume`` restore Tune's experiment from ``workdir``:
-        trials in ``done`` (hpsearch ids that already ended) are not run or reported
-        again, and interrupted ones run again from scratch."""
+        trials in ``done`` (hpsearch ids that already ended) are not reported again, and
+        interrupted ones run again from scratch. (A trial that ended just before the driver
+        died may be trained again, as Ray's saved state can lag by a trial, but its results
+        are dropped: the journal and MLflow already hold it.)"""
         started = self._init_ray()
         try:
             return self._run(space, data, workdir, callbacks, resume, done)
@@ -384,7 +384,6 @@ class RayTuneBackend:
             "metric": metric,
             "direction": mode,
             "cpus_per_trial": self.cpus_per_trial,
-            "done": sorted(done),
             "checkpoint_every_epoch": search.strategy == "hyperband",
             "verbose": self.verbose,
         }
