@@ -286,7 +286,7 @@ class RayTuneBackend:
                 raise ValueError(
                     "--gpus: a cluster's GPUs are Ray's to schedule; use --gpus-per-trial"
                 )
-            ray.init(address=self.address, **kwargs)
+            _connect(ray, self.address, kwargs)
         else:
             if self.gpus is not None:  # a local Ray sees only the listed GPUs
                 os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, self.gpus))
@@ -475,6 +475,21 @@ class RayTuneBackend:
                 f"{len(results)} of {search.max_trials} trials"
             )
         return outcome
+
+
+def _connect(ray: Any, address: str, kwargs: dict[str, Any], attempts: int = 3) -> None:
+    """Join a cluster. A Ray Client (ray://) server starts a process per client and, on a
+    busy head, can abort the handshake ("Initialization failure from server"): try again."""
+    import time
+
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(address=address, **kwargs)
+            return
+        except ConnectionError:
+            if attempt == attempts or not address.startswith("ray://"):
+                raise
+            time.sleep(2.0 * attempt)
 
 
 def _read_best(checkpoint: Any) -> list[Any]:
