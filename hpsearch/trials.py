@@ -167,9 +167,3 @@ def order_columns(frame: pd.DataFrame) -> pd.DataFrame:
     extra = [c for c in frame.columns if c not in known]
     cols = [*LEAD_COLUMNS, *params, "objective", *metrics, *TAIL_COLUMNS[1:], *extra]
     return frame[cols]
-
-
-def params_of(frame: pd.DataFrame, index: Any) -> dict[str, Any]:
-    """The params of one row of a trial table, without the ``params.`` prefix."""
-    row = frame.loc[index]
-    return {c.removeprefix("params."): row[c] for c in frame.columns if c.startswith("params.")}
