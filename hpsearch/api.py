@@ -11,13 +11,22 @@ import json
 import os
 import shlex
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.space import Space, SpaceError, check_objective, load_space
-from hpsearch.trials import CallbackList, SearchCallback, TrialResult, best_of, to_frame
+from hpsearch.trials import (
+    CallbackList,
+    SearchCallback,
+    SearchInfo,
+    TrialResult,
+    best_of,
+    is_better,
+    to_frame,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -136,6 +145,47 @@ class _FailureLimit(SearchCallback):
                 )
 
 
+class EpochBudget(SearchCallback):
+    """Stops the search once ``limit`` epochs have been trained, across all trials.
+
+    The fair unit for comparing strategies: Hyperband spends epochs, not trials. The search
+    stops the moment the budget is spent: the trial running then ends after that epoch and
+    keeps what it trained (as early stopping would), and no other trial starts. Concurrent
+    trials may each add the epoch they were in: the overshoot is under one epoch per
+    concurrent trial."""
+
+    def __init__(self, limit: int, already: int = 0) -> None:
+        self.limit, self.spent = limit, already
+
+    def on_epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
+        self.spent += 1
+
+    def stop_reason(self) -> str | None:
+        if self.spent >= self.limit:
+            return f"epoch budget spent ({self.spent} of {self.limit} epochs)"
+        return None
+
+
+class TimeBudget(SearchCallback):
+    """Stops the search once ``seconds`` of wall-clock time have passed since it began,
+    as EpochBudget does (the running trial ends after its current epoch)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.started: float | None = None
+
+    def on_search_begin(self, info: SearchInfo) -> None:
+        self.started = time.monotonic()
+
+    def stop_reason(self) -> str | None:
+        if self.started is None:
+            return None
+        elapsed = time.monotonic() - self.started
+        if elapsed >= self.seconds:
+            return f"time budget spent ({elapsed:.0f} of {self.seconds:g} s)"
+        return None
+
+
 def default_max_failures(max_trials: int) -> int:
     """Half the budget, at least 3: a search where half the trials fail is broken."""
     return max(3, (max_trials + 1) // 2)
@@ -182,8 +232,15 @@ def run_search(
     options: dict[str, Any] | None = None,
     resume: bool = False,
     max_failures: int | None = None,
+    budget_epochs: int | None = None,
+    budget_seconds: float | None = None,
+    tags: dict[str, str] | None = None,
 ) -> SearchSummary:
     """Load the data once, run the backend, record every trial in MLflow, write trials.csv.
+
+    ``budget_epochs`` / ``budget_seconds`` stop the search early, before ``max_trials``,
+    once that many epochs were trained or seconds passed (see EpochBudget). ``tags`` go on
+    the parent run (``compare`` marks its searches with them).
 
     With ``resume``, the latest unfinished search of the same space, strategy, backend,
     seed and output folder continues under its parent run: finished trials are kept, the
@@ -192,6 +249,9 @@ def run_search(
     from hpsearch.backends.base import get_backend
     from hpsearch.data import dump_preprocessing, load_dataset
     from hpsearch.tracking import MlflowTracker
+
+    if budget_epochs is not None or budget_seconds is not None:
+        _check_budget_options(space, options or {})
 
     base_dir = space.source.parent if space.source else None
     data = load_dataset(space.dataset, space.search.seed, base_dir)
@@ -226,12 +286,22 @@ def run_search(
     limit = max_failures or default_max_failures(space.search.max_trials)
     failures = _FailureLimit(limit, sum(not r.finished for r in previous))
     engine = get_backend(space.search.backend, verbose=verbose, **(options or {}))
-    events = CallbackList([journal, tracker, *callbacks, failures])
+    budgets: list[SearchCallback] = []
+    if budget_epochs is not None:
+        budgets.append(EpochBudget(budget_epochs, sum(r.epochs for r in previous)))
+        tracker.tag("hpsearch.budget_epochs", str(budget_epochs))
+    if budget_seconds is not None:
+        budgets.append(TimeBudget(budget_seconds))
+        tracker.tag("hpsearch.budget_seconds", f"{budget_seconds:g}")
+    for key, value in (tags or {}).items():
+        tracker.tag(key, value)
+    events = CallbackList([journal, tracker, *callbacks, failures, *budgets])
     error: BaseException | None = None
     try:
         kwargs: dict[str, Any] = {"resume": bool(resume and parent_resumed)}
         if space.search.backend == "ray":  # Ray's restored state may lag the journal
             kwargs["done"] = frozenset(r.trial_id for r in previous)
+            kwargs["budgeted"] = bool(budgets)
         outcome = engine.run(space, data, workdir, events, **kwargs)
     except KeyboardInterrupt:
         tracker.fail("interrupted", killed=True)
@@ -261,6 +331,10 @@ def run_search(
     prep = dump_preprocessing(data, workdir / "preprocessing.json")
     model_uri = tracker.finish(best, trials_csv, model, data.x_valid[:5], (prep,))
     warnings = [*notes, *outcome.warnings]
+    stopped = events.stop_reason()
+    if stopped:
+        tracker.tag("hpsearch.stopped_by", stopped)
+        warnings.append(f"stopped after {len(merged)} trial(s): {stopped}")
     if tracker.offline:
         warnings.append(
             f"MLflow stopped answering ({tracker.offline}); every trial is kept in "
@@ -278,6 +352,21 @@ def run_search(
         best_model_uri=model_uri,
         warnings=warnings,
     )
+
+
+def _check_budget_options(space: Space, options: dict[str, Any]) -> None:
+    """Budgets stop the trial source in this process; say so where it lives elsewhere."""
+    if (options.get("workers") or 1) > 1:
+        raise SpaceError(
+            "a budget needs one Keras Tuner process (drop --workers)", field="--budget"
+        )
+    address = options.get("address") or os.environ.get("RAY_ADDRESS") or ""
+    if space.search.backend == "ray" and address.startswith("ray://"):
+        raise SpaceError(
+            "a budget cannot stop a search run through Ray Client (ray://); "
+            "submit it as a Ray job instead",
+            field="--budget",
+        )
 
 
 class SearchFailed(RuntimeError):
@@ -348,3 +437,126 @@ def load_trials(
     from hpsearch.tracking import load_trials as _load
 
     return _load(experiment, tracking_uri=tracking_uri, parent_run_id=parent_run_id)
+
+
+#: With only a time budget, the trial cap that keeps max_trials out of the way.
+TIME_BUDGET_MAX_TRIALS = 10_000
+
+
+def budgeted_space(
+    space: Space,
+    *,
+    budget_epochs: int | None,
+    budget_seconds: float | None,
+    keep_max_trials: bool = False,
+) -> Space:
+    """The space with its trial caps lifted so that the budget, not max_trials or
+    Hyperband's bracket schedule, ends the search.
+
+    max_trials becomes the epoch budget (every trial trains at least one epoch), or
+    TIME_BUDGET_MAX_TRIALS with only a time budget; ``keep_max_trials`` keeps a cap the
+    user set. Hyperband gets as many iterations as that many trials could need."""
+    if budget_epochs is None and budget_seconds is None:
+        return space
+    if budget_epochs is not None and budget_epochs < 1:
+        raise SpaceError("must be at least 1", field="--budget-epochs")
+    if budget_seconds is not None and budget_seconds <= 0:
+        raise SpaceError("must be > 0", field="--budget-time")
+    cap = budget_epochs if budget_epochs is not None else TIME_BUDGET_MAX_TRIALS
+    max_trials = space.search.max_trials if keep_max_trials else cap
+    hyperband = space.search.hyperband.model_dump() | {"iterations": max(1, max_trials)}
+    return space.with_overrides(max_trials=max_trials, hyperband=hyperband)
+
+
+def report(
+    *,
+    experiment: str | None = None,
+    run_ids: Iterable[str] = (),
+    tracking_uri: str | None = None,
+    output: str | Path | None = None,
+    title: str | None = None,
+    tags: dict[str, str] | None = None,
+    log: bool = True,
+    top_k: int = 3,
+) -> Any:
+    """Read searches back from MLflow and write index.html, report.md and trials.csv into
+    ``output`` (default ``reports/<experiment>``); with ``log``, attach the report to each
+    parent run it covers. Returns a ``report.Report``; raises tracking.NoSearches."""
+    from hpsearch.report import write_report
+    from hpsearch.tracking import load_searches, log_report
+
+    ids = list(run_ids)
+    searches = load_searches(
+        experiment=None if ids else experiment, run_ids=ids, tracking_uri=tracking_uri, tags=tags
+    )
+    name = _runs_name(searches) if ids else (experiment or searches[0].experiment)
+    folder = Path(output) if output else DEFAULT_OUTPUT / name
+    made = write_report(searches, folder, title=title or f"hpsearch report: {name}", top_k=top_k)
+    if log:
+        log_report([s.run_id for s in searches], folder, tracking_uri)
+    return made
+
+
+def _runs_name(searches: list[Any]) -> str:
+    if len({s.experiment for s in searches}) == 1 and len(searches) > 1:
+        return f"{searches[0].experiment}-runs-{searches[0].run_id[:8]}"
+    return f"{searches[0].experiment}-{searches[0].run_id[:8]}"
+
+
+def best(
+    *,
+    experiment: str | None = None,
+    run_id: str | None = None,
+    tracking_uri: str | None = None,
+) -> dict[str, Any]:
+    """The best finished trial of an experiment (or of one parent run): its params, its
+    value, its runs and the URI of the model logged for it. Raises tracking.NoSearches."""
+    import math
+
+    from hpsearch.tracking import NoSearches, load_searches
+
+    searches = load_searches(
+        experiment=None if run_id else experiment,
+        run_ids=[run_id] if run_id else [],
+        tracking_uri=tracking_uri,
+        curves=False,
+    )
+    top: tuple[Any, Any] | None = None
+    for s in searches:
+        f = s.trials
+        if f.empty:
+            continue
+        ok = f[(f["status"] == "FINISHED") & f["objective"].notna()]
+        for _, row in ok.iterrows():
+            value = float(row["objective"])
+            if not math.isfinite(value):
+                continue
+            if is_better(value, top[1]["objective"] if top else None, s.direction):
+                top = (s, row)
+    if top is None:
+        where = f"run {run_id}" if run_id else f"experiment '{experiment}'"
+        raise NoSearches(f"{where} has no finished trial")
+    s, row = top
+    params = {
+        c[7:]: _plain(row[c]) for c in row.index if c.startswith("params.") and row[c] == row[c]
+    }
+    is_logged = s.tags.get("hpsearch.best_trial_id") == row["trial_id"]
+    return {
+        "experiment": s.experiment,
+        "parent_run_id": s.run_id,
+        "trial_run_id": row["run_id"],
+        "trial_id": row["trial_id"],
+        "strategy": s.strategy,
+        "backend": s.backend,
+        "metric": s.metric,
+        "direction": s.direction,
+        "value": float(row["objective"]),
+        "epochs": _plain(row["epochs"]),
+        "params": params,
+        "model_uri": s.model_uri if is_logged else None,
+    }
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python ones, for JSON."""
+    return value.item() if hasattr(value, "item") else value

@@ -235,17 +235,27 @@ def run(
             show_default=False,
         ),
     ] = None,
-    time_budget: Annotated[
+    budget_epochs: Annotated[
+        int | None,
+        typer.Option(
+            "--budget-epochs",
+            help="Stop once this many epochs were trained across all trials (the running "
+            "trial ends after that epoch); lifts max_trials unless --max-trials is given.",
+            show_default=False,
+        ),
+    ] = None,
+    budget_time: Annotated[
         float | None,
         typer.Option(
+            "--budget-time",
             "--time-budget",
-            help="Ray: wall-clock limit for the search, in seconds.",
+            help="Stop after this many seconds of searching, as --budget-epochs does.",
             show_default=False,
         ),
     ] = None,
 ) -> None:
     """Run a search; record a parent run and one child run per trial in MLflow."""
-    from hpsearch.api import SearchFailed, backend_options, prepare, run_search
+    from hpsearch.api import SearchFailed, backend_options, budgeted_space, prepare, run_search
     from hpsearch.data import DataError
     from hpsearch.gpus import parse_gpus
     from hpsearch.progress import ProgressDisplay
@@ -271,14 +281,19 @@ def run(
             max_concurrent=max_concurrent,
             cpus_per_trial=cpus_per_trial,
             gpus_per_trial=gpus_per_trial,
-            time_budget_s=time_budget,
             retries=retries,
+        )
+        s = budgeted_space(
+            s,
+            budget_epochs=budget_epochs,
+            budget_seconds=budget_time,
+            keep_max_trials=max_trials is not None,
         )
         if max_failures is not None and max_failures < 1:
             raise SpaceError("must be at least 1", field="--max-failures")
     except (SpaceError, ValueError) as exc:
         fail(str(exc))
-    display = ProgressDisplay(sys.stderr)
+    display = ProgressDisplay(sys.stderr, budget_epochs=budget_epochs)
     try:
         summary = run_search(
             s,
@@ -290,6 +305,8 @@ def run(
             options=options,
             resume=resume,
             max_failures=max_failures,
+            budget_epochs=budget_epochs,
+            budget_seconds=budget_time,
         )
     except DataError as exc:  # found once the data is read: point at the setting's line
         fail(str(s.error_at(exc.field, str(exc))))
@@ -332,6 +349,230 @@ def _print_top(frame: Any, space: Space, k: int = 5) -> None:
     shown = shown.rename(columns={"objective": space.objective.metric})
     typer.echo(f"\ntop {len(shown)} of {len(frame)} trials ({failed} failed):")
     typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+ExperimentOpt = Annotated[
+    str | None,
+    typer.Option(help="MLflow experiment to read.", show_default=False),
+]
+RunIdOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--run-id", help="A search's parent run id (repeat for several).", show_default=False
+    ),
+]
+
+
+@app.command()
+def report(
+    experiment: ExperimentOpt = None,
+    run_id: RunIdOpt = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Report folder [default: reports/<experiment>]",
+            show_default=False,
+        ),
+    ] = None,
+    tracking_uri: TrackingOpt = None,
+    top_k: Annotated[
+        int, typer.Option("--top-k", help="Learning curves of each search's top-k trials.")
+    ] = 3,
+    no_log: Annotated[
+        bool, typer.Option("--no-log", help="Do not attach the report to the parent runs.")
+    ] = False,
+) -> None:
+    """Write an HTML/Markdown/CSV report comparing the searches of an experiment or runs."""
+    from hpsearch.api import report as make_report
+    from hpsearch.tracking import NoSearches, TrackingUnavailable, preflight, resolve_tracking_uri
+
+    if not experiment and not run_id:
+        fail("give --experiment NAME or --run-id ID")
+    if top_k < 1:
+        fail("--top-k: must be at least 1")
+    try:
+        preflight(resolve_tracking_uri(tracking_uri))
+        made = make_report(
+            experiment=experiment,
+            run_ids=run_id or [],
+            tracking_uri=tracking_uri,
+            output=output,
+            log=not no_log,
+            top_k=top_k,
+        )
+    except NoSearches as exc:
+        fail(str(exc))
+    except TrackingUnavailable as exc:
+        fail(str(exc), code=1)
+    for line in made.verdict:
+        typer.echo(line)
+    typer.echo(f"report: {made.html}")
+    typer.echo(f"        {made.markdown}")
+    typer.echo(f"        {made.csv}")
+
+
+@app.command()
+def compare(
+    space: SpaceArg,
+    strategies: Annotated[
+        str,
+        typer.Option(help="Comma-separated strategies to compare."),
+    ] = "random,hyperband,bayesian",
+    backends: Annotated[
+        str, typer.Option(help="Comma-separated engines to compare.")
+    ] = "keras-tuner",
+    budget_epochs: Annotated[
+        int | None,
+        typer.Option(
+            "--budget-epochs",
+            help="Epochs each search may train in all (the fair unit).",
+            show_default=False,
+        ),
+    ] = None,
+    budget_time: Annotated[
+        float | None,
+        typer.Option(
+            "--budget-time", help="Seconds each search may run, instead.", show_default=False
+        ),
+    ] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(help="Epochs per trial (Hyperband: max_epochs).", show_default=False),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed shared by every search.")] = None,
+    tracking_uri: TrackingOpt = None,
+    experiment: Annotated[
+        str | None,
+        typer.Option(help="MLflow experiment [default: the space's name]", show_default=False),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Report folder [default: reports/<experiment>-<comparison id>]",
+            show_default=False,
+        ),
+    ] = None,
+    max_concurrent: Annotated[
+        int | None,
+        typer.Option("--max-concurrent", help="Ray: most trials at once.", show_default=False),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object on stdout at the end.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Keras, TensorFlow and tuner output.")
+    ] = False,
+) -> None:
+    """Run one space under several strategies and engines at one budget, then report."""
+    from hpsearch.compare import compare as run_compare
+    from hpsearch.compare import plan
+    from hpsearch.progress import ProgressDisplay
+    from hpsearch.tracking import TrackingUnavailable
+
+    s = _load(space)
+    names = [x.strip() for x in strategies.split(",") if x.strip()]
+    engines = [x.strip() for x in backends.split(",") if x.strip()]
+    try:
+        if budget_epochs is None and budget_time is None:
+            raise SpaceError(
+                "give --budget-epochs N or --budget-time SECONDS", field="--budget-epochs"
+            )
+        if budget_epochs is not None and budget_time is not None:
+            raise SpaceError("give one budget, not both", field="--budget-time")
+        pairs, _ = plan(names, engines)
+        s = s.with_overrides(epochs=epochs, seed=seed)
+    except SpaceError as exc:
+        fail(str(exc))
+    display = ProgressDisplay(sys.stderr, budget_epochs=budget_epochs)
+
+    def announce(strategy: str, backend: str) -> None:
+        typer.echo(f"compare: {strategy} on {backend}", err=True)
+
+    try:
+        result = run_compare(
+            s,
+            strategies=names,
+            backends=engines,
+            budget_epochs=budget_epochs,
+            budget_seconds=budget_time,
+            tracking_uri=tracking_uri,
+            experiment=experiment,
+            report_dir=output,
+            callbacks=[display],
+            ray_options={"max_concurrent": max_concurrent} if max_concurrent else None,
+            on_start=announce,
+            verbose=verbose,
+        )
+    except SpaceError as exc:
+        fail(str(exc))
+    except TrackingUnavailable as exc:
+        fail(str(exc), code=1)
+    finally:
+        display.close()
+    for note in result.skipped:
+        typer.echo(f"skipped: {note}", err=True)
+    for note in result.failed:
+        typer.echo(f"failed: {note}", err=True)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "comparison": result.comparison_id,
+                    "experiment": result.experiment,
+                    "searches": [r.as_json() for r in result.runs],
+                    "verdict": result.report.verdict,
+                    "report": str(result.report.html),
+                },
+                default=str,
+            )
+        )
+    else:
+        typer.echo(f"comparison {result.comparison_id}: {len(pairs)} searches")
+        for line in result.report.verdict:
+            typer.echo(line)
+        typer.echo(f"report: {result.report.html}")
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def best(
+    experiment: ExperimentOpt = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="One search's parent run id.", show_default=False)
+    ] = None,
+    tracking_uri: TrackingOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
+) -> None:
+    """Print the best trial of an experiment (or a search): params, value, model URI."""
+    from hpsearch.api import best as find_best
+    from hpsearch.tracking import NoSearches, TrackingUnavailable, preflight, resolve_tracking_uri
+
+    if not experiment and not run_id:
+        fail("give --experiment NAME or --run-id ID")
+    try:
+        preflight(resolve_tracking_uri(tracking_uri))
+        top = find_best(experiment=experiment, run_id=run_id, tracking_uri=tracking_uri)
+    except NoSearches as exc:
+        fail(str(exc))
+    except TrackingUnavailable as exc:
+        fail(str(exc), code=1)
+    if as_json:
+        typer.echo(json.dumps(top, default=str))
+        return
+    typer.echo(
+        f"best {top['metric']} = {top['value']:.4f}: trial {top['trial_id']} of "
+        f"{top['strategy']}/{top['backend']} search {top['parent_run_id']} "
+        f"(experiment '{top['experiment']}')"
+    )
+    for key, value in top["params"].items():
+        typer.echo(f"  {key} = {value}")
+    typer.echo(f"trial run: {top['trial_run_id']}")
+    typer.echo(f"model: {top['model_uri'] or 'not logged for this trial'}")
 
 
 @app.command()

@@ -16,8 +16,16 @@ def _stamp() -> str:
 class ProgressDisplay(SearchCallback):
     """Shows trial i/N, the best objective so far and the elapsed time."""
 
-    def __init__(self, stream: IO[str] | None = None, *, rich: bool | None = None) -> None:
+    def __init__(
+        self,
+        stream: IO[str] | None = None,
+        *,
+        rich: bool | None = None,
+        budget_epochs: int | None = None,
+    ) -> None:
         self.stream = stream or sys.stderr
+        self.budget_epochs = budget_epochs  # progress counts epochs, not trials, when set
+        self.epochs = 0
         self.rich = self.stream.isatty() if rich is None else rich
         self.info: SearchInfo | None = None
         self.best: float | None = None
@@ -28,9 +36,16 @@ class ProgressDisplay(SearchCallback):
         self._task: Any = None
 
     def on_search_begin(self, info: SearchInfo) -> None:
+        self.close()  # one display may follow several searches (compare)
         self.info, self.start = info, time.perf_counter()
+        self.best, self.done, self.failed, self.epochs = None, 0, 0, 0
+        limit = (
+            f"until {self.budget_epochs} epochs are spent"
+            if self.budget_epochs
+            else f"up to {info.max_trials} trials"
+        )
         header = (
-            f"{info.strategy} search on {info.backend}: up to {info.max_trials} trials, "
+            f"{info.strategy} search on {info.backend}: {limit}, "
             f"{info.direction}imising {info.objective} (seed {info.seed})"
         )
         if self.rich:
@@ -46,7 +61,7 @@ class ProgressDisplay(SearchCallback):
             console = Console(file=self.stream)
             console.print(header)
             self._progress = Progress(
-                TextColumn("[bold]trials"),
+                TextColumn("[bold]epochs" if self.budget_epochs else "[bold]trials"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[best]}"),
@@ -54,10 +69,16 @@ class ProgressDisplay(SearchCallback):
                 console=console,
                 transient=False,
             )
-            self._task = self._progress.add_task("search", total=info.max_trials, best="")
+            total = self.budget_epochs or info.max_trials
+            self._task = self._progress.add_task("search", total=total, best="")
             self._progress.start()
         else:
             self._line(header)
+
+    def on_epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
+        self.epochs += 1
+        if self._progress is not None and self.budget_epochs:
+            self._progress.update(self._task, completed=min(self.epochs, self.budget_epochs))
 
     def on_trial_end(self, result: TrialResult) -> None:
         assert self.info
@@ -69,12 +90,20 @@ class ProgressDisplay(SearchCallback):
             self.failed += 1
         best = f"best {self.info.objective}={self.best:.4f}" if self.best is not None else ""
         if self._progress is not None:
-            self._progress.update(self._task, completed=self.done, best=best)
+            if self.budget_epochs:
+                self._progress.update(self._task, best=best)
+            else:
+                self._progress.update(self._task, completed=self.done, best=best)
             return
         value = f"{result.objective:.4f}" if result.objective is not None else "-"
         tail = f" error: {result.error}" if result.error else ""
+        count = (
+            f"{self.done} (epochs {self.epochs}/{self.budget_epochs})"
+            if self.budget_epochs
+            else f"{self.done}/{self.info.max_trials}"
+        )
         self._line(
-            f"trial {result.trial_id} {self.done}/{self.info.max_trials} {result.status} "
+            f"trial {result.trial_id} {count} {result.status} "
             f"{self.info.objective}={value} {best} epochs={result.epochs} "
             f"({result.seconds:.1f}s, elapsed {time.perf_counter() - self.start:.0f}s){tail}"
         )

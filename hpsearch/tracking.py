@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from hpsearch import __version__
 from hpsearch.space import Space
-from hpsearch.trials import FAILED, FINISHED, SearchCallback, SearchInfo, TrialResult, order_columns
+from hpsearch.trials import (
+    FAILED,
+    FINISHED,
+    SearchCallback,
+    SearchInfo,
+    SearchRecord,
+    TrialResult,
+    order_columns,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -228,6 +236,11 @@ class MlflowTracker(SearchCallback):
         if s.strategy == "bayesian":
             out |= {f"bayesian_{k}": v for k, v in s.bayesian.model_dump().items()}
         return out
+
+    def tag(self, key: str, value: str) -> None:
+        """Set a tag on the parent run (guarded: a store gone offline loses only the tag)."""
+        assert self.parent_run_id
+        self._guard("tagging the parent run", self.client.set_tag, self.parent_run_id, key, value)
 
     def find_resumable(self, output: Path) -> str | None:
         """The latest unfinished parent run of this space, strategy, backend and seed that
@@ -520,6 +533,7 @@ def load_trials(
             "error": tags.get("hpsearch.error"),
             "run_id": run.info.run_id,
             "parent_run_id": tags.get(PARENT_TAG),
+            "end_time": run.info.end_time,
         }
         row |= {f"params.{k}": _parse(v) for k, v in run.data.params.items()}
         row |= {
@@ -533,6 +547,120 @@ def load_trials(
         return order_columns(frame)
     frame = frame.sort_values(["parent_run_id", "trial_id"], kind="stable").reset_index(drop=True)
     return order_columns(frame)
+
+
+class NoSearches(LookupError):
+    """The experiment or runs asked for hold no hpsearch searches."""
+
+
+def load_searches(
+    *,
+    experiment: str | None = None,
+    run_ids: list[str] | tuple[str, ...] = (),
+    tracking_uri: str | None = None,
+    tags: dict[str, str] | None = None,
+    curves: bool = True,
+) -> list[SearchRecord]:
+    """Every search of ``experiment`` (or the parent runs ``run_ids``), oldest first, with
+    its trial table and per-epoch objective curves, rebuilt from MLflow alone.
+
+    ``tags`` narrows to parents carrying those tags (``compare`` finds its own searches so).
+    ``curves=False`` skips the per-epoch histories (one request per trial). Raises
+    NoSearches with a one-line reason when nothing matches."""
+    import pandas as pd
+
+    client = _client(resolve_tracking_uri(tracking_uri))
+    parents: list[Any] = []
+    if run_ids:
+        from mlflow.exceptions import MlflowException
+
+        for rid in run_ids:
+            try:
+                run = client.get_run(rid)
+            except MlflowException:
+                raise NoSearches(f"no run '{rid}' at {client.tracking_uri}") from None
+            if run.data.tags.get(ROLE_TAG) != "search":
+                raise NoSearches(f"run '{rid}' is not an hpsearch search (a parent run)")
+            parents.append(run)
+    else:
+        if not experiment:
+            raise NoSearches("give --experiment or --run-id")
+        exp = client.get_experiment_by_name(experiment)
+        if exp is None:
+            raise NoSearches(f"no MLflow experiment named '{experiment}' at {client.tracking_uri}")
+        query = f"tags.`{ROLE_TAG}` = 'search'"
+        for key, value in (tags or {}).items():
+            query += f" and tags.`{key}` = '{value}'"
+        parents = _search_all(client, exp.experiment_id, query)
+        if not parents:
+            raise NoSearches(f"experiment '{experiment}' has no hpsearch searches yet")
+    parents.sort(key=lambda r: r.info.start_time)
+    names = {}
+    out = []
+    for parent in parents:
+        exp_id = parent.info.experiment_id
+        if exp_id not in names:
+            names[exp_id] = client.get_experiment(exp_id).name
+        frame = load_trials(
+            names[exp_id], tracking_uri=client.tracking_uri, parent_run_id=parent.info.run_id
+        )
+        out.append(_record(client, parent, names[exp_id], frame, pd, curves))
+    return out
+
+
+def _record(
+    client: Any, parent: Any, experiment: str, frame: Any, pd: Any, curves: bool
+) -> SearchRecord:
+    info, params, tags = parent.info, parent.data.params, parent.data.tags
+    metric = params.get("objective", "val_loss")
+    started = info.start_time / 1000
+    by_trial: dict[str, list[tuple[int, float]]] = {}
+    ended_s: list[float | None] = []
+    for _, row in frame.iterrows():
+        end = row["end_time"]
+        ended_s.append(end / 1000 - started if end == end and end else None)
+        if curves:
+            history = client.get_metric_history(row["run_id"], metric)
+            by_trial[str(row["trial_id"])] = sorted((int(m.step), float(m.value)) for m in history)
+    frame = frame.assign(ended_s=pd.Series(ended_s, index=frame.index, dtype="float64"))
+    frame = frame.drop(columns=["end_time"])
+    space_text = None
+    space_file = tags.get("hpsearch.space_file")
+    if space_file:
+        try:
+            import mlflow
+
+            space_text = mlflow.artifacts.load_text(
+                f"{info.artifact_uri.rstrip('/')}/space/{Path(space_file).name}"
+            )
+        except Exception:  # noqa: BLE001 - an old run without the artifact: no bounds
+            space_text = None
+    return SearchRecord(
+        run_id=info.run_id,
+        name=info.run_name or info.run_id,
+        experiment=experiment,
+        strategy=tags.get("hpsearch.strategy") or params.get("strategy", "?"),
+        backend=tags.get("hpsearch.backend") or params.get("backend", "?"),
+        status=info.status,
+        metric=metric,
+        direction=params.get("direction", "max"),
+        started=started,
+        ended=info.end_time / 1000 if info.end_time else None,
+        trials=frame,
+        curves=by_trial,
+        params=dict(params),
+        tags={k: v for k, v in tags.items() if k.startswith("hpsearch.")},
+        space_text=space_text,
+        model_uri=tags.get("hpsearch.best_model_uri"),
+        artifact_uri=info.artifact_uri,
+    )
+
+
+def log_report(run_ids: list[str], folder: Path, tracking_uri: str | None = None) -> None:
+    """Attach a written report to each parent run it covers, under ``report/``."""
+    client = _client(resolve_tracking_uri(tracking_uri))
+    for rid in run_ids:
+        client.log_artifacts(rid, str(folder), "report")
 
 
 def _search_all(client: Any, experiment_id: str, query: str) -> list[Any]:

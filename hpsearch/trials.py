@@ -99,6 +99,12 @@ class SearchCallback:
     def on_trial_end(self, result: TrialResult) -> None:
         """Called once per trial, finished or failed."""
 
+    def stop_reason(self) -> str | None:
+        """Why no further trial should start (a budget is spent), else None.
+
+        Backends ask before they start a trial; trials already running finish."""
+        return None
+
 
 class CallbackList(SearchCallback):
     """Fans every event out to several callbacks, in order."""
@@ -121,6 +127,9 @@ class CallbackList(SearchCallback):
     def on_trial_end(self, result: TrialResult) -> None:
         for cb in self.callbacks:
             cb.on_trial_end(result)
+
+    def stop_reason(self) -> str | None:
+        return next((r for cb in self.callbacks if (r := cb.stop_reason())), None)
 
 
 def is_better(a: float, b: float | None, direction: str) -> bool:
@@ -167,3 +176,39 @@ def order_columns(frame: pd.DataFrame) -> pd.DataFrame:
     extra = [c for c in frame.columns if c not in known]
     cols = [*LEAD_COLUMNS, *params, "objective", *metrics, *TAIL_COLUMNS[1:], *extra]
     return frame[cols]
+
+
+@dataclass
+class SearchRecord:
+    """One search read back from the tracking store: its parent run and its trial table.
+
+    What reports compare. ``trials`` is the trial table plus ``run_id`` and ``ended_s``
+    (seconds from the search's start to the trial's end); ``curves`` holds each trial's
+    objective per epoch as ``(epoch, value)`` pairs."""
+
+    run_id: str
+    name: str
+    experiment: str
+    strategy: str
+    backend: str
+    status: str
+    metric: str
+    direction: str
+    started: float  # unix seconds
+    ended: float | None
+    trials: pd.DataFrame
+    curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)  # the parent run's params
+    tags: dict[str, str] = field(default_factory=dict)  # the parent run's hpsearch.* tags
+    space_text: str | None = None  # the space file as the search ran it
+    model_uri: str | None = None
+    artifact_uri: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``hyperband/keras-tuner (ab12cd34)``: short enough for a plot legend."""
+        return f"{self.strategy}/{self.backend} ({self.run_id[:8]})"
+
+    @property
+    def wall_seconds(self) -> float | None:
+        return None if self.ended is None else self.ended - self.started

@@ -377,6 +377,8 @@ def _tuner_class(base: type) -> type:
                 for k, v in logs.items():
                     history.setdefault(k, []).append(v)
                 self._events.on_epoch_end(_tid(tid), epoch + 1, logs)
+            if self._events.stop_reason():  # a budget is spent: end this trial now
+                model.stop_training = True
 
         def on_trial_end(self, trial: Any) -> None:
             super().on_trial_end(trial)  # the oracle scores the trial and sets its status
@@ -411,6 +413,8 @@ def _tuner_class(base: type) -> type:
             )
             self.results.append(result)
             self._events.on_trial_end(result)
+            if self._events.stop_reason():  # a budget is spent: the oracle hands out no more
+                self.oracle.max_trials = len(self.oracle.trials)
 
     ReportingTuner.__name__ = f"Reporting{base.__name__}"
     return ReportingTuner

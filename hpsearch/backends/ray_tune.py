@@ -181,6 +181,7 @@ class _Bridge:
         self.last: dict[str, dict[str, Any]] = {}
         self.results: dict[str, TrialResult] = {}
         self.ids: dict[str, str] = {}
+        self.configs: dict[str, dict[str, Any]] = {}
 
     def tid(self, ray_id: str, index: int | None = None) -> str:
         """Ray's ids become 0000, 0001, ...: the counter in ``ab12c_00007`` (random and the
@@ -193,19 +194,26 @@ class _Bridge:
         return self.ids[ray_id]
 
     def start(self, ray_id: str, config: dict[str, Any], index: int | None = None) -> None:
-        tid = self.tid(ray_id, index)
-        if tid in self.history or tid in self.done:  # resumed after a pause, or done before
-            return
-        self.history[tid] = {}
-        self.events.on_trial_begin(tid, {**self.fixed, **config})
+        """Tune started the trial: fix its id now (creation order). The trial begins for
+        hpsearch at its first result, as Tune may start an actor well before it trains."""
+        self.tid(ray_id, index)
+        self.configs.setdefault(ray_id, config)
+
+    def _begin(self, ray_id: str, config: dict[str, Any]) -> str | None:
+        tid = self.tid(ray_id)
+        if tid in self.done:  # a restored run's trial that ended before
+            return None
+        if tid not in self.history:
+            self.history[tid] = {}
+            self.configs[ray_id] = config
+            self.events.on_trial_begin(tid, {**self.fixed, **config})
+        return tid
 
     def result(self, ray_id: str, config: dict[str, Any], result: dict[str, Any]) -> None:
-        tid = self.tid(ray_id)
-        if tid in self.done:
-            return
-        if tid not in self.history:
-            self.start(ray_id, config)
         if "epoch" not in result:
+            return
+        tid = self._begin(ray_id, config)
+        if tid is None:
             return
         logs = {k: float(result[k]) for k in self.metric_names if k in result}
         for k, v in logs.items():
@@ -213,10 +221,21 @@ class _Bridge:
         self.last[tid] = result
         self.events.on_epoch_end(tid, int(result["epoch"]), logs)
 
+    def close_open(self) -> None:
+        """End trials Tune stopped without a completion hook (a budget's stop_all does):
+        they keep the epochs they trained."""
+        for ray_id, config in list(self.configs.items()):
+            if self.tid(ray_id) in self.history:
+                self.end(ray_id, config, None)
+
     def end(self, ray_id: str, config: dict[str, Any], error: str | None) -> None:
         tid = self.tid(ray_id)
-        if tid in self.results or tid not in self.history:
+        if tid in self.results or tid in self.done:
             return  # already reported, or a trial a restored run had finished before
+        if tid not in self.history:
+            if error is None and self.events.stop_reason():
+                return  # stopped by a budget before its first epoch: it trained nothing
+            self._begin(ray_id, config)  # failed before its first epoch: record it
         history = self.history[tid]
         values = [v for v in history.get(self.metric, []) if math.isfinite(v)]
         objective = (max(values) if self.direction == "max" else min(values)) if values else None
@@ -306,15 +325,17 @@ class RayTuneBackend:
         *,
         resume: bool = False,
         done: frozenset[str] = frozenset(),
+        budgeted: bool = False,
     ) -> SearchOutcome:
         """Run the search; with ``resume`` restore Tune's experiment from ``workdir``:
         trials in ``done`` (hpsearch ids that already ended) are not reported again, and
         interrupted ones run again from scratch. (A trial that ended just before the driver
         died may be trained again, as Ray's saved state can lag by a trial, but its results
-        are dropped: the journal and MLflow already hold it.)"""
+        are dropped: the journal and MLflow already hold it.) ``budgeted``: a budget may stop
+        the search (see _budget_stopper)."""
         started = self._init_ray()
         try:
-            return self._run(space, data, workdir, callbacks, resume, done)
+            return self._run(space, data, workdir, callbacks, resume, done, budgeted)
         finally:
             if started:
                 import ray
@@ -329,6 +350,7 @@ class RayTuneBackend:
         callbacks: SearchCallback,
         resume: bool,
         done: frozenset[str],
+        budgeted: bool = False,
     ) -> SearchOutcome:
         from ray import tune
         from ray.tune.search.basic_variant import BasicVariantGenerator
@@ -343,7 +365,10 @@ class RayTuneBackend:
             max_epochs = search.hyperband.max_epochs
 
         scheduler: Any = None
-        search_alg: Any = BasicVariantGenerator(random_state=search.seed)
+        # Tune ignores max_concurrent_trials for a generator passed in: give it here.
+        search_alg: Any = BasicVariantGenerator(
+            random_state=search.seed, max_concurrent=self.max_concurrent or 0
+        )
         if search.strategy == "hyperband":
             scheduler = tune.schedulers.HyperBandScheduler(
                 max_t=max_epochs, reduction_factor=search.hyperband.factor
@@ -367,6 +392,8 @@ class RayTuneBackend:
         # Ray Client (ray://) runs the Tuner, and so its callbacks, on the cluster: events
         # come back through a queue actor and are handled here, in the driver.
         relay = _Relay() if _is_client() else None
+        # Budgets are checked in this process, where the Tune controller runs.
+        stopper = _budget_stopper(callbacks) if budgeted and relay is None else None
         payload = {
             "data": {
                 "x_train": data.x_train,
@@ -435,12 +462,14 @@ class RayTuneBackend:
                     name="tune",
                     storage_path=str((workdir / "ray").resolve()),
                     callbacks=[callback],
+                    stop=stopper,
                     verbose=0,
                     failure_config=tune.FailureConfig(max_failures=self.retries, fail_fast=False),
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                 ),
             )
         grid: Any = relay.fit(tuner, bridge) if relay else tuner.fit()
+        bridge.close_open()
         checkpoints = {}
         for res in grid:
             tid = res.metrics.get("trial_id") if res.metrics else None
@@ -591,6 +620,31 @@ def _tune_callback(bridge: _Bridge) -> Any:
             bridge.end(trial.trial_id, trial.config, str(trial.get_error() or "trial failed"))
 
     return Forward()
+
+
+#: Stop checks by key: searchers are pickled with the Tuner's state, callbacks must not be.
+_STOP_CHECKS: dict[str, Any] = {}
+
+
+def _budget_stopper(callbacks: SearchCallback) -> Any:
+    """A Tune Stopper that ends the whole search once ``callbacks.stop_reason()`` says so.
+
+    As on Keras Tuner, the search stops the moment a budget is spent: running trials end
+    after their current epoch and keep what they trained; queued trials never start."""
+    from ray.tune.stopper import Stopper
+
+    key = f"{os.getpid()}-{id(callbacks)}"
+    _STOP_CHECKS[key] = callbacks.stop_reason
+
+    class BudgetStopper(Stopper):  # type: ignore[misc]
+        def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+            return False
+
+        def stop_all(self) -> bool:
+            check = _STOP_CHECKS.get(key)
+            return bool(check and check())
+
+    return BudgetStopper()
 
 
 def _oracle_searcher(space: Space, workdir: Path, metric: str, mode: str) -> Any:

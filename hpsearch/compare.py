@@ -1,0 +1,155 @@
+"""``hpsearch compare``: one space under several strategies and engines at one budget.
+
+The epoch budget is the fair unit (Hyperband spends epochs, not trials); a wall-clock
+budget is the alternative. Every search goes into one experiment, tagged with one
+comparison id, and the report at the end says who won at the budget and by how much.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hpsearch.api import (
+    DEFAULT_OUTPUT,
+    SearchFailed,
+    SearchSummary,
+    backend_options,
+    budgeted_space,
+    report,
+    run_search,
+)
+from hpsearch.space import BACKENDS, RAY_ONLY, STRATEGIES, Space, SpaceError
+from hpsearch.trials import SearchCallback
+
+COMPARISON_TAG = "hpsearch.comparison"
+
+
+@dataclass
+class Comparison:
+    """What ``compare`` ran and concluded."""
+
+    comparison_id: str
+    experiment: str
+    runs: list[SearchSummary] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    report: Any = None
+
+
+def plan(
+    strategies: Sequence[str], backends: Sequence[str]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """The (strategy, backend) pairs to run, and the pairs skipped with the reason.
+
+    Ray-only strategies (asha, tpe) are skipped on Keras Tuner rather than refused, so
+    ``--strategies random,asha --backends keras-tuner,ray`` does what it says."""
+    for name in strategies:
+        if name not in STRATEGIES:
+            raise SpaceError(
+                f"unknown strategy '{name}' (choose from {', '.join(STRATEGIES)})",
+                field="--strategies",
+            )
+    for name in backends:
+        if name not in BACKENDS:
+            raise SpaceError(
+                f"unknown backend '{name}' (choose from {', '.join(BACKENDS)})",
+                field="--backends",
+            )
+    pairs, skipped = [], []
+    for backend in dict.fromkeys(backends):
+        for strategy in dict.fromkeys(strategies):
+            if strategy in RAY_ONLY and backend != "ray":
+                skipped.append(f"{strategy} on {backend} (a Ray-only strategy)")
+            else:
+                pairs.append((strategy, backend))
+    if not pairs:
+        raise SpaceError("no strategy can run on the backends given", field="--strategies")
+    return pairs, skipped
+
+
+def compare(
+    space: Space,
+    *,
+    strategies: Sequence[str],
+    backends: Sequence[str],
+    budget_epochs: int | None = None,
+    budget_seconds: float | None = None,
+    seed: int | None = None,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    output: str | Path = DEFAULT_OUTPUT,
+    report_dir: str | Path | None = None,
+    callbacks: Iterable[SearchCallback] = (),
+    ray_options: dict[str, Any] | None = None,
+    on_start: Any = None,
+    verbose: bool = False,
+) -> Comparison:
+    """Run every (strategy, backend) pair one after another at the same budget and seed,
+    then write the comparison report. A search that fails is noted and the rest go on."""
+    if budget_epochs is None and budget_seconds is None:
+        raise SpaceError("give --budget-epochs or --budget-time", field="--budget-epochs")
+    pairs, skipped = plan(strategies, backends)
+    base = space.with_overrides(seed=seed)
+    base = budgeted_space(base, budget_epochs=budget_epochs, budget_seconds=budget_seconds)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    cid = f"cmp-{stamp}-{secrets.token_hex(2)}"
+    result = Comparison(cid, experiment or space.name, skipped=skipped)
+    for strategy, backend in pairs:
+        s = base.with_overrides(strategy=strategy, backend=backend)
+        options = backend_options(backend, **(ray_options or {})) if backend == "ray" else {}
+        if on_start:
+            on_start(strategy, backend)
+        try:
+            summary = run_search(
+                s,
+                tracking_uri=tracking_uri,
+                experiment=result.experiment,
+                output=output,
+                callbacks=callbacks,
+                verbose=verbose,
+                options=options,
+                budget_epochs=budget_epochs,
+                budget_seconds=budget_seconds,
+                tags={COMPARISON_TAG: cid},
+                command=_command(s, budget_epochs, budget_seconds, result.experiment),
+            )
+        except SearchFailed as exc:
+            result.failed.append(f"{strategy} on {backend}: {exc}")
+            continue
+        result.runs.append(summary)
+    folder = Path(report_dir) if report_dir else DEFAULT_OUTPUT / f"{result.experiment}-{cid}"
+    budget = f"{budget_epochs} epochs" if budget_epochs else f"{budget_seconds:g} s"
+    result.report = report(
+        experiment=result.experiment,
+        tracking_uri=tracking_uri,
+        output=folder,
+        title=f"hpsearch compare: {result.experiment} at a budget of {budget}",
+        tags={COMPARISON_TAG: cid},
+    )
+    return result
+
+
+def _command(
+    space: Space, budget_epochs: int | None, budget_seconds: float | None, experiment: str
+) -> str:
+    """The ``hpsearch run`` that repeats one search of the comparison on its own."""
+    s = space.search
+    parts = [
+        "hpsearch run",
+        str(space.source or "SPACE.yaml"),
+        f"--strategy {s.strategy}",
+        f"--backend {s.backend}",
+        f"--epochs {space.training.epochs}",
+        f"--seed {s.seed}",
+        f"--experiment {experiment}",
+    ]
+    if budget_epochs is not None:
+        parts.append(f"--budget-epochs {budget_epochs}")
+    if budget_seconds is not None:
+        parts.append(f"--budget-time {budget_seconds:g}")
+    return " ".join(parts)

@@ -1,0 +1,690 @@
+"""Comparison reports: searches read back from MLflow become index.html, report.md and
+trials.csv.
+
+The question after a search is rarely "what is the best trial?" but which strategy found
+it, at what cost, which hyperparameters mattered and whether to search on. Every figure
+here is computed from SearchRecords (trials + space only, per the dependency rules); plots
+are drawn with plotly and the page embeds plotly.js, so it opens offline with no server.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hpsearch.space import FloatRange, IntRange, SpaceError, parse_space
+from hpsearch.trials import FINISHED, SearchRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+IMPORTANCE_METHOD = "fANOVA (optuna.importance.FanovaImportanceEvaluator, seed 0)"
+MIN_TRIALS_FOR_IMPORTANCE = 4
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
+
+
+@dataclass
+class Report:
+    """Where a report went, and what it concluded."""
+
+    folder: Path
+    html: Path
+    markdown: Path
+    csv: Path
+    verdict: list[str] = field(default_factory=list)
+    n_plots: int = 0
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def trials_frame(searches: list[SearchRecord]) -> pd.DataFrame:
+    """All trials of all searches in one frame, with the search each belongs to."""
+    import pandas as pd
+
+    frames = []
+    for s in searches:
+        f = s.trials.copy()
+        f.insert(0, "search", s.label)
+        f.insert(0, "search_run_id", s.run_id)
+        frames.append(f)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def progress(search: SearchRecord) -> pd.DataFrame:
+    """Best-so-far after each trial, in the order trials ended: the trial index, the
+    seconds since the search began, the epochs consumed so far, and the best value."""
+    import pandas as pd
+
+    f = search.trials.copy()
+    if f.empty:
+        return pd.DataFrame(columns=["trial", "seconds", "epochs", "best", "trial_id"])
+    f["_order"] = f["ended_s"].fillna(float("inf"))
+    f = f.sort_values(["_order", "trial_id"], kind="stable")
+    sign = 1.0 if search.direction == "max" else -1.0
+    best: float | None = None
+    rows, epochs = [], 0
+    for i, (_, r) in enumerate(f.iterrows(), start=1):
+        epochs += int(r["epochs"]) if pd.notna(r["epochs"]) else 0
+        value = r["objective"]
+        if r["status"] == FINISHED and pd.notna(value) and math.isfinite(value):
+            if best is None or sign * value > sign * best:
+                best = float(value)
+        rows.append(
+            {
+                "trial": i,
+                "seconds": r["ended_s"],
+                "epochs": epochs,
+                "best": best,
+                "trial_id": r["trial_id"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def best_value(search: SearchRecord) -> float | None:
+    p = progress(search)
+    if p.empty:
+        return None
+    values = p["best"].dropna()
+    return float(values.iloc[-1]) if len(values) else None
+
+
+def epochs_to_reach(search: SearchRecord, target: float) -> int | None:
+    """Epochs the search had consumed when its best-so-far first reached ``target``."""
+    sign = 1.0 if search.direction == "max" else -1.0
+    for _, r in progress(search).iterrows():
+        if (
+            r["best"] is not None
+            and not math.isnan(r["best"])
+            and sign * r["best"] >= sign * target
+        ):
+            return int(r["epochs"])
+    return None
+
+
+def summary(searches: list[SearchRecord]) -> list[dict[str, Any]]:
+    """One row per search: what it was, what it cost, what it found."""
+    rows = []
+    for s in searches:
+        f = s.trials
+        finished = int((f["status"] == FINISHED).sum()) if len(f) else 0
+        best = _best_row(s)
+        rows.append(
+            {
+                "search": s.label,
+                "strategy": s.strategy,
+                "backend": s.backend,
+                "status": s.status,
+                "trials": len(f),
+                "finished": finished,
+                "failed": len(f) - finished,
+                "epochs": int(f["epochs"].fillna(0).sum()) if len(f) else 0,
+                "wall_s": round(s.wall_seconds, 1) if s.wall_seconds is not None else None,
+                f"best {s.metric}": None if best is None else round(float(best["objective"]), 4),
+                "best trial": None if best is None else best["trial_id"],
+                "best params": "" if best is None else _params_text(best, _searched(s)),
+            }
+        )
+    return rows
+
+
+def _best_row(s: SearchRecord) -> Any:
+    f = s.trials
+    ok = f[(f["status"] == FINISHED) & f["objective"].notna()] if len(f) else f
+    if ok.empty:
+        return None
+    idx = ok["objective"].idxmax() if s.direction == "max" else ok["objective"].idxmin()
+    return ok.loc[idx]
+
+
+def _params_text(row: Any, names: list[str] | None = None) -> str:
+    """``lr=0.003, n_hidden=2``: the params in ``names`` (all when None) of a trial row."""
+    out = []
+    for col, value in row.items():
+        name = str(col)[7:]
+        if not str(col).startswith("params.") or (names is not None and name not in names):
+            continue
+        if value is not None and value == value:
+            out.append(f"{name}={_fmt(value)}")
+    return ", ".join(out)
+
+
+def _searched(search: SearchRecord) -> list[str] | None:
+    """The names the search varied, from its space file; None when unknown (all shown)."""
+    space = _space(search)
+    return list(space.searched()) if space else None
+
+
+def _space(search: SearchRecord) -> Any:
+    if not search.space_text:
+        return None
+    try:
+        return parse_space(search.space_text, source=Path("space.yaml"))
+    except SpaceError:
+        return None
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def verdict(searches: list[SearchRecord]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Who won and by how much, and how many epochs each search needed to reach each other
+    search's best value (the matrix rows: search; columns: the target search)."""
+    scored = _scored(searches)
+    lines: list[str] = []
+    matrix: list[dict[str, Any]] = []
+    if not scored:
+        return ["No search finished a trial: there is no winner."], matrix
+    ranked = _ranked(scored)
+    win, wv = ranked[0]
+    epochs = {s.run_id: int(s.trials["epochs"].fillna(0).sum()) for s, _ in scored}
+    if len(ranked) == 1:
+        lines.append(f"{win.label} reached {win.metric} = {wv:.4f} in {epochs[win.run_id]} epochs.")
+    else:
+        second, sv2 = ranked[1]
+        margin = abs(wv - sv2)
+        if margin == 0:
+            lines.append(
+                f"Winner: {win.label} with {win.metric} = {wv:.4f}, tied with {second.label} "
+                f"on value but first to reach it ({epochs_to_reach(win, wv)} epochs against "
+                f"{epochs_to_reach(second, sv2)})."
+            )
+        else:
+            lines.append(
+                f"Winner: {win.label} with {win.metric} = {wv:.4f}, ahead of {second.label} "
+                f"({sv2:.4f}) by {margin:.4f}; it spent {epochs[win.run_id]} epochs."
+            )
+        for s, v in ranked[1:]:
+            need = epochs_to_reach(s, wv)
+            reach = f"reached it after {need} epochs" if need is not None else "never reached it"
+            lines.append(f"{s.label}: best {v:.4f}, {reach} (spent {epochs[s.run_id]}).")
+        for s, v in ranked[1:]:
+            need = epochs_to_reach(win, v)
+            lines.append(f"{win.label} matched {s.label}'s best after {need} epochs.")
+    for s, _ in scored:
+        row: dict[str, Any] = {"search": s.label}
+        for t, tv in scored:
+            need = epochs_to_reach(s, tv)
+            row[f"to reach {t.label}"] = "—" if need is None else need
+        matrix.append(row)
+    return lines, matrix
+
+
+def importance(searches: list[SearchRecord]) -> tuple[dict[str, float], str]:
+    """Hyperparameter importance over the finished trials of all searches (fANOVA).
+
+    Returns the importances (summing to 1, largest first) and a note; empty with the
+    reason when there are too few trials or nothing varied."""
+    frame = trials_frame(searches)
+    if frame.empty:
+        return {}, "no trials"
+    ok = frame[(frame["status"] == FINISHED) & frame["objective"].notna()]
+    if len(ok) < MIN_TRIALS_FOR_IMPORTANCE:
+        return {}, (f"needs at least {MIN_TRIALS_FOR_IMPORTANCE} finished trials (have {len(ok)})")
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    dists: dict[str, Any] = {}
+    for col in (c for c in ok.columns if c.startswith("params.")):
+        values = ok[col].dropna()
+        if values.nunique() < 2 or len(values) < len(ok):
+            continue
+        name = col[7:]
+        if _is_number(values):
+            dists[name] = FloatDistribution(float(values.min()), float(values.max()))
+        else:
+            dists[name] = CategoricalDistribution(sorted({str(v) for v in values}))
+    if not dists:
+        return {}, "no hyperparameter varied across the finished trials"
+    study = optuna.create_study(
+        direction="maximize" if searches[0].direction == "max" else "minimize"
+    )
+    for _, r in ok.iterrows():
+        params = {
+            k: (
+                float(r[f"params.{k}"])
+                if isinstance(d, FloatDistribution)
+                else str(r[f"params.{k}"])
+            )
+            for k, d in dists.items()
+        }
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params, distributions=dists, value=float(r["objective"])
+            )
+        )
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+    scores = optuna.importance.get_param_importances(study, evaluator=evaluator)
+    return {k: float(v) for k, v in scores.items()}, f"over {len(ok)} finished trials"
+
+
+def _scored(searches: list[SearchRecord]) -> list[tuple[SearchRecord, float]]:
+    """Searches with a best value, paired with it (searches where all failed drop out)."""
+    out = []
+    for s in searches:
+        v = best_value(s)
+        if v is not None:
+            out.append((s, v))
+    return out
+
+
+def _ranked(scored: list[tuple[SearchRecord, float]]) -> list[tuple[SearchRecord, float]]:
+    """Best value first; on a tie, the search that got there in fewer epochs."""
+    sign = 1.0 if scored[0][0].direction == "max" else -1.0
+    return sorted(scored, key=lambda sv: (-sign * sv[1], epochs_to_reach(*sv) or 0))
+
+
+def _is_number(values: Any) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def next_steps(searches: list[SearchRecord], ranks: dict[str, float]) -> list[str]:
+    """What to try next, read off the data: more budget, a wider range, a narrower one."""
+    tips: list[str] = []
+    scored = _scored(searches)
+    if not scored:
+        return ["Every trial failed: read the errors below, fix the space, then run again."]
+    win, _ = _ranked(scored)[0]
+    p = progress(win)
+    total = int(p["epochs"].iloc[-1]) if len(p) else 0
+    best_now = p["best"].iloc[-1]
+    reached = epochs_to_reach(win, best_now) or total
+    if total and reached > 0.75 * total:
+        tips.append(
+            f"{win.label} was still improving in the last quarter of its budget "
+            f"(best found after {reached} of {total} epochs): a bigger budget should pay off."
+        )
+    elif total:
+        tips.append(
+            f"{win.label} found its best after {reached} of {total} epochs and then "
+            "plateaued: more budget of the same kind is unlikely to help; change the space."
+        )
+    best = _best_row(win)
+    for name, lo, hi, log in _bounds(win):
+        value = best.get(f"params.{name}") if best is not None else None
+        if value is None or value != value:
+            continue
+        pos = _position(float(value), lo, hi, log)
+        if pos is None:
+            continue
+        if pos >= 0.9:
+            tips.append(
+                f"The best {name} ({_fmt(value)}) sits at the top of its range "
+                f"[{_fmt(lo)}, {_fmt(hi)}]: widen the range upward."
+            )
+        elif pos <= 0.1:
+            tips.append(
+                f"The best {name} ({_fmt(value)}) sits at the bottom of its range "
+                f"[{_fmt(lo)}, {_fmt(hi)}]: widen the range downward."
+            )
+    if ranks:
+        top, share = next(iter(ranks.items()))
+        low = [k for k, v in ranks.items() if v < 0.05]
+        tips.append(
+            f"{top} matters most ({share:.0%} of the explained variance): search it more "
+            "finely around the best trials' values."
+            + (f" {', '.join(low)} hardly matter (< 5%): fix them to save budget." if low else "")
+        )
+    failed = sum(int((s.trials["status"] != FINISHED).sum()) for s in searches if len(s.trials))
+    if failed:
+        tips.append(f"{failed} trial(s) failed: their errors are listed below.")
+    return tips
+
+
+def _bounds(search: SearchRecord) -> list[tuple[str, float, float, bool]]:
+    space = _space(search)
+    if space is None:
+        return []
+    out = []
+    for name, p in space.params.items():
+        if isinstance(p, (IntRange, FloatRange)):
+            out.append((name, float(p.min), float(p.max), bool(p.log)))
+    return out
+
+
+def _position(value: float, lo: float, hi: float, log: bool) -> float | None:
+    if hi <= lo:
+        return None
+    if log and lo > 0 and value > 0:
+        return (math.log(value) - math.log(lo)) / (math.log(hi) - math.log(lo))
+    return (value - lo) / (hi - lo)
+
+
+def commands(search: SearchRecord) -> tuple[str | None, str]:
+    """The command line that ran the search, and an equivalent ``hpsearch run``."""
+    p = search.params
+    space_file = search.tags.get("hpsearch.space_file") or "SPACE.yaml"
+    parts = [
+        "hpsearch run",
+        space_file,
+        f"--strategy {search.strategy}",
+        f"--backend {search.backend}",
+        f"--max-trials {p.get('max_trials', '?')}",
+        f"--epochs {p.get('epochs', '?')}",
+        f"--seed {p.get('seed', '?')}",
+        f"--experiment {search.experiment}",
+    ]
+    if "hpsearch.budget_epochs" in search.tags:
+        parts.append(f"--budget-epochs {search.tags['hpsearch.budget_epochs']}")
+    if "hpsearch.budget_seconds" in search.tags:
+        parts.append(f"--budget-time {search.tags['hpsearch.budget_seconds']}")
+    return search.tags.get("hpsearch.command"), " ".join(parts)
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def _figures(searches: list[SearchRecord], ranks: dict[str, float], top_k: int) -> list[Any]:
+    import plotly.graph_objects as go
+
+    metric = searches[0].metric
+    figs = []
+    for x, title in (
+        ("trial", "Best so far by trial"),
+        ("seconds", "Best so far by wall-clock seconds"),
+        ("epochs", "Best so far by epochs consumed (the fair unit)"),
+    ):
+        fig = go.Figure()
+        for i, s in enumerate(searches):
+            p = progress(s).dropna(subset=["best"])
+            if x == "seconds":
+                p = p.dropna(subset=["seconds"])
+            fig.add_trace(
+                go.Scatter(
+                    x=p[x],
+                    y=p["best"],
+                    mode="lines+markers",
+                    line={"shape": "hv", "color": PALETTE[i % len(PALETTE)]},
+                    name=s.label,
+                    hovertext=[f"trial {t}" for t in p["trial_id"]],
+                )
+            )
+        fig.update_layout(title=title, xaxis_title=x, yaxis_title=f"best {metric}")
+        figs.append(fig)
+
+    fig = go.Figure()
+    for i, s in enumerate(searches):
+        f = s.trials
+        ok = f[(f["status"] == FINISHED) & f["objective"].notna()] if len(f) else f
+        ok = ok.sort_values("objective", ascending=s.direction != "max").head(top_k)
+        for _, r in ok.iterrows():
+            curve = s.curves.get(str(r["trial_id"]), [])
+            fig.add_trace(
+                go.Scatter(
+                    x=[e for e, _ in curve],
+                    y=[v for _, v in curve],
+                    mode="lines+markers",
+                    name=f"{s.label} trial {r['trial_id']}",
+                    line={"color": PALETTE[i % len(PALETTE)]},
+                    legendgroup=s.label,
+                )
+            )
+    fig.update_layout(
+        title=f"Learning curves of each search's top {top_k} trials",
+        xaxis_title="epoch",
+        yaxis_title=metric,
+    )
+    figs.append(fig)
+
+    frame = trials_frame(searches)
+    ok = frame[(frame["status"] == FINISHED) & frame["objective"].notna()] if len(frame) else frame
+    dims = []
+    for col in sorted(c for c in ok.columns if c.startswith("params.")):
+        values = ok[col]
+        if values.isna().any() or values.nunique() < 2:
+            continue
+        if _is_number(values):
+            dims.append({"label": col[7:], "values": values.astype(float).tolist()})
+        else:
+            levels = sorted({str(v) for v in values})
+            codes = [levels.index(str(v)) for v in values]
+            dims.append(
+                {
+                    "label": col[7:],
+                    "values": codes,
+                    "tickvals": list(range(len(levels))),
+                    "ticktext": levels,
+                }
+            )
+    if len(ok):
+        dims.append({"label": metric, "values": ok["objective"].astype(float).tolist()})
+        fig = go.Figure(
+            go.Parcoords(
+                line={
+                    "color": ok["objective"].astype(float).tolist(),
+                    "colorscale": "Viridis",
+                    "showscale": True,
+                },
+                dimensions=dims,
+            )
+        )
+        fig.update_layout(title=f"Hyperparameters against {metric} (finished trials)")
+        figs.append(fig)
+
+    if ranks:
+        fig = go.Figure(go.Bar(x=list(ranks.values()), y=list(ranks.keys()), orientation="h"))
+        fig.update_layout(
+            title=f"Hyperparameter importance: {IMPORTANCE_METHOD}",
+            xaxis_title="share of explained variance",
+            yaxis={"autorange": "reversed"},
+        )
+        figs.append(fig)
+    for fig in figs:
+        fig.update_layout(template="plotly_white", height=420, margin={"t": 60})
+    return figs
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def write_report(
+    searches: list[SearchRecord],
+    folder: str | Path,
+    *,
+    title: str,
+    top_k: int = 3,
+) -> Report:
+    """Write index.html, report.md and trials.csv for ``searches`` into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = trials_frame(searches)
+    csv = folder / "trials.csv"
+    frame.to_csv(csv, index=False)
+    ranks, rank_note = importance(searches)
+    lines, matrix = verdict(searches)
+    tips = next_steps(searches, ranks)
+    rows = summary(searches)
+    failed = _failed(searches)
+    figs = _figures(searches, ranks, top_k)
+
+    md = folder / "report.md"
+    md.write_text(
+        _markdown(title, searches, rows, lines, matrix, ranks, rank_note, tips, failed),
+        encoding="utf-8",
+    )
+    page = folder / "index.html"
+    page.write_text(
+        _html(title, searches, rows, lines, matrix, ranks, rank_note, tips, failed, figs),
+        encoding="utf-8",
+    )
+    return Report(folder, page, md, csv, lines, len(figs))
+
+
+def _failed(searches: list[SearchRecord]) -> list[dict[str, Any]]:
+    out = []
+    for s in searches:
+        f = s.trials
+        for _, r in (f[f["status"] != FINISHED] if len(f) else f).iterrows():
+            out.append(
+                {
+                    "search": s.label,
+                    "trial": r["trial_id"],
+                    "params": _params_text(r),
+                    "error": str(r.get("error") or "")[:300],
+                }
+            )
+    return out
+
+
+def md_table(rows: list[dict[str, Any]]) -> str:
+    """A GitHub Markdown table (pipes escaped); empty string for no rows."""
+    if not rows:
+        return ""
+    cols = list(rows[0])
+
+    def cell(v: Any) -> str:
+        text = "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join(cell(r.get(c)) for c in cols) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def _markdown(
+    title: str,
+    searches: list[SearchRecord],
+    rows: list[dict[str, Any]],
+    lines: list[str],
+    matrix: list[dict[str, Any]],
+    ranks: dict[str, float],
+    rank_note: str,
+    tips: list[str],
+    failed: list[dict[str, Any]],
+) -> str:
+    out = [
+        f"# {title}",
+        "",
+        f"Made {time.strftime('%Y-%m-%d %H:%M')} from MLflow; "
+        f"{len(searches)} search(es), objective {searches[0].metric} "
+        f"({searches[0].direction}).",
+        "",
+        "## Searches",
+        "",
+        md_table(rows),
+        "",
+    ]
+    out += ["## Verdict", "", *[f"- {line}" for line in lines], ""]
+    if len(matrix) > 1:
+        out += [
+            "### Epochs each search needed to reach each search's best",
+            "",
+            md_table(matrix),
+            "",
+        ]
+    out += ["## Hyperparameter importance", "", f"Method: {IMPORTANCE_METHOD}, {rank_note}.", ""]
+    if ranks:
+        out += [
+            md_table([{"hyperparameter": k, "importance": f"{v:.3f}"} for k, v in ranks.items()]),
+            "",
+        ]
+    out += ["## What to try next", "", *[f"- {t}" for t in tips], ""]
+    out += ["## Failed trials", ""]
+    out += [md_table(failed) if failed else "None.", ""]
+    out += ["## Reproduce", ""]
+    for s in searches:
+        original, equivalent = commands(s)
+        out += [f"{s.label}:", "", "```", *([original] if original else []), equivalent, "```", ""]
+    return "\n".join(out)
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
+max-width:1200px;padding:0 1rem;color:#222}
+h1{font-size:1.6rem}h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.3rem}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f5f5f5}.verdict{background:#f0f7ff;border-left:4px solid #1f77b4;
+padding:.6rem 1rem}pre{background:#f6f8fa;padding:.6rem;overflow-x:auto}
+.plot{margin:1rem 0}
+"""
+
+
+def _table_html(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "<p>None.</p>"
+    cols = list(rows[0])
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape('' if r.get(c) is None else str(r.get(c)))}</td>" for c in cols
+        )
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _html(
+    title: str,
+    searches: list[SearchRecord],
+    rows: list[dict[str, Any]],
+    lines: list[str],
+    matrix: list[dict[str, Any]],
+    ranks: dict[str, float],
+    rank_note: str,
+    tips: list[str],
+    failed: list[dict[str, Any]],
+    figs: list[Any],
+) -> str:
+    plots = [
+        fig.to_html(
+            full_html=False,
+            include_plotlyjs=(i == 0),  # plotly.js once, inline: the file works offline
+            div_id=f"plot-{i}",
+            config={"displaylogo": False},
+        )
+        for i, fig in enumerate(figs)
+    ]
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{e(title)}</title><style>{_CSS}</style></head>",
+        f"<body data-plots='{len(figs)}'><h1>{e(title)}</h1>",
+        f"<p>{len(searches)} search(es) read from MLflow, objective "
+        f"<b>{e(searches[0].metric)}</b> ({e(searches[0].direction)}); made "
+        f"{time.strftime('%Y-%m-%d %H:%M')}.</p>",
+        "<h2>Verdict</h2><div class='verdict'><ul>",
+        *[f"<li>{e(line)}</li>" for line in lines],
+        "</ul></div>",
+        "<h2>Searches</h2>",
+        _table_html(rows),
+    ]
+    if len(matrix) > 1:
+        parts += [
+            "<h3>Epochs each search needed to reach each search's best</h3>",
+            _table_html(matrix),
+        ]
+    parts += ["<h2>What to try next</h2><ul>", *[f"<li>{e(t)}</li>" for t in tips], "</ul>"]
+    parts += ["<h2>Progress</h2>"]
+    parts += [f"<div class='plot'>{p}</div>" for p in plots[:3]]
+    parts += ["<h2>Learning curves</h2>", f"<div class='plot'>{plots[3]}</div>"]
+    rest = plots[4:]
+    if rest:
+        parts += ["<h2>Hyperparameters</h2>", f"<div class='plot'>{rest[0]}</div>"]
+    parts += [
+        "<h2>Hyperparameter importance</h2>",
+        f"<p>Method: {e(IMPORTANCE_METHOD)}, {e(rank_note)}.</p>",
+    ]
+    if ranks:
+        parts += [f"<div class='plot'>{rest[-1]}</div>"]
+    parts += ["<h2>Failed trials</h2>", _table_html(failed), "<h2>Reproduce</h2>"]
+    for s in searches:
+        original, equivalent = commands(s)
+        cmd = "\n".join([*([original] if original else []), equivalent])
+        parts += [
+            f"<p>{e(s.label)} — MLflow run <code>{e(s.run_id)}</code></p>",
+            f"<pre>{e(cmd)}</pre>",
+        ]
+    parts += ["</body></html>"]
+    return "\n".join(parts)
