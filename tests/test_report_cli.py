@@ -1,0 +1,236 @@
+"""`hpsearch report`, `best` and `compare` against real searches in a real sqlite MLflow
+store, and the HTML report opened in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from tests.browser import chromium, console_errors
+
+HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
+SPACE = """
+name: rep-digits
+dataset: {name: digits}
+objective: {metric: val_accuracy, direction: max}
+hyperparameters:
+  n_hidden: {int: [1, 2]}
+  n_neurons: {int: [16, 64]}
+  learning_rate: {float: [1.0e-3, 1.0e-2], log: true}
+  batch_size: 64
+training: {epochs: 2}
+search: {max_trials: 3, seed: 7, hyperband: {factor: 2}}
+"""
+
+
+def hp(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([HPSEARCH, *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Two real searches (random, hyperband) in one experiment of a sqlite store."""
+    root = tmp_path_factory.mktemp("report")
+    space = root / "space.yaml"
+    space.write_text(SPACE)
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    runs = []
+    for strategy in ("random", "hyperband"):
+        done = hp("run", str(space), "--strategy", strategy, "--tracking-uri", uri,
+                  "--output", str(root / "out"), "--json", cwd=root)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs.append(json.loads(done.stdout))
+    return {"root": root, "uri": uri, "runs": runs, "space": space}
+
+
+def _children(uri: str, experiment: str) -> list[Any]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name(experiment)
+    return [r for r in client.search_runs([exp.experiment_id])
+            if r.data.tags.get("hpsearch.role") == "trial"]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_report_holds_every_trial_with_mlflow_values_and_logs_itself(store: dict[str, Any]) -> None:
+    """The CSV has one row per trial of both searches, objectives equal MLflow's, the
+    Markdown has the summary table, and each parent run carries the report."""
+    from mlflow.tracking import MlflowClient
+
+    out = store["root"] / "rep"
+    done = hp("report", "--experiment", "rep-digits", "--tracking-uri", store["uri"],
+              "-o", str(out), cwd=store["root"])  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "report: " in done.stdout and "Winner: " in done.stdout
+    csv = pd.read_csv(out / "trials.csv", dtype={"trial_id": str})
+    assert len(csv) == sum(r["trials"] for r in store["runs"])
+    children = _children(store["uri"], "rep-digits")
+    assert len(children) == len(csv)
+    mlflow_values = {r.info.run_id: r.data.metrics.get("objective") for r in children}
+    for _, row in csv.iterrows():
+        expected = mlflow_values[row["run_id"]]
+        assert (pd.isna(row["objective"]) and expected is None) or row["objective"] == expected
+    md = (out / "report.md").read_text()
+    assert "| search | strategy | backend | status | trials | finished | failed | epochs |" in md
+    assert "| random |" in md and "| hyperband |" in md
+    assert "Method: fANOVA" in md
+    client = MlflowClient(tracking_uri=store["uri"])
+    for run in store["runs"]:
+        names = {a.path for a in client.list_artifacts(run["parent_run_id"], "report")}
+        assert {"report/index.html", "report/report.md", "report/trials.csv"} <= names
+
+
+@pytest.mark.slow
+def test_html_report_renders_every_plot_in_a_real_browser(
+    store: dict[str, Any], tmp_path: Path
+) -> None:
+    """Headless Chromium opens index.html offline: one rendered plot per plot element
+    declared, no JavaScript errors in the console, and a screenshot."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    out = tmp_path / "rep"
+    done = hp("report", "--experiment", "rep-digits", "--tracking-uri", store["uri"],
+              "-o", str(out), "--no-log", cwd=store["root"])  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    with chromium(tmp_path / "profile") as driver:
+        driver.get((out / "index.html").as_uri())
+        declared = int(driver.find_element(By.TAG_NAME, "body").get_attribute("data-plots"))
+        assert declared == 6  # 3 best-so-far, learning curves, parallel coords, importance
+
+        def rendered(d: Any) -> bool:
+            return len(d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg")) >= declared
+
+        WebDriverWait(driver, 60).until(rendered)
+        plots = driver.find_elements(By.CSS_SELECTOR, "div.plotly-graph-div")
+        assert len(plots) == declared
+        for plot in plots:  # every plot drew data, not an empty frame
+            traces = driver.execute_script("return arguments[0].data.length", plot)
+            assert traces >= 1
+        assert console_errors(driver) == []
+        text = driver.find_element(By.TAG_NAME, "body").text
+        assert "Winner: " in text and "What to try next" in text
+        driver.set_window_size(1400, 4200)
+        shot = tmp_path / "report.png"
+        assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 50_000
+
+
+@pytest.mark.slow
+def test_best_prints_the_best_trial_and_a_model_that_loads(store: dict[str, Any]) -> None:
+    """`best --json` agrees with MLflow's best child, and its model URI loads and predicts."""
+    import mlflow
+    import numpy as np
+
+    done = hp("best", "--experiment", "rep-digits", "--tracking-uri", store["uri"], "--json",
+              cwd=store["root"])  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    top = json.loads(done.stdout)
+    children = [r for r in _children(store["uri"], "rep-digits")
+                if r.data.tags["hpsearch.status"] == "FINISHED"]  # fmt: skip
+    best = max(children, key=lambda r: r.data.metrics["objective"])
+    assert top["value"] == best.data.metrics["objective"]
+    assert top["params"]["n_neurons"] == int(best.data.params["n_neurons"])
+    assert top["parent_run_id"] == best.data.tags["mlflow.parentRunId"]
+    mlflow.set_tracking_uri(store["uri"])
+    model = mlflow.pyfunc.load_model(top["model_uri"])
+    assert np.asarray(model.predict(np.zeros((3, 64), dtype="float32"))).shape == (3, 10)
+
+    one = store["runs"][0]["parent_run_id"]
+    plain = hp("best", "--run-id", one, "--tracking-uri", store["uri"], cwd=store["root"])
+    assert plain.returncode == 0, plain.stderr
+    assert f"search {one}" in plain.stdout and plain.stdout.count("  ") >= 3
+
+
+@pytest.mark.slow
+def test_report_and_best_refuse_what_holds_no_search(store: dict[str, Any]) -> None:
+    """Unknown experiment, an experiment with no searches, a child run id: exit 2, one line."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=store["uri"])
+    if client.get_experiment_by_name("empty") is None:
+        client.create_experiment("empty")
+    child = _children(store["uri"], "rep-digits")[0].info.run_id
+    cases = [
+        (["report", "--experiment", "nope"], "no MLflow experiment named 'nope'"),
+        (["report", "--experiment", "empty"], "experiment 'empty' has no hpsearch searches yet"),
+        (["best", "--experiment", "empty"], "experiment 'empty' has no hpsearch searches yet"),
+        (["report", "--run-id", child], "is not an hpsearch search"),
+        (["report", "--run-id", "0" * 32], "no run '" + "0" * 32 + "'"),
+    ]
+    for args, message in cases:
+        done = hp(*args, "--tracking-uri", store["uri"], cwd=store["root"])
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.strip().count("\n") == 0 and message in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--strategies", "random"], "give --budget-epochs N or --budget-time SECONDS"),
+        (["--strategies", "random,bogus", "--budget-epochs", "4"], "unknown strategy 'bogus'"),
+        (["--backends", "torch", "--budget-epochs", "4"], "unknown backend 'torch'"),
+        (["--strategies", "asha", "--budget-epochs", "4"], "no strategy can run"),
+        (["--budget-epochs", "0"], "--budget-epochs: must be at least 1"),
+        (["--budget-epochs", "4", "--budget-time", "9"], "give one budget, not both"),
+    ],
+)
+def test_compare_rejects_bad_input_with_exit_2(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    done = hp("compare", str(space), *args, cwd=tmp_path, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and done.stderr.strip().count("\n") == 0, done.stderr
+    assert not (tmp_path / "mlflow.db").exists()  # refused before touching the store
+
+
+def test_report_and_best_need_a_target(tmp_path: Path) -> None:
+    for command in ("report", "best"):
+        done = hp(command, cwd=tmp_path, timeout=60)
+        assert done.returncode == 2
+        assert done.stderr.strip() == "error: give --experiment NAME or --run-id ID"
+
+
+@pytest.mark.slow
+def test_compare_spends_one_epoch_budget_per_search_on_both_engines(tmp_path: Path) -> None:
+    """Each search trains the budget and no more (Keras Tuner runs one trial at a time;
+    Ray's two concurrent trials may each add the epoch they were in), all are tagged as one
+    comparison, and the report names a winner."""
+    from mlflow.tracking import MlflowClient
+
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    budget = 5
+    done = hp("compare", str(space), "--strategies", "random,hyperband",
+              "--backends", "keras-tuner,ray", "--budget-epochs", str(budget), "--seed", "3",
+              "--max-concurrent", "2", "--tracking-uri", uri, "-o", str(tmp_path / "cmp"),
+              "--json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout)
+    assert len(out["searches"]) == 4 and out["verdict"][0].startswith("Winner: ")
+    assert Path(out["report"]).exists()
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name("rep-digits")
+    parents = client.search_runs(
+        [exp.experiment_id], f"tags.`hpsearch.comparison` = '{out['comparison']}'"
+    )
+    assert len(parents) == 4
+    csv = pd.read_csv(tmp_path / "cmp" / "trials.csv", dtype={"trial_id": str})
+    for parent in parents:
+        spent = int(csv[csv["search_run_id"] == parent.info.run_id]["epochs"].sum())
+        backend = parent.data.tags["hpsearch.backend"]
+        overshoot = 0 if backend == "keras-tuner" else 1
+        assert budget <= spent <= budget + overshoot, (backend, spent)
+        assert parent.data.tags["hpsearch.budget_epochs"] == str(budget)
+        assert parent.data.tags["hpsearch.stopped_by"].startswith("epoch budget spent")
+        assert parent.info.status == "FINISHED"
