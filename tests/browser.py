@@ -36,7 +36,10 @@ def require_browser() -> None:
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
     if not missing:
         return
-    message = f"headless browser test needs {', '.join(missing)} (apt-get install chromium chromium-driver)"
+    message = (
+        f"headless browser test needs {', '.join(missing)} "
+        "(apt-get install chromium chromium-driver)"
+    )
     if os.environ.get("HPSEARCH_REQUIRE_BROWSER") == "1":
         pytest.fail(message)
     pytest.skip(message)
