@@ -9,16 +9,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["SearchSpace", "__version__", "load_space", "load_trials", "run"]
+__all__ = [
+    "SearchSpace",
+    "__version__",
+    "best",
+    "load_space",
+    "load_trials",
+    "make_report",
+    "run",
+]
 
 if TYPE_CHECKING:
-    from hpsearch.api import load_trials, run
+    from hpsearch.api import best, load_trials, make_report, run
     from hpsearch.space import Space as SearchSpace
     from hpsearch.space import load_space
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("run", "load_trials"):
+    if name in ("run", "load_trials", "best", "make_report"):
         from hpsearch import api
 
         return getattr(api, name)

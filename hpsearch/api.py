@@ -468,7 +468,7 @@ def budgeted_space(
     return space.with_overrides(max_trials=max_trials, hyperband=hyperband)
 
 
-def report(
+def make_report(
     *,
     experiment: str | None = None,
     run_ids: Iterable[str] = (),
@@ -478,10 +478,13 @@ def report(
     tags: dict[str, str] | None = None,
     log: bool = True,
     top_k: int = 3,
+    artifact_path: str | None = None,
 ) -> Any:
     """Read searches back from MLflow and write index.html, report.md and trials.csv into
     ``output`` (default ``reports/<experiment>``); with ``log``, attach the report to each
-    parent run it covers. Returns a ``report.Report``; raises tracking.NoSearches."""
+    parent run it covers, under ``artifact_path`` (default ``reports/<folder name>``: a
+    search's own report, written by ``hpsearch run``, is ``report/``). Returns a
+    ``report.Report``; raises tracking.NoSearches."""
     from hpsearch.report import write_report
     from hpsearch.tracking import load_searches, log_report
 
@@ -493,7 +496,8 @@ def report(
     folder = Path(output) if output else DEFAULT_OUTPUT / name
     made = write_report(searches, folder, title=title or f"hpsearch report: {name}", top_k=top_k)
     if log:
-        log_report([s.run_id for s in searches], folder, tracking_uri)
+        path = artifact_path or f"reports/{folder.resolve().name}"
+        log_report([s.run_id for s in searches], folder, path, tracking_uri)
     return made
 
 

@@ -235,6 +235,14 @@ def run(
             show_default=False,
         ),
     ] = None,
+    with_report: Annotated[
+        bool,
+        typer.Option(
+            "--report/--no-report",
+            help="Write the search's report into <output>/<experiment>/<run>/report/ and "
+            "log it on the parent run.",
+        ),
+    ] = True,
     budget_epochs: Annotated[
         int | None,
         typer.Option(
@@ -318,18 +326,42 @@ def run(
         fail(f"search stopped: {exc} (trials so far: {exc.trials_csv})", code=1)
     finally:
         display.close()
+    report_html = _search_report(summary) if with_report else None
     for warning in summary.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if as_json:
-        typer.echo(json.dumps(summary.as_json(), default=str))
+        typer.echo(json.dumps(summary.as_json() | {"report": report_html}, default=str))
         return
     _print_top(summary.frame, s)
     typer.echo(f"\nbest: {json.dumps(summary.as_json()['best_params'], default=str)}")
     typer.echo(f"trials: {summary.trials_csv}")
+    if report_html:
+        typer.echo(f"report: {report_html}")
     typer.echo(
         f"mlflow: experiment '{summary.experiment}', parent run {summary.parent_run_id} "
         f"at {summary.tracking_uri} (open it with: hpsearch ui)"
     )
+
+
+def _search_report(summary: Any) -> str | None:
+    """The one-search report, logged on the parent run; a report that cannot be made is a
+    warning, never a failed search (its trials are safe in MLflow and trials.csv)."""
+    from hpsearch.api import make_report
+
+    if any(w.startswith("MLflow stopped answering") for w in summary.warnings):
+        return None  # the report reads MLflow: --resume re-syncs it first
+    try:
+        made = make_report(
+            run_ids=[summary.parent_run_id],
+            tracking_uri=summary.tracking_uri,
+            output=summary.workdir / "report",
+            artifact_path="report",
+            title=f"hpsearch report: {summary.experiment} / {summary.parent_run_id[:8]}",
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure here must not lose the search
+        summary.warnings.append(f"no report: {type(exc).__name__}: {exc}")
+        return None
+    return str(made.html)
 
 
 def _print_top(frame: Any, space: Space, k: int = 5) -> None:
@@ -385,7 +417,7 @@ def report(
     ] = False,
 ) -> None:
     """Write an HTML/Markdown/CSV report comparing the searches of an experiment or runs."""
-    from hpsearch.api import report as make_report
+    from hpsearch.api import make_report
     from hpsearch.tracking import NoSearches, TrackingUnavailable, preflight, resolve_tracking_uri
 
     if not experiment and not run_id:

@@ -20,7 +20,7 @@ from hpsearch.api import (
     SearchSummary,
     backend_options,
     budgeted_space,
-    report,
+    make_report,
     run_search,
 )
 from hpsearch.space import BACKENDS, RAY_ONLY, STRATEGIES, Space, SpaceError
@@ -124,7 +124,7 @@ def compare(
         result.runs.append(summary)
     folder = Path(report_dir) if report_dir else DEFAULT_OUTPUT / f"{result.experiment}-{cid}"
     budget = f"{budget_epochs} epochs" if budget_epochs else f"{budget_seconds:g} s"
-    result.report = report(
+    result.report = make_report(
         experiment=result.experiment,
         tracking_uri=tracking_uri,
         output=folder,

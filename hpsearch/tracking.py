@@ -656,11 +656,13 @@ def _record(
     )
 
 
-def log_report(run_ids: list[str], folder: Path, tracking_uri: str | None = None) -> None:
-    """Attach a written report to each parent run it covers, under ``report/``."""
+def log_report(
+    run_ids: list[str], folder: Path, artifact_path: str, tracking_uri: str | None = None
+) -> None:
+    """Attach a written report to each parent run it covers, under ``artifact_path``."""
     client = _client(resolve_tracking_uri(tracking_uri))
     for rid in run_ids:
-        client.log_artifacts(rid, str(folder), "report")
+        client.log_artifacts(rid, str(folder), artifact_path)
 
 
 def _search_all(client: Any, experiment_id: str, query: str) -> list[Any]:

@@ -47,6 +47,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                   "--output", str(root / "out"), "--json", cwd=root)  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]
         runs.append(json.loads(done.stdout))
+        assert Path(runs[-1]["report"]).name == "index.html"  # `run` reports on its own
+        assert (
+            Path(runs[-1]["report"]).parent
+            == root / "out" / "rep-digits" / runs[-1]["parent_run_id"] / "report"
+        )
     return {"root": root, "uri": uri, "runs": runs, "space": space}
 
 
@@ -84,8 +89,10 @@ def test_report_holds_every_trial_with_mlflow_values_and_logs_itself(store: dict
     assert "Method: fANOVA" in md
     client = MlflowClient(tracking_uri=store["uri"])
     for run in store["runs"]:
-        names = {a.path for a in client.list_artifacts(run["parent_run_id"], "report")}
-        assert {"report/index.html", "report/report.md", "report/trials.csv"} <= names
+        own = {a.path for a in client.list_artifacts(run["parent_run_id"], "report")}
+        assert {"report/index.html", "report/report.md", "report/trials.csv"} <= own
+        shared = {a.path for a in client.list_artifacts(run["parent_run_id"], "reports/rep")}
+        assert {"reports/rep/index.html", "reports/rep/report.md"} <= shared
 
 
 @pytest.mark.slow
@@ -234,3 +241,55 @@ def test_compare_spends_one_epoch_budget_per_search_on_both_engines(tmp_path: Pa
         assert parent.data.tags["hpsearch.budget_epochs"] == str(budget)
         assert parent.data.tags["hpsearch.stopped_by"].startswith("epoch budget spent")
         assert parent.info.status == "FINISHED"
+
+
+ALL_FAIL = """
+name: all-fail
+dataset: {name: diabetes, scale: none}
+hyperparameters:
+  learning_rate: 10.0
+  n_neurons: {int: [16, 64]}
+  optimizer: sgd
+  batch_size: 16
+training: {epochs: 2}
+search: {max_trials: 2, seed: 1}
+"""
+
+
+@pytest.mark.slow
+def test_report_of_real_edge_searches_every_trial_failed_and_a_single_trial(
+    tmp_path: Path,
+) -> None:
+    """A search whose trials all diverge reports its errors and no winner; a one-trial
+    search reports its value and says importance needs more trials."""
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    fail_space, one_space = tmp_path / "fail.yaml", tmp_path / "one.yaml"
+    fail_space.write_text(ALL_FAIL)
+    one_space.write_text(SPACE)
+    runs = [
+        hp("run", str(fail_space), "--tracking-uri", uri, "--output", str(tmp_path / "o"),
+           "--json", cwd=tmp_path),
+        hp("run", str(one_space), "--max-trials", "1", "--tracking-uri", uri,
+           "--output", str(tmp_path / "o"), "--json", "--no-report", cwd=tmp_path),
+    ]  # fmt: skip
+    for done in runs:
+        assert done.returncode == 0, done.stderr[-3000:]
+    failed_run, one_run = (json.loads(d.stdout) for d in runs)
+    assert failed_run["finished"] == 0 and Path(failed_run["report"]).exists()
+    assert one_run["report"] is None  # --no-report
+
+    failed = hp("report", "--experiment", "all-fail", "--tracking-uri", uri, "-o",
+                str(tmp_path / "rf"), cwd=tmp_path)  # fmt: skip
+    assert failed.returncode == 0, failed.stderr[-3000:]
+    assert "No search finished a trial: there is no winner." in failed.stdout
+    md = (tmp_path / "rf" / "report.md").read_text()
+    assert md.count("objective is NaN or inf") == 2
+    assert "| random | keras-tuner | FINISHED | 2 | 0 | 2 |" in md
+
+    one = hp("report", "--run-id", one_run["parent_run_id"], "--tracking-uri", uri, "-o",
+             str(tmp_path / "r1"), cwd=tmp_path)  # fmt: skip
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert f"reached val_accuracy = {one_run['best_value']:.4f} in 2 epochs" in one.stdout
+    md = (tmp_path / "r1" / "report.md").read_text()
+    assert "needs at least 4 finished trials (have 1)" in md
+    assert len(pd.read_csv(tmp_path / "r1" / "trials.csv")) == 1

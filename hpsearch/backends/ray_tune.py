@@ -353,7 +353,6 @@ class RayTuneBackend:
         budgeted: bool = False,
     ) -> SearchOutcome:
         from ray import tune
-        from ray.tune.search.basic_variant import BasicVariantGenerator
 
         search, objective = space.search, space.objective
         metric, mode = objective.metric, objective.direction
@@ -365,10 +364,7 @@ class RayTuneBackend:
             max_epochs = search.hyperband.max_epochs
 
         scheduler: Any = None
-        # Tune ignores max_concurrent_trials for a generator passed in: give it here.
-        search_alg: Any = BasicVariantGenerator(
-            random_state=search.seed, max_concurrent=self.max_concurrent or 0
-        )
+        search_alg: Any = _variant_generator(search.seed, self.max_concurrent)
         if search.strategy == "hyperband":
             scheduler = tune.schedulers.HyperBandScheduler(
                 max_t=max_epochs, reduction_factor=search.hyperband.factor
@@ -624,6 +620,23 @@ def _tune_callback(bridge: _Bridge) -> Any:
 
 #: Stop checks by key: searchers are pickled with the Tuner's state, callbacks must not be.
 _STOP_CHECKS: dict[str, Any] = {}
+
+
+def _variant_generator(seed: int, max_concurrent: int | None) -> Any:
+    """Tune's seeded random generator, with the concurrency limit set on it (Tune ignores
+    ``max_concurrent_trials`` for a generator passed in) and safe to restore.
+
+    The generator counts the trials it created and has not seen end. A restore with
+    unfinished trials restarted gives them new ids, so the old ids would never end and a
+    limit of one would wait for them forever: a restored generator forgets them."""
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    class RestorableVariants(BasicVariantGenerator):  # type: ignore[misc]
+        def restore_from_dir(self, dirpath: str) -> None:
+            super().restore_from_dir(dirpath)
+            self._live_trials = set()
+
+    return RestorableVariants(random_state=seed, max_concurrent=max_concurrent or 0)
 
 
 def _budget_stopper(callbacks: SearchCallback) -> Any:
