@@ -49,6 +49,8 @@ class SearchSummary:
     warnings: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
+        from hpsearch.tracking import redact_uri
+
         return {
             "experiment": self.experiment,
             "parent_run_id": self.parent_run_id,
@@ -59,7 +61,7 @@ class SearchSummary:
             "best_trial_id": self.best.trial_id if self.best else None,
             "best_model_uri": self.best_model_uri,
             "trials_csv": str(self.trials_csv),
-            "tracking_uri": self.tracking_uri,
+            "tracking_uri": redact_uri(self.tracking_uri),
         }
 
 

@@ -339,7 +339,7 @@ def run(
         typer.echo(f"report: {report_html}")
     typer.echo(
         f"mlflow: experiment '{summary.experiment}', parent run {summary.parent_run_id} "
-        f"at {summary.tracking_uri} (open it with: hpsearch ui)"
+        f"at {summary.as_json()['tracking_uri']} (open it with: hpsearch ui)"
     )
 
 
@@ -616,16 +616,16 @@ def ui(
     port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
 ) -> None:
     """Open the MLflow UI on the same store the searches wrote to."""
-    from hpsearch.tracking import resolve_tracking_uri, serve_ui
+    from hpsearch.tracking import redact_uri, resolve_tracking_uri, serve_ui
 
     uri = resolve_tracking_uri(tracking_uri)
     if uri.startswith(("http://", "https://")):
-        typer.echo(f"the searches log to a tracking server: open {uri} in a browser")
+        typer.echo(f"the searches log to a tracking server: open {redact_uri(uri)} in a browser")
         return
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         if sock.connect_ex((host if host != "0.0.0.0" else "127.0.0.1", port)) == 0:  # noqa: S104
             fail(f"--port: {host}:{port} is already in use; pick another with --port")
-    typer.echo(f"MLflow UI for {uri} at http://{host}:{port} (Ctrl+C stops it)")
+    typer.echo(f"MLflow UI for {redact_uri(uri)} at http://{host}:{port} (Ctrl+C stops it)")
     raise typer.Exit(serve_ui(uri, host, port))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -50,6 +51,17 @@ _SHORT = {
 }
 
 
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)[^/@\s]+@")
+
+
+def redact_uri(text: str) -> str:
+    """``https://user:token@host`` -> ``https://***@host``, anywhere in ``text``.
+
+    Credentials belong in MLflow's own variables (MLFLOW_TRACKING_USERNAME/PASSWORD/TOKEN),
+    which hpsearch never reads; one pasted into a URI is kept out of output, tags and logs."""
+    return _USERINFO.sub(r"\g<scheme>***@", text)
+
+
 def resolve_tracking_uri(uri: str | None) -> str:
     """The flag, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` in the cwd."""
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
@@ -82,12 +94,13 @@ def preflight(uri: str, timeout: float = 5.0) -> None:
         if exc.code in (401, 403):  # reachable; MLflow's own credentials apply to the API
             return
         raise TrackingUnavailable(
-            f"MLflow tracking server at {uri} answered HTTP {exc.code}"
+            f"MLflow tracking server at {redact_uri(uri)} answered HTTP {exc.code}"
         ) from None
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise TrackingUnavailable(
-            f"cannot reach the MLflow tracking server at {uri}: {reason}"
+            f"cannot reach the MLflow tracking server at {redact_uri(uri)}: "
+            f"{redact_uri(str(reason))}"
         ) from None
 
 
@@ -188,7 +201,7 @@ class MlflowTracker(SearchCallback):
             "hpsearch.dataset": self.space.dataset.name,
         }
         if command:
-            tags["hpsearch.command"] = command
+            tags["hpsearch.command"] = redact_uri(command)
         if output is not None:
             tags[OUTPUT_TAG] = str(Path(output).resolve())
         commit = _git_commit(Path.cwd())
@@ -504,7 +517,9 @@ def load_trials(
     client = _client(resolve_tracking_uri(tracking_uri))
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
-        raise LookupError(f"no MLflow experiment named '{experiment}' at {client.tracking_uri}")
+        raise LookupError(
+            f"no MLflow experiment named '{experiment}' at {redact_uri(client.tracking_uri)}"
+        )
     query = f"tags.`{ROLE_TAG}` = 'trial'"
     if parent_run_id:
         query += f" and tags.`{PARENT_TAG}` = '{parent_run_id}'"
@@ -578,7 +593,7 @@ def load_searches(
             try:
                 run = client.get_run(rid)
             except MlflowException:
-                raise NoSearches(f"no run '{rid}' at {client.tracking_uri}") from None
+                raise NoSearches(f"no run '{rid}' at {redact_uri(client.tracking_uri)}") from None
             if run.data.tags.get(ROLE_TAG) != "search":
                 raise NoSearches(f"run '{rid}' is not an hpsearch search (a parent run)")
             parents.append(run)
@@ -587,7 +602,9 @@ def load_searches(
             raise NoSearches("give --experiment or --run-id")
         exp = client.get_experiment_by_name(experiment)
         if exp is None:
-            raise NoSearches(f"no MLflow experiment named '{experiment}' at {client.tracking_uri}")
+            raise NoSearches(
+                f"no MLflow experiment named '{experiment}' at {redact_uri(client.tracking_uri)}"
+            )
         query = f"tags.`{ROLE_TAG}` = 'search'"
         for key, value in (tags or {}).items():
             query += f" and tags.`{key}` = '{value}'"
