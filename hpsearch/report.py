@@ -409,6 +409,9 @@ def _figures(searches: list[SearchRecord], ranks: dict[str, float], top_k: int) 
                 )
             )
         fig.update_layout(title=title, xaxis_title=x, yaxis_title=f"best {metric}")
+        window = _y_window(searches)
+        if window:
+            fig.update_yaxes(range=window)
         figs.append(fig)
 
     fig = go.Figure()
@@ -481,6 +484,25 @@ def _figures(searches: list[SearchRecord], ranks: dict[str, float], top_k: int) 
     for fig in figs:
         fig.update_layout(template="plotly_white", height=420, margin={"t": 60})
     return figs
+
+
+def _y_window(searches: list[SearchRecord]) -> list[float] | None:
+    """The y range where the searches compete: from the worst best-so-far at half of any
+    search's trials to the best final value. The first trials' poor values would otherwise
+    squeeze the race at the top into a line (zoom out in the page to see them)."""
+    halves, finals = [], []
+    for s in searches:
+        p = progress(s).dropna(subset=["best"])
+        if p.empty:
+            continue
+        halves.append(float(p["best"].iloc[len(p) // 2]))
+        finals.append(float(p["best"].iloc[-1]))
+    if not finals:
+        return None
+    values = [*halves, *finals]
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.15 or abs(hi) * 0.01 or 0.01
+    return [lo - pad, hi + pad]
 
 
 # ----------------------------------------------------------------------------- writing
