@@ -449,8 +449,39 @@ class MlflowTracker(SearchCallback):
             if model is not None:
                 model_uri = self._log_model(model, input_example)
                 self.client.set_tag(pid, "hpsearch.best_model_uri", model_uri)
+        self.client.set_tag(pid, "mlflow.note.content", self._note(best, trials_csv, model_uri))
         self.client.set_terminated(pid, FINISHED)
         return model_uri
+
+    def _note(self, best: TrialResult | None, trials_csv: Path, model_uri: str | None) -> str:
+        """The parent run's description in the MLflow UI: the search at a glance."""
+        import csv
+
+        with trials_csv.open(encoding="utf-8") as handle:
+            statuses = [row.get("status") for row in csv.DictReader(handle)]
+        s, metric = self.space.search, self.space.objective.metric
+        lines = [
+            f"**{s.strategy}** search on **{s.backend}** of `{self.space.name}` "
+            f"({self.space.dataset.name}), seed {s.seed}: {len(statuses)} trials, "
+            f"{statuses.count(FAILED)} failed.",
+            "",
+        ]
+        if best is None:
+            lines.append("No trial finished.")
+        else:
+            shown = [k for k in self._searched if k in best.params] or list(best.params)
+            params = ", ".join(f"{k}={_fmt(best.params[k])}" for k in shown)
+            lines.append(
+                f"Best {metric} = **{best.objective:.4f}** (trial {best.trial_id}): {params}."
+            )
+        if model_uri:
+            lines += ["", f"Best model: `{model_uri}`."]
+        lines += [
+            "",
+            "Trials: the nested child runs; the table: `trials.csv`; the report: "
+            "`report/index.html` among the artifacts (written by `hpsearch run`).",
+        ]
+        return "\n".join(lines)
 
     def _log_model(self, model: Any, input_example: Any) -> str:
         import keras

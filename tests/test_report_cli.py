@@ -88,7 +88,10 @@ def test_report_holds_every_trial_with_mlflow_values_and_logs_itself(store: dict
     assert "| random |" in md and "| hyperband |" in md
     assert "Method: fANOVA" in md
     client = MlflowClient(tracking_uri=store["uri"])
-    for run in store["runs"]:
+    for run, strategy in zip(store["runs"], ("random", "hyperband"), strict=True):
+        note = client.get_run(run["parent_run_id"]).data.tags["mlflow.note.content"]
+        assert note.startswith(f"**{strategy}** search on **keras-tuner** of `rep-digits`")
+        assert f"Best val_accuracy = **{run['best_value']:.4f}**" in note
         own = {a.path for a in client.list_artifacts(run["parent_run_id"], "report")}
         assert {"report/index.html", "report/report.md", "report/trials.csv"} <= own
         shared = {a.path for a in client.list_artifacts(run["parent_run_id"], "reports/rep")}
