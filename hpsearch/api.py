@@ -237,12 +237,15 @@ def run_search(
     budget_epochs: int | None = None,
     budget_seconds: float | None = None,
     tags: dict[str, str] | None = None,
+    resume_run: str | None = None,
 ) -> SearchSummary:
     """Load the data once, run the backend, record every trial in MLflow, write trials.csv.
 
     ``budget_epochs`` / ``budget_seconds`` stop the search early, before ``max_trials``,
     once that many epochs were trained or seconds passed (see EpochBudget). ``tags`` go on
-    the parent run (``compare`` marks its searches with them).
+    the parent run (``compare`` and ``sweep`` mark their searches with them).
+    ``resume_run`` resumes that parent run (``sweep`` knows which one it wants); it must be
+    a search of the same space, strategy, backend and seed.
 
     With ``resume``, the latest unfinished search of the same space, strategy, backend,
     seed and output folder continues under its parent run: finished trials are kept, the
@@ -261,7 +264,10 @@ def run_search(
 
     tracker = MlflowTracker(space, tracking_uri=tracking_uri, experiment=experiment)
     notes: list[str] = []
-    parent = tracker.find_resumable(Path(output)) if resume else None
+    if resume_run is not None:
+        tracker.check_resumable(resume_run)  # raises SpaceError: another space, or not a search
+        resume = True
+    parent = resume_run or (tracker.find_resumable(Path(output)) if resume else None)
     parent_resumed = parent is not None
     if parent:
         interrupted = tracker.resume(parent)

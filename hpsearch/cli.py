@@ -7,6 +7,7 @@ Heavy libraries are imported inside the commands that need them, so ``--help`` a
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -235,6 +236,21 @@ def run(
             show_default=False,
         ),
     ] = None,
+    resume_run: Annotated[
+        str | None,
+        typer.Option(
+            "--resume-run",
+            help="Resume this parent run (a search of the same space, strategy, backend "
+            "and seed), as --resume does for the latest one.",
+            show_default=False,
+        ),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag", help="KEY=VALUE tag for the parent run (repeatable).", show_default=False
+        ),
+    ] = None,
     with_report: Annotated[
         bool,
         typer.Option(
@@ -299,9 +315,11 @@ def run(
         )
         if max_failures is not None and max_failures < 1:
             raise SpaceError("must be at least 1", field="--max-failures")
+        tags = _parse_tags(tag or [])
     except (SpaceError, ValueError) as exc:
         fail(str(exc))
     display = ProgressDisplay(sys.stderr, budget_epochs=budget_epochs)
+    signal.signal(signal.SIGTERM, _terminate)  # cron, Kubernetes: stop cleanly, resumable
     try:
         summary = run_search(
             s,
@@ -315,6 +333,8 @@ def run(
             max_failures=max_failures,
             budget_epochs=budget_epochs,
             budget_seconds=budget_time,
+            tags=tags,
+            resume_run=resume_run,
         )
     except DataError as exc:  # found once the data is read: point at the setting's line
         fail(str(s.error_at(exc.field, str(exc))))
@@ -341,6 +361,28 @@ def run(
         f"mlflow: experiment '{summary.experiment}', parent run {summary.parent_run_id} "
         f"at {summary.as_json()['tracking_uri']} (open it with: hpsearch ui)"
     )
+
+
+def _parse_tags(items: list[str]) -> dict[str, str]:
+    tags = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SpaceError(f"expected KEY=VALUE, got {item!r}", field="--tag")
+        tags[key.strip()] = value
+    return tags
+
+
+TERMINATED = "terminated (SIGTERM): the search is marked KILLED; --resume continues it"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the search is: it unwinds like Ctrl+C, so the parent run and
+    its running trials are marked KILLED and ``--resume`` picks the search up."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
 
 
 def _search_report(summary: Any) -> str | None:
@@ -608,6 +650,54 @@ def best(
 
 
 @app.command()
+def sweep(
+    sweep_file: Annotated[Path, typer.Argument(help="Sweep YAML file.", show_default=False)],
+    tracking_uri: TrackingOpt = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray: cluster for the Ray entries (sets RAY_ADDRESS for them).",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="List every entry with its key and state; run nothing."),
+    ] = False,
+) -> None:
+    """Run a sweep file's matrix of searches: done entries are skipped, interrupted ones
+    resumed. Exit 0 all done, 1 some failed, 2 bad input, 3 already running, 143 SIGTERM."""
+    import os
+    import time
+
+    from hpsearch.sweep import EXIT_LOCKED, SweepLocked, load_sweep, run_sweep
+    from hpsearch.tracking import TrackingUnavailable, preflight, resolve_tracking_uri
+
+    try:
+        spec = load_sweep(sweep_file)
+    except SpaceError as exc:
+        fail(str(exc))
+    uri = resolve_tracking_uri(tracking_uri or spec.spec.tracking_uri)
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        # a relative store: the entries run elsewhere (a Ray job's working dir), pin it
+        uri = f"sqlite:///{Path(uri.removeprefix('sqlite:///')).resolve()}"
+    if address:
+        os.environ["RAY_ADDRESS"] = address
+
+    def log(line: str) -> None:
+        typer.echo(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] {line}", err=True)
+
+    try:
+        preflight(uri)
+        code = run_sweep(spec, tracking_uri=uri, dry_run=dry_run, log=log, echo=typer.echo)
+    except SweepLocked as exc:
+        fail(str(exc), code=EXIT_LOCKED)
+    except TrackingUnavailable as exc:
+        fail(str(exc), code=1)
+    raise typer.Exit(code)
+
+
+@app.command()
 def ui(
     tracking_uri: TrackingOpt = None,
     host: Annotated[
@@ -636,9 +726,13 @@ def main() -> None:
     _debug = False
     try:
         code = app(standalone_mode=False)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        code = 130
+    except typer.Abort as exc:  # click turns KeyboardInterrupt (and so SIGTERM) into Abort
+        if isinstance(exc.__cause__, Terminated):
+            typer.echo(TERMINATED, err=True)
+            code = 143
+        else:
+            typer.echo("aborted", err=True)
+            code = 130
     except typer.TyperException as exc:  # typer's (vendored) click errors: bad flags, values
         ctx = getattr(exc, "ctx", None)
         where = f"{ctx.command_path}: " if ctx is not None else ""
@@ -648,6 +742,9 @@ def main() -> None:
         else:
             typer.echo(f"error: {where}{message}", err=True)
         code = getattr(exc, "exit_code", 2)
+    except Terminated:
+        typer.echo(TERMINATED, err=True)
+        code = 143
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         code = 130

@@ -11,9 +11,10 @@ import difflib
 import hashlib
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal, TypeVar, Union
 
 import yaml
 from pydantic import (
@@ -25,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+M = TypeVar("M", bound=BaseModel)
 STRATEGIES: tuple[str, ...] = ("random", "hyperband", "bayesian", "asha", "tpe")
 #: Strategies only Ray Tune offers (its ASHA scheduler, Optuna's TPE through OptunaSearch).
 RAY_ONLY: tuple[str, ...] = ("asha", "tpe")
@@ -661,6 +663,11 @@ def _pydantic_error(exc: ValidationError, model: type[BaseModel]) -> tuple[tuple
 
 def load_space(path: str | Path) -> Space:
     """Read and validate a space file; every problem raises SpaceError with file:line."""
+    return parse_space(read_text(path), source=Path(path))
+
+
+def read_text(path: str | Path) -> str:
+    """A YAML file's text; a missing, unreadable or non-UTF-8 file is a SpaceError."""
     path = Path(path)
     label = str(path)
     if not path.exists():
@@ -681,12 +688,17 @@ def load_space(path: str | Path) -> Space:
             file=label,
             line=line,
         ) from None
-    return parse_space(text, source=path)
+    return text
 
 
-def parse_space(text: str, *, source: Path | None = None) -> Space:
-    """Validate the text of a space file (see load_space)."""
-    label = str(source) if source else "<space>"
+def compose_yaml(
+    text: str, label: str
+) -> tuple[
+    dict[str, Any], dict[tuple[Any, ...], int], Callable[[tuple[Any, ...], str], SpaceError]
+]:
+    """Parse YAML into a mapping, its key paths' line numbers, and ``fail(path, message)``
+    that makes a SpaceError pointing at the line of ``path`` (how every hpsearch YAML file
+    reports errors)."""
     try:
         node = yaml.compose(text, Loader=_Loader)
         raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
@@ -714,6 +726,22 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
             message, file=label, line=_line_for(lines, path), field=_field_name(path) or None
         )
 
+    return raw, lines, fail
+
+
+def validate_yaml(raw: dict[str, Any], model: type[M], fail: Callable[..., SpaceError]) -> M:
+    """``model.model_validate(raw)``, its first error raised through ``fail`` (file:line)."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        loc, msg = _pydantic_error(exc, model)
+        raise fail(loc, msg) from None
+
+
+def parse_space(text: str, *, source: Path | None = None) -> Space:
+    """Validate the text of a space file (see load_space)."""
+    label = str(source) if source else "<space>"
+    raw, lines, fail = compose_yaml(text, label)
     try:
         spec = _SpaceFile.model_validate(raw)
     except ValidationError as exc:
