@@ -17,6 +17,7 @@ import typer
 
 from hpsearch import __version__
 from hpsearch.space import BACKENDS, STRATEGIES, Space, SpaceError, hyperband_trials, load_space
+from hpsearch.trials import SearchCallback
 
 app = typer.Typer(
     name="hpsearch",
@@ -320,13 +321,14 @@ def run(
         fail(str(exc))
     display = ProgressDisplay(sys.stderr, budget_epochs=budget_epochs)
     signal.signal(signal.SIGTERM, _terminate)  # cron, Kubernetes: stop cleanly, resumable
+    sys.unraisablehook = _quiet_unraisable
     try:
         summary = run_search(
             s,
             tracking_uri=tracking_uri,
             experiment=experiment,
             output=output,
-            callbacks=[display],
+            callbacks=[display, _TerminationCheck()],
             verbose=verbose,
             options=options,
             resume=resume,
@@ -381,8 +383,32 @@ class Terminated(KeyboardInterrupt):
     its running trials are marked KILLED and ``--resume`` picks the search up."""
 
 
+_terminated: list[int] = []
+
+
 def _terminate(signum: int, frame: Any) -> None:
+    _terminated.append(signum)
     raise Terminated()
+
+
+def _quiet_unraisable(info: Any) -> None:
+    """Drop the "Exception ignored in ..." report of a swallowed Terminated (see below)."""
+    if not isinstance(info.exc_value, Terminated):
+        sys.__unraisablehook__(info)
+
+
+class _TerminationCheck(SearchCallback):
+    """Raises Terminated at the next epoch if SIGTERM's own raise was swallowed (a signal
+    handler runs wherever the main thread is, a weakref callback included, where Python
+    only prints what it raises)."""
+
+    def on_epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
+        if _terminated:
+            raise Terminated()
+
+    def on_trial_end(self, result: Any) -> None:
+        if _terminated:
+            raise Terminated()
 
 
 def _search_report(summary: Any) -> str | None:
@@ -716,7 +742,7 @@ def ui(
         if sock.connect_ex((host if host != "0.0.0.0" else "127.0.0.1", port)) == 0:  # noqa: S104
             fail(f"--port: {host}:{port} is already in use; pick another with --port")
     typer.echo(f"MLflow UI for {redact_uri(uri)} at http://{host}:{port} (Ctrl+C stops it)")
-    raise typer.Exit(serve_ui(uri, host, port))
+    serve_ui(uri, host, port)
 
 
 def main() -> None:
@@ -726,8 +752,11 @@ def main() -> None:
     _debug = False
     try:
         code = app(standalone_mode=False)
+        if code == 130:  # typer turns KeyboardInterrupt (and so SIGTERM) into exit 130
+            typer.echo(TERMINATED if _terminated else "interrupted", err=True)
+            code = 143 if _terminated else 130
     except typer.Abort as exc:  # click turns KeyboardInterrupt (and so SIGTERM) into Abort
-        if isinstance(exc.__cause__, Terminated):
+        if isinstance(exc.__cause__, Terminated) or _terminated:
             typer.echo(TERMINATED, err=True)
             code = 143
         else:
@@ -742,12 +771,9 @@ def main() -> None:
         else:
             typer.echo(f"error: {where}{message}", err=True)
         code = getattr(exc, "exit_code", 2)
-    except Terminated:
-        typer.echo(TERMINATED, err=True)
-        code = 143
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        code = 130
+        typer.echo(TERMINATED if _terminated else "interrupted", err=True)
+        code = 143 if _terminated else 130
     except Exception as exc:  # a bug or an unforeseen failure: one line, exit 1
         if _debug:
             raise

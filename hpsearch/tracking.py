@@ -108,6 +108,9 @@ def _client(uri: str) -> Any:
     # A server that drops mid-search should cost seconds, not MLflow's minutes of retries.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    # Against a server, MLflow prints "View run ..." links to stdout at every run's end,
+    # which would break --json's one object on stdout.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     import mlflow
 
     _quiet_mlflow()
@@ -750,8 +753,9 @@ def _search_all(client: Any, experiment_id: str, query: str) -> list[Any]:
             return out
 
 
-def serve_ui(tracking_uri: str | None, host: str, port: int) -> int:
-    """Run ``mlflow ui`` on the same store as the searches; returns its exit code."""
+def serve_ui(tracking_uri: str | None, host: str, port: int) -> None:
+    """Become ``mlflow ui`` on the same store as the searches (exec: a signal that stops
+    ``hpsearch ui`` stops the UI and its workers, nothing is left serving)."""
     import sys
 
     uri = resolve_tracking_uri(tracking_uri)
@@ -766,8 +770,12 @@ def serve_ui(tracking_uri: str | None, host: str, port: int) -> int:
         host,
         "--port",
         str(port),
+        "--workers",
+        "1",  # one reviewer's UI: starts in seconds, not MLflow's default of 4 workers
     ]
-    return subprocess.call(cmd)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, cmd)  # noqa: S606 - our own interpreter running mlflow
 
 
 def sweep_states(tracking_uri: str, experiment: str, sweep: str) -> dict[str, tuple[str, str]]:
