@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 
 from hpsearch.api import SearchSummary, prepare, run_search
 from hpsearch.space import parse_space
+from hpsearch.trials import SearchCallback
 
 pytestmark = pytest.mark.slow
 
@@ -160,6 +162,34 @@ def test_a_nan_trial_fails_early_and_the_search_goes_on(tmp_path: Path) -> None:
     assert frame.loc[1e-3, "status"] == "FINISHED" and frame.loc[1e-3, "epochs"] == 3
     states = {r.data.params["learning_rate"]: r.info.status for r in _children(summary)}
     assert states == {"10.0": "FAILED", "0.001": "FINISHED"}
+
+
+class _Intervals(SearchCallback):
+    """When each trial reported its epochs: [first epoch, trial end] per trial."""
+
+    def __init__(self) -> None:
+        self.spans: dict[str, list[float]] = {}
+
+    def on_epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
+        self.spans.setdefault(trial_id, [time.monotonic(), 0.0])
+
+    def on_trial_end(self, result: Any) -> None:
+        self.spans[result.trial_id][1] = time.monotonic()
+
+
+@pytest.mark.parametrize(("limit", "overlaps"), [(1, False), (2, True)])
+def test_max_concurrent_limits_a_random_search(tmp_path: Path, limit: int, overlaps: bool) -> None:
+    """--max-concurrent 1 runs Ray trials one after another (Tune ignores its own limit
+    for a generator passed in, so hpsearch sets it on the generator); 2 overlaps them."""
+    space = prepare(parse_space(SPACE, source=tmp_path / "s.yaml"), strategy="random",
+                    backend="ray", epochs=4)  # fmt: skip
+    clock = _Intervals()
+    run_search(space, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}", output=tmp_path / "out",
+               options={"max_concurrent": limit}, callbacks=[clock])  # fmt: skip
+    spans = sorted(clock.spans.values())
+    assert len(spans) == 4
+    overlap = any(b[0] < a[1] for a, b in itertools.pairwise(spans))
+    assert overlap is overlaps, spans
 
 
 # ----------------------------------------------------------------------------- a real cluster
