@@ -76,9 +76,12 @@ def prepare(
 ) -> Space:
     """Load a space (if given a path) and apply overrides; raises SpaceError on bad input."""
     space = space_or_path if isinstance(space_or_path, Space) else load_space(space_or_path)
-    return space.with_overrides(
+    space = space.with_overrides(
         strategy=strategy, backend=backend, max_trials=max_trials, seed=seed, epochs=epochs
     )
+    if space.search.strategy == "grid":  # a grid runs every configuration, once
+        space = space.with_overrides(max_trials=space.size())
+    return space
 
 
 #: Options each backend accepts (besides ``verbose``), by the CLI flag that sets them.

@@ -119,6 +119,10 @@ def validate(
         hb = search.hyperband
         full = hyperband_trials(hb.max_epochs or s.training.epochs, hb.factor, hb.iterations)
         budget = f"{min(full, search.max_trials)} trials (schedule {full}, max_trials caps it)"
+    if search.strategy == "grid":
+        budget = (
+            f"{size} trials (the whole grid: {' x '.join(str(len(v)) for v in s.grid().values())})"
+        )
     typer.echo(
         f"search: {search.strategy} on {search.backend}, {budget}, "
         f"{s.training.epochs} epochs, seed {search.seed}"

@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 M = TypeVar("M", bound=BaseModel)
-STRATEGIES: tuple[str, ...] = ("random", "hyperband", "bayesian", "asha", "tpe")
+STRATEGIES: tuple[str, ...] = ("random", "grid", "hyperband", "bayesian", "asha", "tpe")
 #: Strategies only Ray Tune offers (its ASHA scheduler, Optuna's TPE through OptunaSearch).
 RAY_ONLY: tuple[str, ...] = ("asha", "tpe")
 BACKENDS: tuple[str, ...] = ("keras-tuner", "ray")
@@ -154,8 +154,12 @@ class IntRange(BaseModel):
     default: int | None = None
 
     def values(self) -> list[Any] | None:
-        if self.log and self.step is None:
-            return list(range(self.min, self.max + 1))
+        if self.log and self.step:  # Keras Tuner's log step multiplies: 16, 32, 64, ...
+            out, v = [], self.min
+            while v <= self.max:
+                out.append(v)
+                v *= self.step
+            return out
         return list(range(self.min, self.max + 1, self.step or 1))
 
     def describe(self) -> str:
@@ -175,8 +179,11 @@ class FloatRange(BaseModel):
     def values(self) -> list[Any] | None:
         if self.step is None:
             return None
+        if self.log:  # multiplicative, as in Keras Tuner: 1e-4, 1e-3, 1e-2 for step 10
+            n = math.floor(math.log(self.max / self.min) / math.log(self.step) + 1e-9) + 1
+            return [float(f"{self.min * self.step**i:.12g}") for i in range(n)]
         n = math.floor((self.max - self.min) / self.step + 1e-9) + 1
-        return [self.min + i * self.step for i in range(n)]
+        return [float(f"{self.min + i * self.step:.12g}") for i in range(n)]
 
     def describe(self) -> str:
         step = f" step {self.step:g}" if self.step else ""
@@ -519,6 +526,25 @@ class Space:
             field=field,
         )
 
+    def grid_problem(self) -> str | None:
+        """Why this space cannot be searched by grid, or None: every searched param must be
+        finite (a choice, a bool, or an int/float range with a step)."""
+        continuous = [
+            f"{k} ({p.describe()})"
+            for k, p in self.searched().items()
+            if isinstance(p, (IntRange, FloatRange)) and p.step is None
+        ]
+        if not continuous:
+            return None
+        return (
+            "grid needs every hyperparameter finite (a choice, a bool, or a range with a "
+            f"step); continuous: {', '.join(continuous)}"
+        )
+
+    def grid(self) -> dict[str, list[Any]]:
+        """Every searched param's values, for a grid search."""
+        return {k: list(p.values() or []) for k, p in self.searched().items()}
+
     def searched(self) -> dict[str, Param]:
         """The hyperparameters that vary."""
         return {k: p for k, p in self.params.items() if not isinstance(p, Fixed)}
@@ -550,7 +576,12 @@ class Space:
             err = exc.errors()[0]
             flag = "--" + str(err["loc"][0] if err["loc"] else "strategy").replace("_", "-")
             raise SpaceError(_clean_msg(err["msg"]), field=flag) from None
-        return dataclasses.replace(self, search=new_search, training=training)
+        new = dataclasses.replace(self, search=new_search, training=training)
+        if new_search.strategy == "grid" and self.search.strategy != "grid":
+            problem = new.grid_problem()
+            if problem:
+                raise SpaceError(problem, field="--strategy")
+        return new
 
 
 # ----------------------------------------------------------------------------- loading
@@ -759,7 +790,7 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
         params.setdefault(name, Fixed(value=info.default))
 
     objective = _objective(spec, fail)
-    return Space(
+    space = Space(
         name=spec.name,
         dataset=spec.dataset,
         objective=objective,
@@ -771,6 +802,11 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
         text=text,
         lines=lines,
     )
+    if spec.search.strategy == "grid":
+        problem = space.grid_problem()
+        if problem:
+            raise fail(("search", "strategy"), problem)
+    return space
 
 
 def _objective(spec: _SpaceFile, fail: Any) -> Objective:

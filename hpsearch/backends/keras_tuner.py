@@ -267,6 +267,8 @@ def _build_tuner(
     extra: dict[str, Any]
     if search.strategy == "random":
         base, extra = kt.RandomSearch, {"max_trials": max_trials}
+    elif search.strategy == "grid":
+        base, extra = kt.GridSearch, {"max_trials": max_trials}
     elif search.strategy == "bayesian":
         base = kt.BayesianOptimization
         extra = {
@@ -319,7 +321,14 @@ def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
 
     class SpaceHyperModel(kt.HyperModel):  # type: ignore[misc]
         def build(self, hp: Any) -> Any:
-            params = {name: hp_value(hp, name, p) for name, p in space.params.items()}
+            if space.search.strategy == "grid":  # the grid is exactly Space.grid(), both engines
+                grid = space.grid()
+                params = {
+                    name: hp.Choice(name, grid[name]) if name in grid else hp_value(hp, name, p)
+                    for name, p in space.params.items()
+                }
+            else:
+                params = {name: hp_value(hp, name, p) for name, p in space.params.items()}
             keras.utils.set_random_seed(space.search.seed)  # same weights for the same params
             return build_model(
                 params, data.input_shape, data.task, data.n_outputs, norm_data=data.x_train

@@ -376,6 +376,8 @@ class RayTuneBackend:
         elif search.strategy == "bayesian":
             search_alg = _oracle_searcher(space, workdir, metric, mode)
             param_space = {}  # the oracle samples the space itself
+        elif search.strategy == "grid":  # every configuration once: Space.grid(), as on KT
+            param_space = {k: tune.grid_search(v) for k, v in space.grid().items()}
         elif search.strategy == "tpe":
             import optuna
             from ray.tune.search.optuna import OptunaSearch
@@ -449,7 +451,7 @@ class RayTuneBackend:
                     mode=mode,
                     search_alg=search_alg,
                     scheduler=scheduler,
-                    num_samples=search.max_trials,
+                    num_samples=1 if search.strategy == "grid" else search.max_trials,
                     max_concurrent_trials=self.max_concurrent,
                     time_budget_s=self.time_budget_s,
                     reuse_actors=True,  # import TensorFlow once per worker, not once per trial
