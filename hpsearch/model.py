@@ -6,6 +6,7 @@ dict, so one function serves both backends.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     import keras
     import numpy as np
 
-#: Keys of ``params`` that the builder reads; batch_size is a fit() argument.
+#: Keys of ``params`` that the builder reads; batch_size and class_weight are fit() args.
 BUILD_PARAMS = (
     "n_hidden",
     "n_neurons",
@@ -27,7 +28,66 @@ BUILD_PARAMS = (
     "optimizer",
     "kernel_initializer",
     "normalize",
+    "l1",
+    "l2",
+    "lr_schedule",
+    "lr_drop",
+    "lr_epochs_drop",
+    "first_decay_steps",
+    "layer_shape",
+    "batch_size",
 )
+
+
+def layer_widths(p: dict[str, Any]) -> list[int]:
+    """Each hidden layer's width: ``same`` (n_neurons each), ``funnel`` (halving, at least
+    1) or ``per_layer`` (``n_neurons_<i>``, falling back to n_neurons)."""
+    n, width = int(p["n_hidden"]), int(p["n_neurons"])
+    shape = p.get("layer_shape", "same")
+    if shape == "funnel":
+        return [max(1, width >> i) for i in range(n)]
+    if shape == "per_layer":
+        return [int(p.get(f"n_neurons_{i + 1}", width)) for i in range(n)]
+    return [width] * n
+
+
+def learning_rate_of(p: dict[str, Any], n_train: int | None) -> Any:
+    """The optimizer's learning rate: a float, or a schedule stepping once per batch.
+
+    step: ``learning_rate * lr_drop ** floor(epoch / lr_epochs_drop)`` (the seed's
+    piecewise decay); cosine_restarts: Keras's CosineDecayRestarts from learning_rate with
+    ``first_decay_steps`` batches in the first period."""
+    import keras
+
+    lr, schedule = float(p["learning_rate"]), p.get("lr_schedule", "constant")
+    if schedule == "constant":
+        return lr
+    if schedule == "cosine_restarts":
+        return keras.optimizers.schedules.CosineDecayRestarts(lr, int(p["first_decay_steps"]))
+    if n_train is None:
+        raise ValueError("lr_schedule: step needs the number of training examples")
+    steps_per_epoch = math.ceil(n_train / int(p["batch_size"]))
+    return keras.optimizers.schedules.ExponentialDecay(
+        lr,
+        decay_steps=steps_per_epoch * int(p["lr_epochs_drop"]),
+        decay_rate=float(p["lr_drop"]),
+        staircase=True,
+    )
+
+
+def fit_options(params: dict[str, Any], y_train: Any, task: str) -> dict[str, Any]:
+    """``model.fit`` arguments that come from params: batch_size, and class_weight
+    (``balanced``: n_samples / (n_classes * count), as scikit-learn computes it)."""
+    out: dict[str, Any] = {"batch_size": int(params.get("batch_size", 32))}
+    if params.get("class_weight", "none") == "balanced" and task in ("multiclass", "binary"):
+        import numpy as np
+
+        labels = np.asarray(y_train).reshape(-1).astype(int)
+        counts = np.bincount(labels)
+        present = counts > 0
+        weights = len(labels) / (present.sum() * np.where(present, counts, 1))
+        out["class_weight"] = {int(c): float(weights[c]) for c in np.nonzero(present)[0]}
+    return out
 
 
 def quiet_tensorflow(verbose: bool = False) -> None:
@@ -107,8 +167,8 @@ def loss_and_metrics(task: str) -> tuple[str, list[Any]]:
     return "mse", ["mae", "mse", keras.metrics.RootMeanSquaredError(name="rmse")]
 
 
-def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
-    """An optimizer by its vocabulary name."""
+def make_optimizer(name: str, learning_rate: Any) -> keras.optimizers.Optimizer:
+    """An optimizer by its vocabulary name; ``learning_rate`` may be a schedule."""
     import keras
 
     classes = {
@@ -130,6 +190,7 @@ def build_model(
     n_outputs: int = 1,
     *,
     norm_data: np.ndarray | None = None,
+    n_train: int | None = None,
 ) -> keras.Model:
     """An MLP: Flatten for images, n_hidden Dense(+Dropout) layers, a task-fitted head.
 
@@ -140,10 +201,16 @@ def build_model(
         n_outputs: classes for multiclass, else 1.
         norm_data: train features; with ``normalize`` the model gets a Normalization layer
             adapted on them, so the logged model takes the same inputs as training did.
+        n_train: training examples, for ``lr_schedule: step`` (default: len(norm_data)).
     """
     import keras
 
     p = {k: params.get(k, VOCABULARY[k].default) for k in BUILD_PARAMS}
+    p |= {k: v for k, v in params.items() if k.startswith("n_neurons_")}
+    if n_train is None and norm_data is not None:
+        n_train = len(norm_data)
+    l1, l2 = float(p["l1"]), float(p["l2"])
+    regularizer = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
     inputs = keras.Input(shape=tuple(input_shape))
     x = inputs
     if len(input_shape) > 1:
@@ -154,11 +221,12 @@ def build_model(
             raise ValueError("normalize needs the train features (norm_data)")
         norm.adapt(norm_data.reshape(len(norm_data), -1))
         x = norm(x)
-    for i in range(int(p["n_hidden"])):
+    for i, width in enumerate(layer_widths(p)):
         x = keras.layers.Dense(
-            int(p["n_neurons"]),
+            width,
             activation=p["activation"],
             kernel_initializer=p["kernel_initializer"],
+            kernel_regularizer=regularizer,
             name=f"hidden_{i + 1}",
         )(x)
         if p["dropout"] > 0:
@@ -175,7 +243,7 @@ def build_model(
     loss, metrics = loss_and_metrics(task)
     model.compile(
         loss=loss,
-        optimizer=make_optimizer(p["optimizer"], float(p["learning_rate"])),
+        optimizer=make_optimizer(p["optimizer"], learning_rate_of(p, n_train)),
         metrics=metrics,
     )
     return model

@@ -54,6 +54,10 @@ INITIALIZERS: tuple[str, ...] = (
     "random_uniform",
 )
 
+LR_SCHEDULES: tuple[str, ...] = ("constant", "step", "cosine_restarts")
+LAYER_SHAPES: tuple[str, ...] = ("same", "funnel", "per_layer")
+CLASS_WEIGHTS: tuple[str, ...] = ("none", "balanced")
+
 #: Built-in datasets and their task, known here so validation needs no heavy import.
 BUILTIN_DATASETS: dict[str, str] = {
     "penguins": "multiclass",
@@ -98,7 +102,19 @@ VOCABULARY: dict[str, HParamInfo] = {
     "batch_size": HParamInfo(int, 32, low=1, high=1 << 20),
     "normalize": HParamInfo(bool, False),
     "kernel_initializer": HParamInfo(str, "glorot_uniform", allowed=INITIALIZERS),
+    # Regularisation and schedules from the seed (Hands-On ML ch. 10-11).
+    "l1": HParamInfo(float, 0.0, low=0.0, high=1.0),
+    "l2": HParamInfo(float, 0.0, low=0.0, high=1.0),
+    "lr_schedule": HParamInfo(str, "constant", allowed=LR_SCHEDULES),
+    "lr_drop": HParamInfo(float, 0.5, low=0.0, high=1.0),  # step decay: factor per drop
+    "lr_epochs_drop": HParamInfo(int, 10, low=1, high=100000),  # step decay: epochs a drop
+    "first_decay_steps": HParamInfo(int, 1000, low=1, high=10**9),  # cosine restarts
+    # same: every layer n_neurons; funnel: halve each layer; per_layer: n_neurons_<i>.
+    "layer_shape": HParamInfo(str, "same", allowed=LAYER_SHAPES),
+    "class_weight": HParamInfo(str, "none", allowed=CLASS_WEIGHTS),
 }
+#: ``layer_shape: per_layer`` samples one width per active layer from n_neurons' range.
+MAX_PER_LAYER = 64
 
 
 class SpaceError(ValueError):
@@ -525,6 +541,34 @@ class Space:
             line=_line_for(self.lines, _path_of(field)),
             field=field,
         )
+
+    def per_layer_names(self) -> list[str]:
+        """``n_neurons_1`` ... for the deepest net, when ``layer_shape`` may be per_layer."""
+        shape = self.params.get("layer_shape")
+        possible = shape is not None and "per_layer" in (shape.values() or [])
+        if not possible:
+            return []
+        depth = self.params.get("n_hidden")
+        deepest = max(depth.values() or [VOCABULARY["n_hidden"].default]) if depth else 2
+        return [f"n_neurons_{i + 1}" for i in range(min(int(deepest), MAX_PER_LAYER))]
+
+    def active_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` without the per-layer widths the sampled net does not use (conditional
+        params, as Keras Tuner's: a width for layer 3 means nothing in a 2-layer net)."""
+        per_layer = params.get("layer_shape", self.default_of_or("layer_shape")) == "per_layer"
+        depth = int(params.get("n_hidden", self.default_of_or("n_hidden")))
+
+        def active(name: str) -> bool:
+            if not name.startswith("n_neurons_"):
+                return True
+            index = name.removeprefix("n_neurons_")
+            return per_layer and index.isdigit() and int(index) <= depth
+
+        return {k: v for k, v in params.items() if active(k)}
+
+    def default_of_or(self, name: str) -> Any:
+        """default_of for a declared param, else the vocabulary's default."""
+        return self.default_of(name) if name in self.params else VOCABULARY[name].default
 
     def grid_problem(self) -> str | None:
         """Why this space cannot be searched by grid, or None: every searched param must be

@@ -71,7 +71,7 @@ def test_grid_runs_every_configuration_once(tmp_path: Path, backend: str) -> Non
     assert out["trials"] == out["finished"] == 12
     import pandas as pd
 
-    frame = pd.read_csv(out["trials_csv"])
+    frame = pd.read_csv(tmp_path / out["trials_csv"])
     seen = {
         (int(r["params.n_hidden"]), round(float(r["params.learning_rate"]), 6),
          bool(r["params.normalize"]))

@@ -126,8 +126,8 @@ overrides:
     [
         ("name: x\nmatrix: {spaces: [space.yaml], stratgies: [random]}\n",
          "sweep.yaml:2: matrix.stratgies: unknown key 'stratgies' (did you mean 'strategies'?)"),
-        ("name: x\nmatrix:\n  spaces: [space.yaml]\n  strategies: [grid]\n",
-         "sweep.yaml:4: matrix.strategies: unknown strategy 'grid'"),
+        ("name: x\nmatrix:\n  spaces: [space.yaml]\n  strategies: [gird]\n",
+         "sweep.yaml:4: matrix.strategies: unknown strategy 'gird'"),
         ("name: x\nmatrix:\n  spaces: [nope.yaml]\n",
          "sweep.yaml:3: matrix.spaces[0]: nope.yaml: "),
         ("name: x y\nmatrix: {spaces: [space.yaml]}\n", "sweep.yaml:1: name: "),

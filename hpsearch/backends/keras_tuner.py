@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from hpsearch.backends.base import SearchOutcome
 from hpsearch.gpus import WorkerSlot, assign_workers, enable_memory_growth, restrict_to
-from hpsearch.model import GraphJanitor, build_model, quiet_tensorflow
+from hpsearch.model import GraphJanitor, build_model, fit_options, quiet_tensorflow
 from hpsearch.space import Bool, Choice, FloatRange, IntRange, Param, Space, hyperband_trials
 from hpsearch.trials import FAILED, FINISHED, SearchCallback, SearchInfo, TrialResult
 
@@ -329,13 +329,17 @@ def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
                 }
             else:
                 params = {name: hp_value(hp, name, p) for name, p in space.params.items()}
+            if params.get("layer_shape") == "per_layer":  # conditional: one per active layer
+                for name in space.per_layer_names()[: int(params["n_hidden"])]:
+                    params[name] = hp_value(hp, name, space.params["n_neurons"])
             keras.utils.set_random_seed(space.search.seed)  # same weights for the same params
             return build_model(
                 params, data.input_shape, data.task, data.n_outputs, norm_data=data.x_train
             )
 
         def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
-            history = model.fit(*args, batch_size=int(hp.get("batch_size")), **kwargs)
+            options = fit_options(hp.values, data.y_train, data.task)
+            history = model.fit(*args, **options, **kwargs)
             values = history.history.get(space.objective.metric, [])
             if not values or not all(math.isfinite(v) for v in values):
                 raise kt.errors.FailedTrialError(NAN_ERROR)
@@ -366,7 +370,8 @@ def _tuner_class(base: type) -> type:
 
         def _params(self, trial: Any) -> dict[str, Any]:
             values = trial.hyperparameters.values
-            return {k: _plain(v) for k, v in values.items() if not k.startswith("tuner/")}
+            params = {k: _plain(v) for k, v in values.items() if not k.startswith("tuner/")}
+            return self._space.active_params(params)
 
         def on_trial_begin(self, trial: Any) -> None:
             super().on_trial_begin(trial)

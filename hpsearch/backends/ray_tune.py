@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.backends.base import SearchOutcome
-from hpsearch.model import GraphJanitor, build_model, quiet_tensorflow
+from hpsearch.model import GraphJanitor, build_model, fit_options, quiet_tensorflow
 from hpsearch.space import TASK_METRICS, Bool, Choice, FloatRange, IntRange, Param, Space
 from hpsearch.trials import FAILED, FINISHED, SearchCallback, SearchInfo, TrialResult
 
@@ -145,7 +145,7 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
         data["x_train"],
         data["y_train"],
         validation_data=(data["x_valid"], data["y_valid"]),
-        batch_size=int(params["batch_size"]),
+        **fit_options(params, data["y_train"], data["task"]),
         epochs=payload["epochs"],
         initial_epoch=state["epoch"],
         callbacks=callbacks,
@@ -206,7 +206,7 @@ class _Bridge:
         if tid not in self.history:
             self.history[tid] = {}
             self.configs[ray_id] = config
-            self.events.on_trial_begin(tid, {**self.fixed, **config})
+            self.events.on_trial_begin(tid, self.params(config))
         return tid
 
     def result(self, ray_id: str, config: dict[str, Any], result: dict[str, Any]) -> None:
@@ -220,6 +220,10 @@ class _Bridge:
             self.history[tid].setdefault(k, []).append(v)
         self.last[tid] = result
         self.events.on_epoch_end(tid, int(result["epoch"]), logs)
+
+    def params(self, config: dict[str, Any]) -> dict[str, Any]:
+        """A trial's params as recorded: fixed ones too, unused per-layer widths not."""
+        return self.space.active_params({**self.fixed, **config})
 
     def close_open(self) -> None:
         """End trials Tune stopped without a completion hook (a budget's stop_all does):
@@ -246,7 +250,7 @@ class _Bridge:
         result = TrialResult(
             trial_id=tid,
             status=FINISHED if error is None else FAILED,
-            params={**self.fixed, **config},
+            params=self.params(config),
             objective=objective if error is None else None,
             epochs=len(history.get(self.metric, [])),
             seconds=float(last.get("time_total_s", 0.0)),
@@ -359,6 +363,8 @@ class RayTuneBackend:
         searched = space.searched()
         fixed = {k: p.value for k, p in space.params.items() if k not in searched}  # type: ignore[union-attr]
         param_space = {k: tune_domain(p) for k, p in searched.items()}
+        for name in space.per_layer_names():  # sampled for every layer; unused ones dropped
+            param_space[name] = tune_domain(space.params["n_neurons"])
         max_epochs = space.training.epochs
         if search.strategy in ("hyperband", "asha") and search.hyperband.max_epochs:
             max_epochs = search.hyperband.max_epochs
