@@ -261,6 +261,13 @@ def run_search(
     if budget_epochs is not None or budget_seconds is not None:
         _check_budget_options(space, options or {})
 
+    if space.builder:  # fail before any training: a typo here would fail every trial
+        from hpsearch.model import BuilderError, load_builder
+
+        try:
+            load_builder(space.builder, space.builder_dirs())
+        except BuilderError as exc:
+            raise space.error_at("builder", str(exc)) from None
     base_dir = space.source.parent if space.source else None
     data = load_dataset(space.dataset, space.search.seed, base_dir)
     check_objective(space.objective.metric, data.task)  # file datasets: task known only now

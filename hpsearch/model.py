@@ -191,6 +191,8 @@ def build_model(
     *,
     norm_data: np.ndarray | None = None,
     n_train: int | None = None,
+    builder: str | None = None,
+    builder_dirs: Sequence[str] = (),
 ) -> keras.Model:
     """An MLP: Flatten for images, n_hidden Dense(+Dropout) layers, a task-fitted head.
 
@@ -202,8 +204,12 @@ def build_model(
         norm_data: train features; with ``normalize`` the model gets a Normalization layer
             adapted on them, so the logged model takes the same inputs as training did.
         n_train: training examples, for ``lr_schedule: step`` (default: len(norm_data)).
+        builder: ``module:function`` to call instead (see build_custom).
     """
     import keras
+
+    if builder:
+        return build_custom(builder, builder_dirs, params, input_shape, task, n_outputs)
 
     p = {k: params.get(k, VOCABULARY[k].default) for k in BUILD_PARAMS}
     p |= {k: v for k, v in params.items() if k.startswith("n_neurons_")}
@@ -246,4 +252,56 @@ def build_model(
         optimizer=make_optimizer(p["optimizer"], learning_rate_of(p, n_train)),
         metrics=metrics,
     )
+    return model
+
+
+class BuilderError(ValueError):
+    """A space's ``builder`` cannot be imported or is not callable."""
+
+
+def load_builder(spec: str, dirs: Sequence[str] = ()) -> Any:
+    """Import exactly ``module:function`` (``dirs`` first on the path), nothing else."""
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    added = [d for d in dirs if d not in sys.path]
+    sys.path[:0] = added
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise BuilderError(f"cannot import '{module_name}': {exc}") from None
+    finally:
+        for d in added:
+            if d in sys.path:
+                sys.path.remove(d)
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise BuilderError(f"'{module_name}' has no function '{attr}'")
+    return fn
+
+
+def build_custom(
+    spec: str,
+    dirs: Sequence[str],
+    params: dict[str, Any],
+    input_shape: Sequence[int],
+    task: str,
+    n_outputs: int,
+) -> keras.Model:
+    """A user's builder: ``fn(params, input_shape, task)`` (plus ``n_outputs=`` when the
+    function takes it) returns a Keras model. An uncompiled model is compiled here with the
+    task's loss and metrics and the ``optimizer``/``learning_rate`` params, so the
+    objective (e.g. val_accuracy) is reported as for hpsearch's own models."""
+    import inspect
+
+    fn = load_builder(spec, dirs)
+    kwargs: dict[str, Any] = {}
+    if "n_outputs" in inspect.signature(fn).parameters:
+        kwargs["n_outputs"] = n_outputs
+    model = fn(dict(params), tuple(input_shape), task, **kwargs)
+    if not getattr(model, "compiled", False):
+        loss, metrics = loss_and_metrics(task)
+        lr = float(params.get("learning_rate", VOCABULARY["learning_rate"].default))
+        optimizer = make_optimizer(str(params.get("optimizer", "adam")), lr)
+        model.compile(loss=loss, optimizer=optimizer, metrics=metrics)
     return model

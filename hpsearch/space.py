@@ -277,15 +277,18 @@ def _check_scalar(name: str, info: HParamInfo, value: Any, field: str) -> Any:
     return value
 
 
-def parse_param(name: str, raw: Any, field: str) -> Param:
-    """Turn one YAML entry (a scalar or a one-key distribution mapping) into a Param."""
-    if name not in VOCABULARY:
+def parse_param(name: str, raw: Any, field: str, *, custom: bool = False) -> Param:
+    """Turn one YAML entry (a scalar or a one-key distribution mapping) into a Param.
+
+    With ``custom`` (the space names a ``builder``), names outside the vocabulary are
+    allowed and passed through to the builder, typed by their YAML values alone."""
+    if name not in VOCABULARY and not custom:
         raise SpaceError(
             f"unknown hyperparameter '{name}'{did_you_mean(name, VOCABULARY)}; "
-            f"known: {', '.join(VOCABULARY)}",
+            f"known: {', '.join(VOCABULARY)} (or name a builder: to pass your own)",
             field=field,
         )
-    info = VOCABULARY[name]
+    info = VOCABULARY[name] if name in VOCABULARY else _custom_info(raw)
     if not isinstance(raw, dict):
         if isinstance(raw, list):
             raise SpaceError(f"a list needs a kind: write {{choice: {raw}}}", field=field)
@@ -483,11 +486,31 @@ class Objective(BaseModel):
         )
 
 
+def _custom_info(raw: Any) -> HParamInfo:
+    """What a builder's own hyperparameter is, from its YAML value: no bounds, its type."""
+    body = raw
+    if isinstance(raw, dict):
+        if "int" in raw:
+            return HParamInfo(int, None)
+        if "float" in raw:
+            return HParamInfo(float, None)
+        if "bool" in raw:
+            return HParamInfo(bool, False)
+        body = (raw.get("choice") or [None])[0]
+    if isinstance(body, bool):
+        return HParamInfo(bool, False)
+    if isinstance(body, (int, float)):
+        return HParamInfo(float if isinstance(body, float) else int, None)
+    return HParamInfo(str, None)
+
+
 class _SpaceFile(_Strict):
     """The raw schema of a space file, before hyperparameters are parsed."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
     description: str | None = None
+    #: ``package.module:function`` called as ``function(params, input_shape, task)``.
+    builder: str | None = Field(None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
     dataset: DatasetSpec
     objective: Union[str, dict[str, str], None] = None
     hyperparameters: dict[str, Any]
@@ -512,6 +535,14 @@ class Space:
     lines: dict[tuple[Any, ...], int] = dataclasses.field(
         default_factory=dict, repr=False, compare=False
     )
+    builder: str | None = None  # ``module:function``, replacing hpsearch's MLP builder
+
+    def builder_dirs(self) -> list[str]:
+        """Where a builder's module is looked up first: the space file's folder, the cwd."""
+        import os
+
+        dirs = [str(self.source.resolve().parent)] if self.source else []
+        return [*dirs, os.getcwd()]
 
     @property
     def sha256(self) -> str:
@@ -827,7 +858,9 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
     params: dict[str, Param] = {}
     for name, entry in spec.hyperparameters.items():
         try:
-            params[name] = parse_param(str(name), entry, f"hyperparameters.{name}")
+            params[name] = parse_param(
+                str(name), entry, f"hyperparameters.{name}", custom=spec.builder is not None
+            )
         except SpaceError as exc:
             raise fail(_path_of(exc.field or ""), exc.problem) from None
     for name, info in VOCABULARY.items():
@@ -845,6 +878,7 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
         source=source,
         text=text,
         lines=lines,
+        builder=spec.builder,
     )
     if spec.search.strategy == "grid":
         problem = space.grid_problem()

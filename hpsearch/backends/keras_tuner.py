@@ -334,7 +334,13 @@ def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
                     params[name] = hp_value(hp, name, space.params["n_neurons"])
             keras.utils.set_random_seed(space.search.seed)  # same weights for the same params
             return build_model(
-                params, data.input_shape, data.task, data.n_outputs, norm_data=data.x_train
+                params,
+                data.input_shape,
+                data.task,
+                data.n_outputs,
+                norm_data=data.x_train,
+                builder=space.builder,
+                builder_dirs=space.builder_dirs(),
             )
 
         def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:

@@ -95,7 +95,13 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     params = {**payload["fixed"], **config}
     data = payload["data"]
     model = build_model(
-        params, data["input_shape"], data["task"], data["n_outputs"], norm_data=data["x_train"]
+        params,
+        data["input_shape"],
+        data["task"],
+        data["n_outputs"],
+        norm_data=data["x_train"],
+        builder=payload["builder"],
+        builder_dirs=payload["builder_dirs"],
     )
     metric, direction = payload["metric"], payload["direction"]
     node_id = ray.get_runtime_context().get_node_id()
@@ -416,6 +422,8 @@ class RayTuneBackend:
             "direction": mode,
             "cpus_per_trial": self.cpus_per_trial,
             "checkpoint_every_epoch": search.strategy == "hyperband",
+            "builder": space.builder,
+            "builder_dirs": space.builder_dirs(),
             "verbose": self.verbose,
         }
         trainable = tune.with_resources(
@@ -488,7 +496,13 @@ class RayTuneBackend:
 
             assert best is not None
             model = build_model(
-                best.params, data.input_shape, data.task, data.n_outputs, norm_data=data.x_train
+                best.params,
+                data.input_shape,
+                data.task,
+                data.n_outputs,
+                norm_data=data.x_train,
+                builder=space.builder,
+                builder_dirs=space.builder_dirs(),
             )
             checkpoint = checkpoints[best.trial_id]
             if _is_client():  # the checkpoint sits on the cluster's storage: read it there
@@ -621,7 +635,7 @@ def _tune_callback(bridge: _Bridge) -> Any:
             bridge.end(trial.trial_id, trial.config, None)
 
         def on_trial_error(self, iteration: int, trials: Any, trial: Any, **info: Any) -> None:
-            bridge.end(trial.trial_id, trial.config, str(trial.get_error() or "trial failed"))
+            bridge.end(trial.trial_id, trial.config, _trial_error(trial))
 
     return Forward()
 
@@ -666,6 +680,21 @@ def _budget_stopper(callbacks: SearchCallback) -> Any:
             return bool(check and check())
 
     return BudgetStopper()
+
+
+def _trial_error(trial: Any) -> str:
+    """The failed trial's traceback: Tune writes it to the trial's local error file before
+    it calls on_trial_error, but get_error() reads the storage copy, synced later."""
+    for attr in ("error_file",):
+        path = getattr(trial, attr, None)
+        try:
+            if path and Path(path).exists():
+                text = Path(path).read_text(errors="replace").strip()
+                if text:
+                    return text
+        except (OSError, TypeError):
+            pass
+    return str(trial.get_error() or "trial failed")
 
 
 def _oracle_searcher(space: Space, workdir: Path, metric: str, mode: str) -> Any:

@@ -1,0 +1,28 @@
+"""Builders for the custom-builder tests: what a user's ``mypkg.models:build`` looks like."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def build(
+    params: dict[str, Any], input_shape: tuple[int, ...], task: str, n_outputs: int = 1
+) -> Any:
+    """A two-tower MLP with hyperparameters hpsearch does not know (width_mult, towers),
+    returned uncompiled: hpsearch compiles it with the task's loss and metrics."""
+    import keras
+
+    inputs = keras.Input(shape=input_shape)
+    width = int(16 * float(params["width_mult"]))
+    towers = [keras.layers.Dense(width, activation=params["tower_activation"])(inputs)
+              for _ in range(int(params["towers"]))]  # fmt: skip
+    x = keras.layers.Concatenate()(towers) if len(towers) > 1 else towers[0]
+    units, activation = (n_outputs, "softmax") if task == "multiclass" else (1, None)
+    return keras.Model(inputs, keras.layers.Dense(units, activation=activation)(x))
+
+
+def broken(params: dict[str, Any], input_shape: tuple[int, ...], task: str) -> Any:
+    """A builder that raises for one value of a param: those trials must fail, not the search."""
+    if params["towers"] == 2:
+        raise ValueError("two towers are not supported by this builder")
+    return build(params, input_shape, task, n_outputs=10)
