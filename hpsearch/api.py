@@ -241,6 +241,7 @@ def run_search(
     budget_seconds: float | None = None,
     tags: dict[str, str] | None = None,
     resume_run: str | None = None,
+    warm_start: str | None = None,
 ) -> SearchSummary:
     """Load the data once, run the backend, record every trial in MLflow, write trials.csv.
 
@@ -248,7 +249,8 @@ def run_search(
     once that many epochs were trained or seconds passed (see EpochBudget). ``tags`` go on
     the parent run (``compare`` and ``sweep`` mark their searches with them).
     ``resume_run`` resumes that parent run (``sweep`` knows which one it wants); it must be
-    a search of the same space, strategy, backend and seed.
+    a search of the same space, strategy, backend and seed. ``warm_start`` (a parent run id
+    or an experiment) seeds a bayesian or tpe search with that search's finished trials.
 
     With ``resume``, the latest unfinished search of the same space, strategy, backend,
     seed and output folder continues under its parent run: finished trials are kept, the
@@ -260,6 +262,11 @@ def run_search(
 
     if budget_epochs is not None or budget_seconds is not None:
         _check_budget_options(space, options or {})
+    if warm_start and space.search.strategy not in ("bayesian", "tpe"):
+        raise SpaceError(
+            f"warm start seeds a bayesian or tpe search, not {space.search.strategy}",
+            field="--warm-start",
+        )
 
     if space.builder:  # fail before any training: a typo here would fail every trial
         from hpsearch.model import BuilderError, load_builder
@@ -274,6 +281,19 @@ def run_search(
 
     tracker = MlflowTracker(space, tracking_uri=tracking_uri, experiment=experiment)
     notes: list[str] = []
+    warm: list[tuple[dict[str, Any], float]] = []
+    if warm_start:
+        warm, skipped = warm_trials(space, warm_start, tracker.tracking_uri)
+        notes.append(
+            f"warm start from {warm_start}: {len(warm)} earlier trial(s) seed the "
+            f"{space.search.strategy} search"
+            + (f"; {skipped} skipped (outside this space or unfinished)" if skipped else "")
+        )
+        tags = {
+            **(tags or {}),
+            "hpsearch.warm_start": warm_start,
+            "hpsearch.warm_trials": str(len(warm)),
+        }
     if resume_run is not None:
         tracker.check_resumable(resume_run)  # raises SpaceError: another space, or not a search
         resume = True
@@ -317,6 +337,8 @@ def run_search(
     error: BaseException | None = None
     try:
         kwargs: dict[str, Any] = {"resume": bool(resume and parent_resumed)}
+        if warm:
+            kwargs["warm"] = warm
         if space.search.backend == "ray":  # Ray's restored state may lag the journal
             kwargs["done"] = frozenset(r.trial_id for r in previous)
             kwargs["budgeted"] = bool(budgets)
@@ -370,6 +392,42 @@ def run_search(
         best_model_uri=model_uri,
         warnings=warnings,
     )
+
+
+def warm_trials(
+    space: Space, source: str, tracking_uri: str
+) -> tuple[list[tuple[dict[str, Any], float]], int]:
+    """The finished trials of ``source`` (a parent run id, else an experiment name) whose
+    params lie inside ``space``, as (params, objective); and how many were skipped."""
+    import math
+
+    from hpsearch.tracking import load_trials as _load
+    from hpsearch.tracking import run_experiment
+
+    experiment = run_experiment(source, tracking_uri)
+    try:
+        if experiment:
+            frame = _load(experiment, tracking_uri=tracking_uri, parent_run_id=source)
+        else:
+            frame = _load(source, tracking_uri=tracking_uri)
+    except LookupError:
+        raise SpaceError(
+            f"'{source}' is neither a search's run id nor an experiment", field="--warm-start"
+        ) from None
+    warm, skipped = [], 0
+    for _, row in frame.iterrows():
+        params = {
+            c[7:]: _plain(row[c])
+            for c in row.index
+            if c.startswith("params.") and row[c] == row[c]  # NaN: a param that run lacked
+        }
+        value = row["objective"]
+        ok = row["status"] == "FINISHED" and value is not None and math.isfinite(float(value))
+        if ok and space.contains(params):
+            warm.append((params, float(value)))
+        else:
+            skipped += 1
+    return warm, skipped
 
 
 def _check_budget_options(space: Space, options: dict[str, Any]) -> None:

@@ -256,6 +256,15 @@ def run(
             "--tag", help="KEY=VALUE tag for the parent run (repeatable).", show_default=False
         ),
     ] = None,
+    warm_start: Annotated[
+        str | None,
+        typer.Option(
+            "--warm-start",
+            help="Seed a bayesian or tpe search with the finished trials of an earlier search "
+            "(its parent run id) or of an experiment (its name).",
+            show_default=False,
+        ),
+    ] = None,
     with_report: Annotated[
         bool,
         typer.Option(
@@ -341,11 +350,13 @@ def run(
             budget_seconds=budget_time,
             tags=tags,
             resume_run=resume_run,
+            warm_start=warm_start,
         )
     except DataError as exc:  # found once the data is read: point at the setting's line
         fail(str(s.error_at(exc.field, str(exc))))
     except SpaceError as exc:
-        fail(str(exc if exc.file or not exc.field else s.error_at(exc.field, exc.problem)))
+        flag = exc.file or not exc.field or exc.field.startswith("--")  # a flag: no line
+        fail(str(exc if flag else s.error_at(exc.field or "", exc.problem)))
     except TrackingUnavailable as exc:
         fail(str(exc), code=1)
     except SearchFailed as exc:
@@ -725,6 +736,158 @@ def sweep(
     except TrackingUnavailable as exc:
         fail(str(exc), code=1)
     raise typer.Exit(code)
+
+
+@app.command()
+def refit(
+    run_id: Annotated[str, typer.Argument(help="The search's parent run id.", show_default=False)],
+    tracking_uri: TrackingOpt = None,
+    register: Annotated[
+        bool,
+        typer.Option(
+            "--register/--no-register",
+            help="Register the refit model in the MLflow Model Registry under the "
+            "experiment's name.",
+        ),
+    ] = True,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object on stdout at the end.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Keras, TensorFlow and MLflow output.")
+    ] = False,
+) -> None:
+    """Refit a search's best trial on train+valid, score it once on the test split, log
+    the model on the parent run and register it (seed 10.3, step 5)."""
+    from hpsearch.data import DataError
+    from hpsearch.refit import RefitFailed, final_fit
+    from hpsearch.tracking import NoSearches, TrackingUnavailable
+
+    try:
+        result = final_fit(run_id, tracking_uri=tracking_uri, register=register, verbose=verbose)
+    except (NoSearches, SpaceError, DataError) as exc:
+        fail(str(exc))
+    except (TrackingUnavailable, RefitFailed) as exc:
+        fail(str(exc), code=1)
+    if as_json:
+        typer.echo(json.dumps(result.as_json(), default=str))
+        return
+    typer.echo(
+        f"refit trial {result.trial_id} of search {result.parent_run_id} "
+        f"('{result.experiment}') on train+valid: {result.train_rows} rows, "
+        f"{result.epochs} epochs ({result.seconds:.0f} s)"
+    )
+    scores = "  ".join(f"{k} = {v:.4f}" for k, v in result.test_metrics.items())
+    typer.echo(f"test ({result.test_rows} rows): {scores}")
+    typer.echo(f"model: {result.model_uri}")
+    if result.registered_uri:
+        typer.echo(f"registered: {result.registered_uri}")
+
+
+@app.command("lr-find")
+def lr_find(
+    space: SpaceArg,
+    params: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--params",
+            metavar="NAME=VALUE",
+            help="Hold a hyperparameter at this value (repeatable, or "
+            "comma-separated) [default: each one's default in the space]",
+            show_default=False,
+        ),
+    ] = None,
+    min_lr: Annotated[
+        float, typer.Option("--min-lr", help="Learning rate of the first batch.")
+    ] = 1e-6,
+    max_lr: Annotated[
+        float, typer.Option("--max-lr", help="Learning rate of the last batch.")
+    ] = 1.0,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            help="Batches in the sweep [default: --epochs epochs of the train split]",
+            show_default=False,
+        ),
+    ] = None,
+    epochs: Annotated[
+        int, typer.Option(help="Epochs of batches to sweep over when --steps is not given.")
+    ] = 1,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Seed [default: the space's search.seed]", show_default=False),
+    ] = None,
+    tracking_uri: TrackingOpt = None,
+    experiment: Annotated[
+        str | None,
+        typer.Option(help="MLflow experiment [default: the space's name]", show_default=False),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Folder for the PNG, CSV and JSON [default: reports/<space name>/lr-find]",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object on stdout at the end.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Keras and TensorFlow output.")
+    ] = False,
+) -> None:
+    """Sweep the learning rate of the space's default model over a few hundred batches
+    (Hands-On ML ch.10, exercise 10): plot loss vs lr, suggest a rate, log it to MLflow."""
+    from hpsearch.data import DataError
+    from hpsearch.lrfind import run_lr_find
+    from hpsearch.tracking import TrackingUnavailable
+
+    s = _load(space)
+    try:
+        done = run_lr_find(
+            s,
+            params=params or [],
+            min_lr=min_lr,
+            max_lr=max_lr,
+            steps=steps,
+            epochs=epochs,
+            seed=seed,
+            tracking_uri=tracking_uri,
+            experiment=experiment,
+            output=output,
+            verbose=verbose,
+        )
+    except DataError as exc:  # found once the data is read: point at the setting's line
+        fail(str(s.error_at(exc.field, str(exc))))
+    except SpaceError as exc:
+        fail(str(exc))
+    except TrackingUnavailable as exc:
+        fail(str(exc), code=1)
+    r = done.result
+    for note in r.notes:
+        typer.echo(f"warning: {note}", err=True)
+    if as_json:
+        typer.echo(json.dumps(done.as_json(), default=str))
+        return
+    ended = f"the loss blew up at lr {r.stop_lr:.3g}" if r.stop_lr else "no blow-up"
+    typer.echo(
+        f"lr-find: {r.space} ({r.dataset}), {r.params.get('optimizer')}, batch "
+        f"{r.params.get('batch_size')}: {r.steps} of {r.planned_steps} steps from "
+        f"{r.min_lr:g} to {r.max_lr:g} in {r.seconds:.1f} s; {ended}"
+    )
+    typer.echo(f"suggested learning rate: {r.suggestion:.3g} ({r.rule_text})")
+    typer.echo(
+        f"min-loss lr / 10:        {r.min_lr_over_10:.3g} (lowest smoothed loss "
+        f"{r.min_loss:.4g} at lr {r.lr_at_min_loss:.3g})"
+    )
+    typer.echo(f"plot: {done.files['png']}")
+    typer.echo(f"curve: {done.files['csv']}")
+    typer.echo(
+        f"mlflow: experiment '{done.experiment}', run {done.run_id} at "
+        f"{done.as_json()['tracking_uri']} (open it with: hpsearch ui)"
+    )
 
 
 @app.command()

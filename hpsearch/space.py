@@ -601,6 +601,30 @@ class Space:
         """default_of for a declared param, else the vocabulary's default."""
         return self.default_of(name) if name in self.params else VOCABULARY[name].default
 
+    def contains(self, params: dict[str, Any]) -> bool:
+        """Whether a trial's params lie in this space: each searched value inside its range
+        or among its choices, each fixed value equal (a warm start keeps only those)."""
+        for name, p in self.params.items():
+            if name not in params:  # not recorded then (an older vocabulary): fixed is fine
+                if isinstance(p, Fixed):
+                    continue
+                return False
+            v = params[name]
+            if isinstance(p, Fixed):
+                if v != p.value:
+                    return False
+            elif isinstance(p, (IntRange, FloatRange)):
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    return False
+                if not p.min <= v <= p.max:
+                    return False
+            elif isinstance(p, Choice):
+                if v not in p.options:
+                    return False
+            elif not isinstance(v, bool):
+                return False
+        return True
+
     def grid_problem(self) -> str | None:
         """Why this space cannot be searched by grid, or None: every searched param must be
         finite (a choice, a bool, or an int/float range with a step)."""

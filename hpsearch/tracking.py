@@ -741,6 +741,20 @@ def log_report(
         client.log_artifacts(rid, str(folder), artifact_path)
 
 
+def run_experiment(run_id: str, tracking_uri: str | None = None) -> str | None:
+    """The experiment a parent run belongs to, or None when ``run_id`` is no such run."""
+    from mlflow.exceptions import MlflowException
+
+    client = _client(resolve_tracking_uri(tracking_uri))
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        return None
+    if run.data.tags.get(ROLE_TAG) != "search":
+        return None
+    return str(client.get_experiment(run.info.experiment_id).name)
+
+
 def _search_all(client: Any, experiment_id: str, query: str) -> list[Any]:
     out, token = [], None
     while True:
@@ -858,3 +872,258 @@ def lease(tracking_uri: str, experiment: str, name: str, ttl: float = 120.0) -> 
             client.set_experiment_tag(exp_id, tag, "{}")
         except Exception:  # noqa: BLE001, S110 - it expires on its own
             pass
+
+
+# ----------------------------------------------------------------------------- final refit
+
+#: Where ``refit.final_fit`` logs the refit model on the parent run (the LoggedModel's name).
+FINAL_MODEL_NAME = "final_model"
+
+
+def load_search_for_refit(run_id: str, *, tracking_uri: str | None = None) -> dict[str, Any]:
+    """What a final refit needs of a finished search, read back from MLflow alone.
+
+    Returns ``experiment``, ``parent_run_id``, ``status``, ``params`` (the parent's, as
+    strings), ``tags`` (its ``hpsearch.*`` tags), the best trial's ``trial_id``,
+    ``trial_run_id``, ``trial_params`` (typed values) and ``trial_epochs``, plus
+    ``space_text`` and ``space_file`` (the space YAML logged under ``space/``) and
+    ``tracking_uri``. The best trial is the one the search tagged
+    (``hpsearch.best_trial_run_id``), else, for a search that never finished, its best
+    FINISHED child. ``trial_epochs`` counts every epoch its weights were trained: a
+    Hyperband trial continued from an earlier round includes that round's epochs.
+
+    Raises NoSearches with a one-line reason: no such run, a trial (child) run, a run that
+    is not a search, a search without a finished trial or without its space file."""
+    import tempfile
+
+    from mlflow.exceptions import MlflowException
+
+    uri = resolve_tracking_uri(tracking_uri)
+    client = _client(uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        raise NoSearches(f"no run '{run_id}' at {redact_uri(uri)}") from None
+    tags, params = run.data.tags, run.data.params
+    role = tags.get(ROLE_TAG)
+    if role == "trial":
+        raise NoSearches(
+            f"run '{run_id}' is a trial (a child run) of search '{tags.get(PARENT_TAG, '?')}'; "
+            "give the search's parent run id"
+        )
+    if role != "search":
+        raise NoSearches(f"run '{run_id}' is not an hpsearch search (a parent run)")
+    best = None
+    best_id = tags.get("hpsearch.best_trial_run_id")
+    if best_id:
+        try:
+            best = client.get_run(best_id)
+        except MlflowException:
+            best = None
+    if best is None:
+        best = _best_finished_child(client, run)
+    if best is None:
+        raise NoSearches(f"search '{run_id}' has no finished trial to refit")
+    objective = params.get("objective", "val_loss")
+    steps = [int(m.step) for m in client.get_metric_history(best.info.run_id, objective)]
+    epochs = max([int(best.data.metrics.get("epochs", 0)), *steps])
+    space_file = tags.get("hpsearch.space_file") or "space.yaml"
+    space_text = None
+    with tempfile.TemporaryDirectory() as tmp:
+        names = [Path(space_file).name]
+        try:
+            names += [Path(a.path).name for a in client.list_artifacts(run_id, "space")]
+        except MlflowException:
+            pass
+        for name in dict.fromkeys(names):
+            try:
+                local = client.download_artifacts(run_id, f"space/{name}", tmp)
+            except Exception:  # noqa: BLE001, S112 - MLflow, HTTP and file errors alike
+                continue
+            space_text = Path(local).read_text(encoding="utf-8")
+            space_file = space_file if name == Path(space_file).name else name
+            break
+    if space_text is None:
+        raise NoSearches(f"search '{run_id}' has no space file among its artifacts (space/)")
+    return {
+        "experiment": client.get_experiment(run.info.experiment_id).name,
+        "parent_run_id": run.info.run_id,
+        "status": run.info.status,
+        "params": dict(params),
+        "tags": {k: v for k, v in tags.items() if k.startswith("hpsearch.")},
+        "trial_id": best.data.tags.get(TRIAL_TAG) or tags.get("hpsearch.best_trial_id"),
+        "trial_run_id": best.info.run_id,
+        "trial_params": {k: _parse(v) for k, v in best.data.params.items()},
+        "trial_epochs": epochs,
+        "space_text": space_text,
+        "space_file": space_file,
+        "tracking_uri": uri,
+    }
+
+
+def _best_finished_child(client: Any, parent: Any) -> Any:
+    """The FINISHED trial of ``parent`` with the best finite objective, or None."""
+    direction = parent.data.params.get("direction", "max")
+    query = f"tags.`{PARENT_TAG}` = '{parent.info.run_id}' and tags.`{ROLE_TAG}` = 'trial'"
+    best, best_value = None, None
+    for child in _search_all(client, parent.info.experiment_id, query):
+        value = child.data.metrics.get("objective")
+        status = child.data.tags.get("hpsearch.status") or child.info.status
+        if status != FINISHED or not _finite(value):
+            continue
+        if best_value is None or (value > best_value if direction == "max" else value < best_value):
+            best, best_value = child, value
+    return best
+
+
+def log_final_model(
+    parent_run_id: str,
+    model: Any,
+    input_example: Any,
+    *,
+    metrics: dict[str, float],
+    tracking_uri: str | None = None,
+    register_as: str | None = None,
+    version_tags: dict[str, str] | None = None,
+    description: str | None = None,
+    verbose: bool = False,
+) -> dict[str, str | None]:
+    """Log a refit model and its test metrics on a search's parent run; register it.
+
+    ``metrics`` (``test_accuracy``, ``refit_epochs``, ...) go on the parent run at step 0,
+    before the model, so the LoggedModel carries them too. The model is logged with the
+    Keras flavour and a signature (as the search's best model is), named ``final_model``,
+    and the parent is tagged ``hpsearch.final_model_uri``. The parent keeps its status.
+    With ``register_as``, a new version of that registered model is created (the model
+    first, if needed) with ``version_tags`` and ``description``; the parent is tagged
+    ``hpsearch.registered_model_uri``. Returns ``model_uri`` (``models:/<model id>``),
+    ``registered_name``, ``registered_version`` and ``registered_uri``
+    (``models:/<name>/<version>``), the last three None without ``register_as``."""
+    import io
+
+    import keras
+    import mlflow
+    import tensorflow as tf
+    from mlflow.entities import Metric
+    from mlflow.models import infer_signature
+
+    client = _client(resolve_tracking_uri(tracking_uri))
+    status = client.get_run(parent_run_id).info.status
+    now = int(time.time() * 1000)
+    items = [Metric(k, float(v), now, 0) for k, v in metrics.items() if _finite(v)]
+    if items:
+        client.log_batch(parent_run_id, metrics=items)
+    reqs = [f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}"]
+    signature = infer_signature(input_example, model.predict(input_example, verbose=0))
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == parent_run_id:
+        info = mlflow.keras.log_model(
+            model, name=FINAL_MODEL_NAME, signature=signature, pip_requirements=reqs
+        )
+    else:
+        with mlflow.start_run(run_id=parent_run_id):
+            info = mlflow.keras.log_model(
+                model, name=FINAL_MODEL_NAME, signature=signature, pip_requirements=reqs
+            )
+        if status != FINISHED:  # start_run/end_run reopened and closed it: put it back
+            client.update_run(parent_run_id, status=status)
+    model_uri = str(info.model_uri)
+    client.set_tag(parent_run_id, "hpsearch.final_model_uri", model_uri)
+    out: dict[str, str | None] = {
+        "model_uri": model_uri,
+        "registered_name": None,
+        "registered_version": None,
+        "registered_uri": None,
+    }
+    if register_as:
+        quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stderr(io.StringIO())
+        with quiet:  # "Successfully registered model ..." lines
+            version = mlflow.register_model(model_uri, register_as, tags=version_tags or {})
+        if description:
+            client.update_model_version(register_as, version.version, description=description)
+        registered = f"models:/{register_as}/{version.version}"
+        client.set_tag(parent_run_id, "hpsearch.registered_model_uri", registered)
+        out |= {
+            "registered_name": register_as,
+            "registered_version": str(version.version),
+            "registered_uri": registered,
+        }
+    return out
+
+
+# ----------------------------------------------------------------------------- lr finder
+
+
+def log_lr_find(
+    space: Space,
+    *,
+    run_name: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    curve: dict[str, list[float]],
+    artifacts: dict[str, Path],
+    tags: dict[str, str] | None = None,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+) -> str:
+    """Record one ``hpsearch lr-find`` sweep as a finished run named ``run_name`` in the
+    experiment (default: the space's name), tagged ``hpsearch.role=lr-find`` (so trial and
+    search queries never see it): ``params``, the summary ``metrics``, each ``curve`` series
+    as a metric by step, the space file, and ``artifacts`` ({artifact name: local file}).
+    Returns the run id; a run that fails while logging is closed as FAILED."""
+    import shutil
+    import tempfile
+
+    from mlflow.entities import Metric, Param
+    from mlflow.exceptions import MlflowException
+
+    uri = resolve_tracking_uri(tracking_uri)
+    preflight(uri)
+    client = _client(uri)
+    name = experiment or space.name
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        exp_id = str(exp.experiment_id)
+    else:
+        try:
+            exp_id = str(client.create_experiment(name))
+        except MlflowException as exc:  # another process created it at the same moment
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            exp_id = str(client.get_experiment_by_name(name).experiment_id)
+    run_tags = {
+        "mlflow.runName": run_name,
+        ROLE_TAG: "lr-find",
+        "hpsearch.version": __version__,
+        "hpsearch.space_sha256": space.sha256,
+        "hpsearch.space_file": str(space.source or ""),
+        "hpsearch.dataset": space.dataset.name,
+    } | (tags or {})
+    commit = _git_commit(Path.cwd())
+    if commit:
+        run_tags["mlflow.source.git.commit"] = commit
+    run_id = str(client.create_run(exp_id, tags=run_tags).info.run_id)
+    try:
+        items = [Param(k, str(v)[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            client.log_batch(run_id, params=items[i : i + 100])
+        now = int(time.time() * 1000)
+        points = [Metric(k, float(v), now, 0) for k, v in metrics.items() if _finite(v)]
+        for key, values in curve.items():
+            points += [Metric(key, float(v), now, i) for i, v in enumerate(values) if _finite(v)]
+        for i in range(0, len(points), 1000):
+            client.log_batch(run_id, metrics=points[i : i + 1000])
+        if space.text:
+            label = space.source.name if space.source else "space.yaml"
+            client.log_text(run_id, space.text, f"space/{label}")
+        with tempfile.TemporaryDirectory(prefix="hpsearch-lr-find-") as tmp:
+            for artifact, local in artifacts.items():
+                copy = Path(tmp) / artifact
+                shutil.copyfile(local, copy)
+                client.log_artifact(run_id, str(copy))
+    except BaseException:
+        with contextlib.suppress(Exception):
+            client.set_terminated(run_id, FAILED)
+        raise
+    client.set_terminated(run_id, FINISHED)
+    return run_id

@@ -121,9 +121,11 @@ class KerasTunerBackend:
         callbacks: SearchCallback,
         *,
         resume: bool = False,
+        warm: Sequence[tuple[dict[str, Any], float]] = (),
     ) -> SearchOutcome:
         """Run the search; with ``resume`` reload the tuner's state from ``workdir`` first:
-        finished trials are kept, an interrupted one is run again."""
+        finished trials are kept, an interrupted one is run again. ``warm``: earlier
+        (params, objective) pairs the oracle starts from (see seed_oracle)."""
         search, objective = space.search, space.objective
         max_trials, warnings = _max_trials(space)
         settings: dict[str, Any] = {"workers": self.workers}
@@ -140,6 +142,8 @@ class KerasTunerBackend:
             settings=settings,
         )
         if self.workers > 1:
+            if warm:
+                raise ValueError("--warm-start needs one Keras Tuner process (drop --workers)")
             return self._run_parallel(space, data, workdir, callbacks, info, warnings, resume)
 
         quiet_tensorflow(self.verbose)
@@ -155,16 +159,30 @@ class KerasTunerBackend:
                 kt, keras, space, data, workdir, callbacks, overwrite=not resume,
                 retries=self.retries,
             )  # fmt: skip
+        if warm and not resume:
+            seed_oracle(kt, tuner.oracle, warm)
         callbacks.on_search_begin(info)
         with _quiet_stdout(self.verbose):  # Keras Tuner prints retries with print()
             tuner.search(
                 data.x_train, data.y_train, **_search_kwargs(keras, space, data, self.verbose)
             )
 
-        def load_best() -> Any:
-            return tuner.get_best_models(num_models=1)[0]
+        outcome = SearchOutcome(tuner.results, objective.direction, None, warnings)
 
-        return SearchOutcome(tuner.results, objective.direction, load_best, warnings)
+        def load_best() -> Any:
+            # This search's best, not the oracle's: a warm start's seed trials are the
+            # oracle's too, and have no weights here.
+            best = outcome.best
+            assert best is not None
+            trial = next(
+                t
+                for t in tuner.oracle.trials.values()
+                if str(t.trial_id).isdigit() and _tid(t.trial_id) == best.trial_id
+            )
+            return tuner.load_model(trial)
+
+        outcome.load_best_model = load_best
+        return outcome
 
     def _run_parallel(
         self,
@@ -538,6 +556,30 @@ def _fail_worker_trial(oracle: Any, events: Any, tuner_id: str, error: str) -> N
 BACKEND_CLASS = KerasTunerBackend
 
 
+def seed_oracle(kt: Any, oracle: Any, warm: Sequence[tuple[dict[str, Any], float]]) -> int:
+    """Add earlier trials to an oracle as COMPLETED ones with their scores (warm start).
+
+    Keras Tuner's Bayesian oracle fits its GP on completed trials and counts them toward
+    ``num_initial_points``, so the first new trial is already a model-guided one. The cap
+    on trials is raised by as many, so the new search still runs its own max_trials."""
+    hp_template = oracle.get_space()
+    added = 0
+    for i, (params, score) in enumerate(warm):
+        hp = hp_template.copy()
+        for name, value in params.items():
+            if name in hp.values:
+                hp.values[name] = value
+        trial = kt.engine.trial.Trial(hp, trial_id=f"warm{i:04d}", status="COMPLETED")
+        trial.metrics.register(oracle.objective.name, direction=oracle.objective.direction)
+        trial.metrics.update(oracle.objective.name, float(score), step=0)
+        trial.score, trial.best_step = float(score), 0
+        oracle.trials[trial.trial_id] = trial
+        added += 1
+    if oracle.max_trials:
+        oracle.max_trials += added
+    return added
+
+
 class OracleSuggester:
     """Keras Tuner's Bayesian oracle (GP + UCB) as a plain suggest/observe object.
 
@@ -545,7 +587,13 @@ class OracleSuggester:
     same algorithm, with the same seed and settings, on both backends.
     """
 
-    def __init__(self, space: Space, directory: Path, max_trials: int) -> None:
+    def __init__(
+        self,
+        space: Space,
+        directory: Path,
+        max_trials: int,
+        warm: Sequence[tuple[dict[str, Any], float]] = (),
+    ) -> None:
         quiet_tensorflow()
         import keras_tuner as kt
 
@@ -566,6 +614,7 @@ class OracleSuggester:
         )
         self.oracle._set_project_dir(str(directory), "oracle")
         self.oracle.verbose = 0  # no per-trial tables on the terminal
+        seed_oracle(kt, self.oracle, warm)
         self.metric = objective.metric
         self._trials: dict[str, Any] = {}
 

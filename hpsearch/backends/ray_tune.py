@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -336,6 +337,7 @@ class RayTuneBackend:
         resume: bool = False,
         done: frozenset[str] = frozenset(),
         budgeted: bool = False,
+        warm: Sequence[tuple[dict[str, Any], float]] = (),
     ) -> SearchOutcome:
         """Run the search; with ``resume`` restore Tune's experiment from ``workdir``:
         trials in ``done`` (hpsearch ids that already ended) are not reported again, and
@@ -345,7 +347,7 @@ class RayTuneBackend:
         the search (see _budget_stopper)."""
         started = self._init_ray()
         try:
-            return self._run(space, data, workdir, callbacks, resume, done, budgeted)
+            return self._run(space, data, workdir, callbacks, resume, done, budgeted, warm)
         finally:
             if started:
                 import ray
@@ -361,6 +363,7 @@ class RayTuneBackend:
         resume: bool,
         done: frozenset[str],
         budgeted: bool = False,
+        warm: Sequence[tuple[dict[str, Any], float]] = (),
     ) -> SearchOutcome:
         from ray import tune
 
@@ -386,7 +389,7 @@ class RayTuneBackend:
                 max_t=max_epochs, grace_period=1, reduction_factor=search.hyperband.factor
             )
         elif search.strategy == "bayesian":
-            search_alg = _oracle_searcher(space, workdir, metric, mode)
+            search_alg = _oracle_searcher(space, workdir, metric, mode, warm)
             param_space = {}  # the oracle samples the space itself
         elif search.strategy == "grid":  # every configuration once: Space.grid(), as on KT
             param_space = {k: tune.grid_search(v) for k, v in space.grid().items()}
@@ -395,7 +398,20 @@ class RayTuneBackend:
             from ray.tune.search.optuna import OptunaSearch
 
             optuna.logging.set_verbosity(optuna.logging.WARNING)
-            search_alg = OptunaSearch(sampler=optuna.samplers.TPESampler(seed=search.seed))
+            # Optuna counts warm trials toward its random start-up: with a warm start the
+            # earlier trials are the start-up, and TPE guides the first new trial already.
+            startup = min(10, len(warm)) if warm else 10
+            sampler = optuna.samplers.TPESampler(seed=search.seed, n_startup_trials=startup)
+            warm_args: dict[str, Any] = {}
+            if warm:
+                names = set(searched)
+                warm_args = {
+                    "points_to_evaluate": [
+                        {k: v for k, v in p.items() if k in names} for p, _ in warm
+                    ],
+                    "evaluated_rewards": [score for _, score in warm],
+                }
+            search_alg = OptunaSearch(sampler=sampler, **warm_args)
 
         metric_names = [m for k in TASK_METRICS[data.task] for m in (k, f"val_{k}")]
         bridge = _Bridge(callbacks, space, fixed, metric_names, done)
@@ -697,13 +713,19 @@ def _trial_error(trial: Any) -> str:
     return str(trial.get_error() or "trial failed")
 
 
-def _oracle_searcher(space: Space, workdir: Path, metric: str, mode: str) -> Any:
+def _oracle_searcher(
+    space: Space,
+    workdir: Path,
+    metric: str,
+    mode: str,
+    warm: Sequence[tuple[dict[str, Any], float]] = (),
+) -> Any:
     """Keras Tuner's Bayesian oracle behind a Tune Searcher: one GP algorithm, two engines."""
     from ray.tune.search import Searcher
 
     from hpsearch.backends.keras_tuner import OracleSuggester
 
-    suggester = OracleSuggester(space, workdir / "oracle", space.search.max_trials)
+    suggester = OracleSuggester(space, workdir / "oracle", space.search.max_trials, warm)
 
     class OracleSearcher(Searcher):  # type: ignore[misc]
         def __init__(self) -> None:
