@@ -265,6 +265,14 @@ def run(
             show_default=False,
         ),
     ] = None,
+    final_fit: Annotated[
+        bool,
+        typer.Option(
+            "--final-fit",
+            help="After the search, retrain the best config on train+valid, score it once on "
+            "the test split, and register it in the MLflow Model Registry (see refit).",
+        ),
+    ] = False,
     with_report: Annotated[
         bool,
         typer.Option(
@@ -363,15 +371,22 @@ def run(
         fail(f"search stopped: {exc} (trials so far: {exc.trials_csv})", code=1)
     finally:
         display.close()
+    refit = _final_fit(summary, verbose) if final_fit else None
     report_html = _search_report(summary) if with_report else None
     for warning in summary.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if as_json:
-        typer.echo(json.dumps(summary.as_json() | {"report": report_html}, default=str))
+        extra: dict[str, Any] = {"report": report_html}
+        if refit is not None:
+            extra["final_fit"] = refit
+        typer.echo(json.dumps(summary.as_json() | extra, default=str))
         return
     _print_top(summary.frame, s)
     typer.echo(f"\nbest: {json.dumps(summary.as_json()['best_params'], default=str)}")
     typer.echo(f"trials: {summary.trials_csv}")
+    if refit is not None:
+        metrics = ", ".join(f"{k}={v:.4f}" for k, v in refit["test_metrics"].items())
+        typer.echo(f"final fit: {metrics}; model {refit['registered_uri'] or refit['model_uri']}")
     if report_html:
         typer.echo(f"report: {report_html}")
     typer.echo(
@@ -424,6 +439,23 @@ class _TerminationCheck(SearchCallback):
     def on_trial_end(self, result: Any) -> None:
         if _terminated:
             raise Terminated()
+
+
+def _final_fit(summary: Any, verbose: bool) -> dict[str, Any]:
+    """``--final-fit``: refit the best trial of the search just run (see hpsearch.refit)."""
+    from hpsearch.data import DataError
+    from hpsearch.refit import RefitFailed, final_fit
+    from hpsearch.tracking import NoSearches, TrackingUnavailable
+
+    try:
+        result = final_fit(
+            summary.parent_run_id, tracking_uri=summary.tracking_uri, verbose=verbose
+        )
+    except (NoSearches, SpaceError, DataError) as exc:
+        fail(f"--final-fit: {exc}")
+    except (TrackingUnavailable, RefitFailed) as exc:
+        fail(f"--final-fit: {exc}", code=1)
+    return result.as_json()
 
 
 def _search_report(summary: Any) -> str | None:
