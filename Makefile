@@ -23,7 +23,7 @@ run: install
 	$(BIN)/hpsearch run $(SPACE) $(RUN_ARGS)
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"

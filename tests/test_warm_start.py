@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -62,38 +63,44 @@ def test_warm_start_of_a_random_search_is_refused(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("strategy", "backend"), [("bayesian", "keras-tuner"), ("bayesian", "ray"), ("tpe", "ray")]
-)
-def test_a_warm_search_starts_from_the_earlier_trials(
-    tmp_path: Path, strategy: str, backend: str
-) -> None:
-    (tmp_path / "space.yaml").write_text(SPACE)
-    # An earlier search, in a wider space: its trials outside this space are skipped.
+@pytest.fixture(scope="module")
+def earlier(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """An earlier random search of a wider space (n_neurons up to 512, log): about half of
+    its trials fall inside the narrower space the warm searches use."""
+    tmp = tmp_path_factory.mktemp("warm")
+    (tmp / "space.yaml").write_text(SPACE)
     wide = SPACE.replace("{int: [8, 64]}", "{int: [8, 512], log: true}")
-    wide = wide.replace("name: warm", "name: old")
-    (tmp_path / "wide.yaml").write_text(wide)
-    earlier = subprocess.run([HPSEARCH, "run", "wide.yaml", "--json", "--no-report",
-                              "--max-trials", "6", "--tracking-uri",
-                              f"sqlite:///{tmp_path / 'm.db'}"],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=600)  # fmt: skip
-    assert earlier.returncode == 0, earlier.stderr[-3000:]
-    source = json.loads(earlier.stdout)
-    old = pd.read_csv(tmp_path / source["trials_csv"])
+    (tmp / "wide.yaml").write_text(wide.replace("name: warm", "name: old"))
+    done = subprocess.run([HPSEARCH, "run", "wide.yaml", "--json", "--no-report",
+                           "--max-trials", "6", "--tracking-uri", f"sqlite:///{tmp / 'm.db'}"],
+                          cwd=tmp, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    source = json.loads(done.stdout)
+    old = pd.read_csv(tmp / source["trials_csv"])
     inside = int((old["params.n_neurons"] <= 64).sum())
     assert 0 < inside < 6, "the seeded wide search should fall both inside and outside"
+    return {"tmp": tmp, "parent": source["parent_run_id"], "inside": inside}
 
+
+# Ray's bayesian is Keras Tuner's own oracle (tests/backends: same initial points), seeded
+# through the same seed_oracle: the KT case covers it.
+@pytest.mark.slow
+@pytest.mark.parametrize(("strategy", "backend"), [("bayesian", "keras-tuner"), ("tpe", "ray")])
+def test_a_warm_search_starts_from_the_earlier_trials(
+    earlier: dict[str, Any], strategy: str, backend: str
+) -> None:
+    """The new search reports how many earlier trials it took and skipped, tags its parent,
+    and its first trial is not the one the same search makes from a cold start."""
+    tmp, inside = earlier["tmp"], earlier["inside"]
     args = ["--strategy", strategy, "--backend", backend]
-    cold = _run(tmp_path, *args, "--experiment", "cold")
-    warm = _run(tmp_path, *args, "--experiment", "warm", "--warm-start",
-                str(source["parent_run_id"]))  # fmt: skip
+    cold = _run(tmp, *args, "--experiment", f"cold-{backend}")
+    warm = _run(tmp, *args, "--experiment", f"warm-{backend}", "--warm-start", earlier["parent"])
     assert f"{inside} earlier trial(s) seed the {strategy} search; {6 - inside} skipped" in str(
         warm["stderr"]
     )
-    assert _first(tmp_path, warm) != _first(tmp_path, cold)  # not the plain random init
+    assert _first(tmp, warm) != _first(tmp, cold)  # not the plain random init
 
     from mlflow.tracking import MlflowClient
 
-    parent = MlflowClient(f"sqlite:///{tmp_path / 'm.db'}").get_run(str(warm["parent_run_id"]))
+    parent = MlflowClient(f"sqlite:///{tmp / 'm.db'}").get_run(str(warm["parent_run_id"]))
     assert parent.data.tags["hpsearch.warm_trials"] == str(inside)
