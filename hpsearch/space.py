@@ -409,6 +409,8 @@ class TrainingSpec(_Strict):
 
     epochs: int = Field(10, ge=1, le=100000)
     patience: int | None = Field(3, ge=0)
+    #: k-fold cross-validation over train+valid (the seed's RandomizedSearchCV(cv=3)).
+    cv: int | None = Field(None, ge=2, le=20)
 
 
 class HyperbandSpec(_Strict):
@@ -625,6 +627,16 @@ class Space:
                 return False
         return True
 
+    def cv_problem(self) -> str | None:
+        """Why ``training.cv`` cannot go with this search, or None."""
+        if self.training.cv and self.search.strategy in ("hyperband", "asha"):
+            return (
+                f"{self.search.strategy} stops and resumes trials on their objective epoch by "
+                "epoch, but a cross-validated objective exists only once every fold has "
+                "trained: use random, grid, bayesian or tpe with cv"
+            )
+        return None
+
     def grid_problem(self) -> str | None:
         """Why this space cannot be searched by grid, or None: every searched param must be
         finite (a choice, a bool, or an int/float range with a step)."""
@@ -680,6 +692,9 @@ class Space:
             problem = new.grid_problem()
             if problem:
                 raise SpaceError(problem, field="--strategy")
+        problem = new.cv_problem()
+        if problem:
+            raise SpaceError(problem, field="--strategy")
         return new
 
 
@@ -908,6 +923,9 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
         problem = space.grid_problem()
         if problem:
             raise fail(("search", "strategy"), problem)
+    problem = space.cv_problem()
+    if problem:
+        raise fail(("training", "cv"), problem)
     return space
 
 

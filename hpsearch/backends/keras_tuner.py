@@ -363,11 +363,58 @@ def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
 
         def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
             options = fit_options(hp.values, data.y_train, data.task)
+            if space.training.cv:
+                return self._cross_validate(hp, model, options, kwargs)
             history = model.fit(*args, **options, **kwargs)
             values = history.history.get(space.objective.metric, [])
             if not values or not all(math.isfinite(v) for v in values):
                 raise kt.errors.FailedTrialError(NAN_ERROR)
             return history
+
+        def _cross_validate(
+            self, hp: Any, model: Any, options: dict[str, Any], kwargs: dict[str, Any]
+        ) -> dict[str, float]:
+            """k folds of train+valid, then the fold-mean epochs replayed through Keras
+            Tuner's own callbacks, so the trial reports like any other."""
+            import numpy as np
+
+            from hpsearch.cv import cross_validate
+
+            callbacks = list(kwargs.pop("callbacks", []))
+            ours = (keras.callbacks.TerminateOnNaN, keras.callbacks.EarlyStopping)
+            tuners = [c for c in callbacks if not isinstance(c, ours)]
+            result = cross_validate(
+                lambda: self.build(hp),
+                np.concatenate([data.x_train, data.x_valid]),
+                np.concatenate([data.y_train, data.y_valid]),
+                k=int(space.training.cv or 0),
+                seed=space.search.seed,
+                task=data.task,
+                metric=space.objective.metric,
+                direction=space.objective.direction,
+                fit_kwargs={
+                    **options,
+                    "epochs": kwargs.get("epochs"),
+                    "callbacks": [c for c in callbacks if isinstance(c, ours)],
+                    "verbose": kwargs.get("verbose", 0),
+                },
+            )
+            last = result.last_model or model
+            for cb in tuners:
+                cb.set_model(last)
+                cb.on_train_begin()
+            n = len(next(iter(result.history.values()), []))
+            for epoch in range(n):
+                logs = {key: values[epoch] for key, values in result.history.items()}
+                if epoch == n - 1:
+                    logs |= result.summary
+                for cb in tuners:
+                    cb.on_epoch_end(epoch, logs)
+            for cb in tuners:
+                cb.on_train_end()
+            if not math.isfinite(result.score):
+                raise kt.errors.FailedTrialError(NAN_ERROR)
+            return {space.objective.metric: result.score}
 
     return SpaceHyperModel(name=space.name)
 

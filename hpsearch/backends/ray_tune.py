@@ -95,15 +95,20 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     keras.utils.set_random_seed(payload["seed"])
     params = {**payload["fixed"], **config}
     data = payload["data"]
-    model = build_model(
-        params,
-        data["input_shape"],
-        data["task"],
-        data["n_outputs"],
-        norm_data=data["x_train"],
-        builder=payload["builder"],
-        builder_dirs=payload["builder_dirs"],
-    )
+
+    def build() -> Any:
+        keras.utils.set_random_seed(payload["seed"])
+        return build_model(
+            params,
+            data["input_shape"],
+            data["task"],
+            data["n_outputs"],
+            norm_data=data["x_train"],
+            builder=payload["builder"],
+            builder_dirs=payload["builder_dirs"],
+        )
+
+    model = build()
     metric, direction = payload["metric"], payload["direction"]
     node_id = ray.get_runtime_context().get_node_id()
     state = {"epoch": 0, "best": None, "best_epoch": 0}
@@ -141,6 +146,10 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
                 (Path(folder) / _STATE).write_text(json.dumps(state))
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
+    if payload.get("cv"):
+        _cross_validate_trial(payload, params, build, node_id)
+        return
+
     callbacks: list[Any] = [keras.callbacks.TerminateOnNaN(), Report()]
     if payload["patience"]:
         callbacks.append(
@@ -158,6 +167,58 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
         callbacks=callbacks,
         verbose=0,
     )
+
+
+def _cross_validate_trial(
+    payload: dict[str, Any], params: dict[str, Any], build: Any, node_id: str
+) -> None:
+    """training.cv: k folds of train+valid (see hpsearch.cv), then the fold-mean epochs
+    reported in order, with the fold scores on the last; the last fold's weights are the
+    checkpoint a search's best model loads from."""
+    import keras
+    import numpy as np
+    from ray import tune
+
+    from hpsearch.cv import cross_validate
+
+    data, metric, direction = payload["data"], payload["metric"], payload["direction"]
+    callbacks: list[Any] = [keras.callbacks.TerminateOnNaN()]
+    if payload["patience"]:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=metric, mode=direction, patience=payload["patience"]
+            )
+        )
+    result = cross_validate(
+        build,
+        np.concatenate([data["x_train"], data["x_valid"]]),
+        np.concatenate([data["y_train"], data["y_valid"]]),
+        k=int(payload["cv"]),
+        seed=int(payload["seed"]),
+        task=data["task"],
+        metric=metric,
+        direction=direction,
+        fit_kwargs={
+            **fit_options(params, data["y_train"], data["task"]),
+            "epochs": payload["epochs"],
+            "callbacks": callbacks,
+            "verbose": 0,
+        },
+    )
+    n = len(next(iter(result.history.values()), []))
+    for epoch in range(n):
+        logs = {k: v[epoch] for k, v in result.history.items()}
+        metrics = {**logs, "epoch": epoch + 1, "node_id": node_id, "pid": os.getpid()}
+        if epoch < n - 1:
+            tune.report(metrics)
+            continue
+        metrics |= result.summary  # cv_mean_<metric>: the trial's objective (see _Bridge)
+        weights = result.last_model.get_weights()
+        with tempfile.TemporaryDirectory() as folder:
+            np.savez(Path(folder) / _LATEST, *weights)
+            np.savez(Path(folder) / _BEST, *weights)
+            (Path(folder) / _STATE).write_text(json.dumps({"epoch": n}))
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
 
 # ----------------------------------------------------------------------------- in the driver
@@ -222,7 +283,11 @@ class _Bridge:
         tid = self._begin(ray_id, config)
         if tid is None:
             return
-        logs = {k: float(result[k]) for k in self.metric_names if k in result}
+        logs = {
+            k: float(v)
+            for k, v in result.items()
+            if k in self.metric_names or (k.startswith("cv_") and isinstance(v, (int, float)))
+        }
         for k, v in logs.items():
             self.history[tid].setdefault(k, []).append(v)
         self.last[tid] = result
@@ -250,6 +315,9 @@ class _Bridge:
         history = self.history[tid]
         values = [v for v in history.get(self.metric, []) if math.isfinite(v)]
         objective = (max(values) if self.direction == "max" else min(values)) if values else None
+        cv_mean = history.get(f"cv_mean_{self.metric}")
+        if cv_mean:  # k-fold: the mean over folds of each fold's best, as on Keras Tuner
+            objective = cv_mean[-1]
         if error is None and (objective is None or len(values) < len(history.get(self.metric, []))):
             error = "objective is NaN or inf"
         last = self.last.get(tid, {})
@@ -440,6 +508,7 @@ class RayTuneBackend:
             "checkpoint_every_epoch": search.strategy == "hyperband",
             "builder": space.builder,
             "builder_dirs": space.builder_dirs(),
+            "cv": space.training.cv,
             "verbose": self.verbose,
         }
         trainable = tune.with_resources(
