@@ -338,3 +338,33 @@ def test_deploy_recipes_parse_with_the_keys_their_tools_need() -> None:
     assert docker.count("ARG BASE_IMAGE") >= 1 and "FROM ${BASE_IMAGE}" in docker
     assert "tensorflow/tensorflow" in docker and "-gpu" in docker  # CPU and GPU bases
     assert 'ENTRYPOINT ["hpsearch"]' in docker
+
+
+@pytest.mark.slow
+def test_on_a_tracking_server_the_lock_is_an_mlflow_lease(tmp_path: Path) -> None:
+    """With no shared disk, a second holder of the same sweep's lease is refused; the
+    lease is released at the end, and an expired one (a holder that died) is taken over."""
+    from hpsearch.sweep import SweepLocked, sweep_lock
+    from tests.mlflow_server import mlflow_server
+
+    with mlflow_server(tmp_path) as server:
+        with sweep_lock("tiny", server.uri, "sweep-test") as held:
+            assert held == "MLflow lease hpsearch.lease.sweep.tiny"
+            with pytest.raises(SweepLocked, match=r"sweep.tiny is already running \(.* pid "):
+                with sweep_lock("tiny", server.uri, "sweep-test"):
+                    pass
+        with sweep_lock("tiny", server.uri, "sweep-test"):  # released: free again
+            pass
+        from hpsearch.tracking import lease
+
+        with lease(server.uri, "sweep-test", "sweep.dead", ttl=0.5):
+            pass
+        import mlflow
+
+        client = mlflow.MlflowClient(server.uri)
+        exp = client.get_experiment_by_name("sweep-test").experiment_id
+        client.set_experiment_tag(
+            exp, "hpsearch.lease.sweep.dead", '{"owner": "ghost", "until": 0}'
+        )  # a holder that died long ago
+        with lease(server.uri, "sweep-test", "sweep.dead"):
+            pass
