@@ -39,6 +39,18 @@ TrackingOpt = Annotated[
 ]
 
 
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object on stdout at the end.")
+]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show Keras, TensorFlow, tuner and MLflow output.")
+]
+NewExperimentOpt = Annotated[
+    str | None,
+    typer.Option(help="MLflow experiment [default: the space's name]", show_default=False),
+]
+
+
 #: Set by ``--debug``: ``main()`` lets unexpected exceptions through with their traceback.
 _debug = False
 
@@ -162,19 +174,12 @@ def run(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.", show_default=False)] = None,
     tracking_uri: TrackingOpt = None,
-    experiment: Annotated[
-        str | None,
-        typer.Option(help="MLflow experiment [default: the space's name]", show_default=False),
-    ] = None,
+    experiment: NewExperimentOpt = None,
     output: Annotated[
         Path, typer.Option(help="Output folder: <output>/<experiment>/<parent_run_id>/")
     ] = Path("reports"),
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object on stdout at the end.")
-    ] = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show Keras, TensorFlow and tuner output.")
-    ] = False,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -590,10 +595,7 @@ def compare(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed shared by every search.")] = None,
     tracking_uri: TrackingOpt = None,
-    experiment: Annotated[
-        str | None,
-        typer.Option(help="MLflow experiment [default: the space's name]", show_default=False),
-    ] = None,
+    experiment: NewExperimentOpt = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -607,12 +609,8 @@ def compare(
         int | None,
         typer.Option("--max-concurrent", help="Ray: most trials at once.", show_default=False),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object on stdout at the end.")
-    ] = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show Keras, TensorFlow and tuner output.")
-    ] = False,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run one space under several strategies and engines at one budget, then report."""
     from hpsearch.compare import compare as run_compare
@@ -782,12 +780,8 @@ def refit(
             "experiment's name.",
         ),
     ] = True,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object on stdout at the end.")
-    ] = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show Keras, TensorFlow and MLflow output.")
-    ] = False,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Refit a search's best trial on train+valid, score it once on the test split, log
     the model on the parent run and register it (seed 10.3, step 5)."""
@@ -850,10 +844,7 @@ def lr_find(
         typer.Option(help="Seed [default: the space's search.seed]", show_default=False),
     ] = None,
     tracking_uri: TrackingOpt = None,
-    experiment: Annotated[
-        str | None,
-        typer.Option(help="MLflow experiment [default: the space's name]", show_default=False),
-    ] = None,
+    experiment: NewExperimentOpt = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -863,12 +854,8 @@ def lr_find(
             show_default=False,
         ),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object on stdout at the end.")
-    ] = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show Keras and TensorFlow output.")
-    ] = False,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Sweep the learning rate of the space's default model over a few hundred batches
     (Hands-On ML ch.10, exercise 10): plot loss vs lr, suggest a rate, log it to MLflow."""

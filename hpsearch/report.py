@@ -528,17 +528,33 @@ def write_report(
     failed = _failed(searches)
     figs = _figures(searches, ranks, top_k)
 
+    content = _Content(title, searches, rows, lines, matrix, ranks, rank_note, tips, failed)
     md = folder / "report.md"
     md.write_text(
-        _markdown(title, searches, rows, lines, matrix, ranks, rank_note, tips, failed),
+        _markdown(content),
         encoding="utf-8",
     )
     page = folder / "index.html"
     page.write_text(
-        _html(title, searches, rows, lines, matrix, ranks, rank_note, tips, failed, figs),
+        _html(content, figs),
         encoding="utf-8",
     )
     return Report(folder, page, md, csv, lines, len(figs))
+
+
+@dataclass
+class _Content:
+    """What both renderings (Markdown, HTML) show: computed once in write_report."""
+
+    title: str
+    searches: list[SearchRecord]
+    rows: list[dict[str, Any]]
+    lines: list[str]
+    matrix: list[dict[str, Any]]
+    ranks: dict[str, float]
+    rank_note: str
+    tips: list[str]
+    failed: list[dict[str, Any]]
 
 
 def _failed(searches: list[SearchRecord]) -> list[dict[str, Any]]:
@@ -572,17 +588,9 @@ def md_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def _markdown(
-    title: str,
-    searches: list[SearchRecord],
-    rows: list[dict[str, Any]],
-    lines: list[str],
-    matrix: list[dict[str, Any]],
-    ranks: dict[str, float],
-    rank_note: str,
-    tips: list[str],
-    failed: list[dict[str, Any]],
-) -> str:
+def _markdown(c: _Content) -> str:
+    title, searches, rows, lines, matrix = c.title, c.searches, c.rows, c.lines, c.matrix
+    ranks, rank_note, tips, failed = c.ranks, c.rank_note, c.tips, c.failed
     out = [
         f"# {title}",
         "",
@@ -647,18 +655,9 @@ def _table_html(rows: list[dict[str, Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _html(
-    title: str,
-    searches: list[SearchRecord],
-    rows: list[dict[str, Any]],
-    lines: list[str],
-    matrix: list[dict[str, Any]],
-    ranks: dict[str, float],
-    rank_note: str,
-    tips: list[str],
-    failed: list[dict[str, Any]],
-    figs: list[Any],
-) -> str:
+def _html(c: _Content, figs: list[Any]) -> str:
+    title, searches, rows, lines, matrix = c.title, c.searches, c.rows, c.lines, c.matrix
+    ranks, rank_note, tips, failed = c.ranks, c.rank_note, c.tips, c.failed
     plots = [
         fig.to_html(
             full_html=False,
