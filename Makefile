@@ -37,9 +37,16 @@ format: install
 	$(BIN)/ruff format hpsearch tests benchmarks
 	$(BIN)/ruff check --fix hpsearch tests benchmarks
 
+# Everything that runs on this CPU machine (P1-P6); each script's docstring says what it
+# measures. search_efficiency (P3) alone takes the longest: BENCH_P3="--budget 100"
+# shortens it.
+BENCH_P3 ?=
 bench: install
 	$(BIN)/python benchmarks/cli_latency.py
+	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/parallel_scaling.py
+	$(BIN)/python benchmarks/memory.py
+	$(BIN)/python benchmarks/search_efficiency.py $(BENCH_P3)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
