@@ -180,14 +180,16 @@ class _Intervals(SearchCallback):
 @pytest.mark.parametrize(("limit", "overlaps"), [(1, False), (2, True)])
 def test_max_concurrent_limits_a_random_search(tmp_path: Path, limit: int, overlaps: bool) -> None:
     """--max-concurrent 1 runs Ray trials one after another (Tune ignores its own limit
-    for a generator passed in, so hpsearch sets it on the generator); 2 overlaps them."""
+    for a generator passed in, so hpsearch sets it on the generator); 2 overlaps them.
+    Six 6-epoch trials: the second actor imports TensorFlow while the first trains, so the
+    first trials may not overlap; once both are warm they do."""
     space = prepare(parse_space(SPACE, source=tmp_path / "s.yaml"), strategy="random",
-                    backend="ray", epochs=4)  # fmt: skip
+                    backend="ray", epochs=6, max_trials=6)  # fmt: skip
     clock = _Intervals()
     run_search(space, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}", output=tmp_path / "out",
                options={"max_concurrent": limit}, callbacks=[clock])  # fmt: skip
     spans = sorted(clock.spans.values())
-    assert len(spans) == 4
+    assert len(spans) == 6
     overlap = any(b[0] < a[1] for a, b in itertools.pairwise(spans))
     assert overlap is overlaps, spans
 
