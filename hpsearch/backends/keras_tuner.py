@@ -66,6 +66,12 @@ def hp_value(hp: Any, name: str, param: Param) -> Any:
     return hp.Fixed(name, param.value)
 
 
+def fixed_params(space: Space) -> dict[str, Any]:
+    """The params a search holds fixed, by name (every vocabulary name has one)."""
+    searched = space.searched()
+    return {k: space.default_of(k) for k in space.params if k not in searched}
+
+
 def _plain(value: Any) -> Any:
     """numpy scalars -> Python scalars, so params compare and serialise cleanly."""
     return value.item() if hasattr(value, "item") else value
@@ -339,14 +345,14 @@ def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
 
     class SpaceHyperModel(kt.HyperModel):  # type: ignore[misc]
         def build(self, hp: Any) -> Any:
+            # Only searched params are Keras Tuner hyperparameters: each one it declares
+            # moves its sampling seed, so fixed ones would make the same seed sample other
+            # configurations whenever the vocabulary grows.
+            params = fixed_params(space)
             if space.search.strategy == "grid":  # the grid is exactly Space.grid(), both engines
-                grid = space.grid()
-                params = {
-                    name: hp.Choice(name, grid[name]) if name in grid else hp_value(hp, name, p)
-                    for name, p in space.params.items()
-                }
+                params |= {name: hp.Choice(name, v) for name, v in space.grid().items()}
             else:
-                params = {name: hp_value(hp, name, p) for name, p in space.params.items()}
+                params |= {name: hp_value(hp, name, p) for name, p in space.searched().items()}
             if params.get("layer_shape") == "per_layer":  # conditional: one per active layer
                 for name in space.per_layer_names()[: int(params["n_hidden"])]:
                     params[name] = hp_value(hp, name, space.params["n_neurons"])
@@ -442,7 +448,7 @@ def _tuner_class(base: type) -> type:
         def _params(self, trial: Any) -> dict[str, Any]:
             values = trial.hyperparameters.values
             params = {k: _plain(v) for k, v in values.items() if not k.startswith("tuner/")}
-            return self._space.active_params(params)
+            return self._space.active_params(fixed_params(self._space) | params)
 
         def on_trial_begin(self, trial: Any) -> None:
             super().on_trial_begin(trial)
@@ -645,7 +651,7 @@ class OracleSuggester:
         import keras_tuner as kt
 
         hp = kt.HyperParameters()
-        for name, param in space.params.items():
+        for name, param in space.searched().items():  # as SpaceHyperModel.build declares
             hp_value(hp, name, param)
         b, objective = space.search.bayesian, space.objective
         self._kt = kt
