@@ -404,9 +404,11 @@ class SweepLocked(RuntimeError):
 
 @contextmanager
 def sweep_lock(name: str, tracking_uri: str, experiment: str) -> Iterator[str]:
-    """One run of a sweep at a time: a file lock beside a local store, else a lease in
-    MLflow (an experiment tag renewed while the sweep runs). Yields what it holds."""
-    if tracking_uri.startswith(("http://", "https://", "databricks")):
+    """One run of a sweep at a time: a file lock beside a local store (sqlite, a folder),
+    else a lease in MLflow (an experiment tag renewed while the sweep runs), for a server or
+    a shared database. Yields what it holds."""
+    local = tracking_uri.startswith(("sqlite:///", "file:")) or "://" not in tracking_uri
+    if not local:  # a server or a shared database: no disk in common, so a lease
         from hpsearch.tracking import lease
 
         with lease(tracking_uri, experiment, f"sweep.{name}") as held:
@@ -439,11 +441,7 @@ def _lock_path(name: str, tracking_uri: str) -> Path:
     if tracking_uri.startswith("sqlite:///"):
         db = Path(tracking_uri.removeprefix("sqlite:///"))
         return db.parent / f".{db.name}.sweep-{name}.lock"
-    folder = (
-        Path(tracking_uri.removeprefix("file://"))
-        if "://" not in tracking_uri or (tracking_uri.startswith("file://"))
-        else Path.cwd()
-    )
+    folder = Path(tracking_uri.removeprefix("file://").removeprefix("file:"))
     return folder / f".sweep-{name}.lock"
 
 
