@@ -1,4 +1,5 @@
-"""Real Ray Tune searches on digits: a local Ray per search, and a two-node Ray cluster."""
+"""Real Ray Tune searches on digits: one local Ray shared by the in-process searches, and a
+two-node Ray cluster."""
 
 from __future__ import annotations
 
@@ -40,9 +41,31 @@ search:
 RAY_BIN = str(Path(sys.executable).with_name("ray"))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _local_ray() -> Iterator[None]:
+    """Shut down the local Ray that the in-process searches share (see _shared_ray)."""
+    yield
+    import ray
+
+    ray.shutdown()
+
+
+def _shared_ray() -> None:
+    """Start one local Ray for this module's in-process searches, as hpsearch would (no
+    dashboard, 2 CPUs): hpsearch uses a Ray that is already up and leaves it running, so
+    each search here skips Ray's start and stop (5-9 s on 2 cores). The start of a local
+    Ray by hpsearch itself is covered by every `hpsearch run --backend ray` subprocess."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+
+
 def _search(
     tmp: Path, strategy: str, backend: str = "ray", text: str = SPACE, **options: Any
 ) -> SearchSummary:
+    if backend == "ray":
+        _shared_ray()
     space = prepare(
         parse_space(text, source=tmp / "space.yaml"), strategy=strategy, backend=backend
     )
@@ -65,8 +88,16 @@ def _children(summary: SearchSummary) -> list[Any]:
     return [r for r in runs if r.data.tags.get("mlflow.parentRunId") == summary.parent_run_id]
 
 
+@pytest.fixture(scope="module")
+def ray_random(tmp_path_factory: pytest.TempPathFactory) -> SearchSummary:
+    """The seeded random Ray search: checked below and compared with a second run of it."""
+    return _search(tmp_path_factory.mktemp("random"), "random")
+
+
 @pytest.fixture(scope="module", params=["random", "hyperband", "asha", "bayesian", "tpe"])
 def searched(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    if request.param == "random":
+        return "random", request.getfixturevalue("ray_random")
     tmp = tmp_path_factory.mktemp(request.param)
     return request.param, _search(tmp, request.param)
 
@@ -119,9 +150,11 @@ def test_ray_storage_sits_under_the_search_output_folder(searched: Any) -> None:
     assert (summary.workdir / "ray" / "tune").is_dir()
 
 
-def test_parity_same_columns_on_both_backends_and_seeded_ray_random(tmp_path: Path) -> None:
+def test_parity_same_columns_on_both_backends_and_seeded_ray_random(
+    tmp_path: Path, ray_random: SearchSummary
+) -> None:
     kt = _search(tmp_path / "kt", "random", backend="keras-tuner").frame
-    ray_a = _search(tmp_path / "a", "random").frame
+    ray_a = ray_random.frame
     ray_b = _search(tmp_path / "b", "random").frame
     assert list(kt.columns) == list(ray_a.columns)
     params = [c for c in ray_a.columns if c.startswith("params.")]
@@ -213,6 +246,9 @@ def two_node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "HOME": home}
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus", "1", "--num-gpus", "0", "--disable-usage-stats"]
+    import ray
+
+    ray.shutdown()  # the in-process searches' Ray: `ray stop --force` below would kill it
     try:
         head = [RAY_BIN, "start", "--head", "--port", str(port), "--node-ip-address",
                 "127.0.0.1", "--include-dashboard=false",
