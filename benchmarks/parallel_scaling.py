@@ -6,7 +6,8 @@ clock runs from the first trial's start to the last trial's end, so start-up (Ra
 TensorFlow imports) is left out: it is paid once per search, not per trial.
 
 Fixed cost: 1-epoch trials on iris (a few ms of training each), one at a time, on Ray,
-against the same builds and fits in a plain Python loop: the difference is Ray's own cost.
+against the same builds and fits in a plain Python loop (one TF thread, the heap settled
+as in a Ray worker): the difference is Ray's own cost, the driver's MLflow logging included.
 
 Usage: python benchmarks/parallel_scaling.py [--repeats 1] [--only ray|kt|fixed]
 Prints a table and one JSON line.
@@ -110,10 +111,11 @@ tf.config.threading.set_intra_op_parallelism_threads(1)
 tf.config.threading.set_inter_op_parallelism_threads(1)
 import keras
 from hpsearch.data import load_dataset
-from hpsearch.model import build_model
+from hpsearch.model import build_model, settle_heap
 from hpsearch.space import parse_space
 space = parse_space(sys.argv[1])
 data = load_dataset(space.dataset, 42)
+settle_heap()  # as hpsearch's Ray trainable does in each worker
 ends = []
 for i in range(8):
     keras.backend.clear_session()

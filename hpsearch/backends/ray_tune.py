@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.backends.base import SearchOutcome
-from hpsearch.model import GraphJanitor, build_model, fit_options, quiet_tensorflow
+from hpsearch.model import GraphJanitor, build_model, fit_options, quiet_tensorflow, settle_heap
 from hpsearch.space import TASK_METRICS, Bool, Choice, FloatRange, IntRange, Param, Space
 from hpsearch.trials import FAILED, FINISHED, SearchCallback, SearchInfo, TrialResult
 
@@ -88,6 +88,7 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
         except RuntimeError:
             pass
     keras.backend.clear_session()  # actors are reused across trials
+    settle_heap()  # once per worker: Ray's and Keras's gc.collect() skip the imports
     global _JANITOR
     if _JANITOR is None:
         _JANITOR = GraphJanitor()
