@@ -166,3 +166,29 @@ def test_tiny_fit_reports_the_task_metrics(task: str, n_outputs: int) -> None:
     assert predictions.shape == (4, n_outputs)
     if task == "multiclass":
         np.testing.assert_allclose(predictions.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_settle_heap_freezes_once_and_leaves_later_garbage_collectable() -> None:
+    """Run in a fresh interpreter: freezing is process-wide."""
+    import subprocess
+    import sys
+
+    code = """
+import gc
+from hpsearch.model import settle_heap
+before = [object() for _ in range(1000)]
+settle_heap()
+frozen = gc.get_freeze_count()
+assert frozen >= 1000, frozen
+class Node: pass
+a, b = Node(), Node()
+a.other, b.other = b, a  # a cycle made after the freeze
+del a, b
+settle_heap()  # a second call must not freeze anything more
+assert gc.get_freeze_count() == frozen
+assert gc.collect() >= 2  # the cycle is still found
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
