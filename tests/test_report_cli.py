@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from tests.browser import chromium, console_errors
+from tests.in_process import hpsearch as inproc
 
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
 SPACE = """
@@ -43,7 +44,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     uri = f"sqlite:///{root / 'mlflow.db'}"
     runs = []
     for strategy in ("random", "hyperband"):
-        done = hp("run", str(space), "--strategy", strategy, "--tracking-uri", uri,
+        done = inproc("run", str(space), "--strategy", strategy, "--tracking-uri", uri,
                   "--output", str(root / "out"), "--json", cwd=root)  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]
         runs.append(json.loads(done.stdout))
@@ -71,7 +72,7 @@ def test_report_holds_every_trial_with_mlflow_values_and_logs_itself(store: dict
     from mlflow.tracking import MlflowClient
 
     out = store["root"] / "rep"
-    done = hp("report", "--experiment", "rep-digits", "--tracking-uri", store["uri"],
+    done = inproc("report", "--experiment", "rep-digits", "--tracking-uri", store["uri"],
               "-o", str(out), cwd=store["root"])  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "report: " in done.stdout and "Winner: " in done.stdout
@@ -108,7 +109,7 @@ def test_html_report_renders_every_plot_in_a_real_browser(
     from selenium.webdriver.support.ui import WebDriverWait
 
     out = tmp_path / "rep"
-    done = hp("report", "--experiment", "rep-digits", "--tracking-uri", store["uri"],
+    done = inproc("report", "--experiment", "rep-digits", "--tracking-uri", store["uri"],
               "-o", str(out), "--no-log", cwd=store["root"])  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     with chromium(tmp_path / "profile") as driver:
@@ -139,7 +140,7 @@ def test_best_prints_the_best_trial_and_a_model_that_loads(store: dict[str, Any]
     import mlflow
     import numpy as np
 
-    done = hp("best", "--experiment", "rep-digits", "--tracking-uri", store["uri"], "--json",
+    done = inproc("best", "--experiment", "rep-digits", "--tracking-uri", store["uri"], "--json",
               cwd=store["root"])  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     top = json.loads(done.stdout)
@@ -154,7 +155,7 @@ def test_best_prints_the_best_trial_and_a_model_that_loads(store: dict[str, Any]
     assert np.asarray(model.predict(np.zeros((3, 64), dtype="float32"))).shape == (3, 10)
 
     one = store["runs"][0]["parent_run_id"]
-    plain = hp("best", "--run-id", one, "--tracking-uri", store["uri"], cwd=store["root"])
+    plain = inproc("best", "--run-id", one, "--tracking-uri", store["uri"], cwd=store["root"])
     assert plain.returncode == 0, plain.stderr
     assert f"search {one}" in plain.stdout and plain.stdout.count("  ") >= 3
 
@@ -176,7 +177,7 @@ def test_report_and_best_refuse_what_holds_no_search(store: dict[str, Any]) -> N
         (["report", "--run-id", "0" * 32], "no run '" + "0" * 32 + "'"),
     ]
     for args, message in cases:
-        done = hp(*args, "--tracking-uri", store["uri"], cwd=store["root"])
+        done = inproc(*args, "--tracking-uri", store["uri"], cwd=store["root"])
         assert done.returncode == 2, (args, done.stderr)
         assert done.stderr.strip().count("\n") == 0 and message in done.stderr, done.stderr
 
@@ -221,7 +222,7 @@ def test_compare_spends_one_epoch_budget_per_search_on_both_engines(tmp_path: Pa
     space.write_text(SPACE)
     uri = f"sqlite:///{tmp_path / 'm.db'}"
     budget = 5
-    done = hp("compare", str(space), "--strategies", "random,hyperband",
+    done = inproc("compare", str(space), "--strategies", "random,hyperband",
               "--backends", "keras-tuner,ray", "--budget-epochs", str(budget), "--seed", "3",
               "--max-concurrent", "2", "--tracking-uri", uri, "-o", str(tmp_path / "cmp"),
               "--json", cwd=tmp_path)  # fmt: skip
@@ -270,9 +271,9 @@ def test_report_of_real_edge_searches_every_trial_failed_and_a_single_trial(
     fail_space.write_text(ALL_FAIL)
     one_space.write_text(SPACE)
     runs = [
-        hp("run", str(fail_space), "--tracking-uri", uri, "--output", str(tmp_path / "o"),
+        inproc("run", str(fail_space), "--tracking-uri", uri, "--output", str(tmp_path / "o"),
            "--json", cwd=tmp_path),
-        hp("run", str(one_space), "--max-trials", "1", "--tracking-uri", uri,
+        inproc("run", str(one_space), "--max-trials", "1", "--tracking-uri", uri,
            "--output", str(tmp_path / "o"), "--json", "--no-report", cwd=tmp_path),
     ]  # fmt: skip
     for done in runs:
@@ -281,7 +282,7 @@ def test_report_of_real_edge_searches_every_trial_failed_and_a_single_trial(
     assert failed_run["finished"] == 0 and Path(failed_run["report"]).exists()
     assert one_run["report"] is None  # --no-report
 
-    failed = hp("report", "--experiment", "all-fail", "--tracking-uri", uri, "-o",
+    failed = inproc("report", "--experiment", "all-fail", "--tracking-uri", uri, "-o",
                 str(tmp_path / "rf"), cwd=tmp_path)  # fmt: skip
     assert failed.returncode == 0, failed.stderr[-3000:]
     assert "No search finished a trial: there is no winner." in failed.stdout
@@ -289,7 +290,7 @@ def test_report_of_real_edge_searches_every_trial_failed_and_a_single_trial(
     assert md.count("objective is NaN or inf") == 2
     assert "| random | keras-tuner | FINISHED | 2 | 0 | 2 |" in md
 
-    one = hp("report", "--run-id", one_run["parent_run_id"], "--tracking-uri", uri, "-o",
+    one = inproc("report", "--run-id", one_run["parent_run_id"], "--tracking-uri", uri, "-o",
              str(tmp_path / "r1"), cwd=tmp_path)  # fmt: skip
     assert one.returncode == 0, one.stderr[-3000:]
     assert f"reached val_accuracy = {one_run['best_value']:.4f} in 2 epochs" in one.stdout
