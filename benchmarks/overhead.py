@@ -12,6 +12,7 @@ costs about 2 s once (printed as `store_create_s`).
 Target: <= 1.05.
 
     python benchmarks/overhead.py [--pairs 3] [--trials 10] [--epochs 10] [--strategies ...]
+        [--raw-freeze]
 
 Prints a table and one JSON line.
 """
@@ -56,7 +57,9 @@ def create_store(uri: str) -> float:
     return time.perf_counter() - started
 
 
-def pair(strategy: str, trials: int, epochs: int, work: Path, uri: str) -> dict[str, Any]:
+def pair(
+    strategy: str, trials: int, epochs: int, work: Path, uri: str, raw_extra: list[str]
+) -> dict[str, Any]:
     run = work / f"{strategy}-{time.monotonic_ns()}"
     run.mkdir()
     a, a_cpu, out_a = timed([PY, "-m", "hpsearch.cli", "run",
@@ -65,7 +68,8 @@ def pair(strategy: str, trials: int, epochs: int, work: Path, uri: str) -> dict[
                              "--json", "--no-report", "--tracking-uri", uri,
                              "--output", str(run / "out")], run)  # fmt: skip
     b, b_cpu, out_b = timed([PY, str(ROOT / "benchmarks" / "raw_keras_tuner.py"), strategy,
-                             "--trials", str(trials), "--epochs", str(epochs)], run)  # fmt: skip
+                             "--trials", str(trials), "--epochs", str(epochs), *raw_extra],
+                            run)  # fmt: skip
     return {"hp": a, "raw": b, "hp_cpu": a_cpu, "raw_cpu": b_cpu,
             "best_hp": out_a.get("best_value"), "best_raw": out_b.get("best")}  # fmt: skip
 
@@ -76,13 +80,17 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--strategies", nargs="+", default=["random", "hyperband", "bayesian"])
+    parser.add_argument("--raw-freeze", action="store_true",
+                        help="give the raw script hpsearch's gc.freeze() too")  # fmt: skip
     args = parser.parse_args()
-    result: dict[str, Any] = {"benchmark": "overhead", "pairs": args.pairs, "target": 1.05}
+    raw_extra = ["--freeze"] if args.raw_freeze else []
+    result: dict[str, Any] = {"benchmark": "overhead", "pairs": args.pairs, "target": 1.05,
+                              "raw_freeze": args.raw_freeze}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for strategy in args.strategies:
             uri = f"sqlite:///{Path(tmp) / strategy}.db"
             created = create_store(uri)
-            runs = [pair(strategy, args.trials, args.epochs, Path(tmp), uri)
+            runs = [pair(strategy, args.trials, args.epochs, Path(tmp), uri, raw_extra)
                     for _ in range(args.pairs)]  # fmt: skip
             keys = ("hp", "raw", "hp_cpu", "raw_cpu")
             med = {k: statistics.median(r[k] for r in runs) for k in keys}

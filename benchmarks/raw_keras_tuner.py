@@ -5,11 +5,16 @@ arrays (hpsearch's loader, so the split and scaling are identical and only orche
 differs), with the same seed, trials and epochs, and no tracking.
 
     python benchmarks/raw_keras_tuner.py random|hyperband|bayesian [--trials 10] [--epochs 10]
+        [--freeze]
+
+``--freeze`` adds the one trick hpsearch plays on top (``gc.freeze()`` before the search,
+see hpsearch.model.settle_heap), to show what hpsearch's own orchestration costs.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -25,6 +30,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--freeze", action="store_true")
     args = parser.parse_args()
     started = time.perf_counter()
 
@@ -80,6 +86,9 @@ def main() -> None:
     else:
         tuner = kt.Hyperband(HyperModel(), max_epochs=args.epochs, factor=3, **common)
         tuner.oracle.max_trials = args.trials
+    if args.freeze:
+        gc.collect()
+        gc.freeze()
     tuner.search(data.x_train, data.y_train, validation_data=(data.x_valid, data.y_valid),
                  epochs=args.epochs, verbose=0,
                  callbacks=[keras.callbacks.EarlyStopping("val_accuracy", patience=3)])  # fmt: skip
