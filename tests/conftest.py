@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests import shared_ray
 
 # Ray 2.60 turns token auth on for the first local ray.init() of a process and exports the
 # mode to later children; a test's `ray start` under another HOME then finds no token. The
@@ -25,3 +27,10 @@ def write_space(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_the_shared_ray() -> Iterator[None]:
+    """The local Ray of tests/shared_ray.py stops with the session."""
+    yield
+    shared_ray.stop()

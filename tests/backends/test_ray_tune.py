@@ -1,5 +1,5 @@
-"""Real Ray Tune searches on digits: one local Ray shared by the in-process searches, and a
-two-node Ray cluster."""
+"""Real Ray Tune searches on digits: in process on the session's shared local Ray
+(tests/shared_ray.py), and a two-node Ray cluster."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import pytest
 from hpsearch.api import SearchSummary, prepare, run_search
 from hpsearch.space import parse_space
 from hpsearch.trials import SearchCallback
+from tests import shared_ray
 
 pytestmark = pytest.mark.slow
 
@@ -41,31 +42,11 @@ search:
 RAY_BIN = str(Path(sys.executable).with_name("ray"))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _local_ray() -> Iterator[None]:
-    """Shut down the local Ray that the in-process searches share (see _shared_ray)."""
-    yield
-    import ray
-
-    ray.shutdown()
-
-
-def _shared_ray() -> None:
-    """Start one local Ray for this module's in-process searches, as hpsearch would (no
-    dashboard, 2 CPUs): hpsearch uses a Ray that is already up and leaves it running, so
-    each search here skips Ray's start and stop (5-9 s on 2 cores). The start of a local
-    Ray by hpsearch itself is covered by every `hpsearch run --backend ray` subprocess."""
-    import ray
-
-    if not ray.is_initialized():
-        ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-
-
 def _search(
     tmp: Path, strategy: str, backend: str = "ray", text: str = SPACE, **options: Any
 ) -> SearchSummary:
     if backend == "ray":
-        _shared_ray()
+        shared_ray.start()
     space = prepare(
         parse_space(text, source=tmp / "space.yaml"), strategy=strategy, backend=backend
     )
@@ -246,9 +227,7 @@ def two_node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "HOME": home}
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus", "1", "--num-gpus", "0", "--disable-usage-stats"]
-    import ray
-
-    ray.shutdown()  # the in-process searches' Ray: `ray stop --force` below would kill it
+    shared_ray.stop()  # the in-process searches' Ray: `ray stop --force` below would kill it
     try:
         head = [RAY_BIN, "start", "--head", "--port", str(port), "--node-ip-address",
                 "127.0.0.1", "--include-dashboard=false",
