@@ -18,6 +18,8 @@ import pytest
 
 from hpsearch.space import SpaceError
 from hpsearch.sweep import entry_key, load_sweep, window_stamp
+from tests import shared_ray
+from tests.in_process import hpsearch
 
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -54,11 +56,11 @@ def write(tmp: Path, trials: int = 2, report: str = "true") -> Path:
     return path
 
 
-def sweep(path: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+def sweep(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`hpsearch sweep` in this process (its entries still run as subprocesses); the tests
+    about the sweep's own process (SIGTERM, a Ray job, the run holding the lock) start one."""
     uri = f"sqlite:///{path.parent / 'm.db'}"
-    return subprocess.run([HPSEARCH, "sweep", str(path), "--tracking-uri", uri, *args],
-                          capture_output=True, text=True, timeout=timeout,
-                          cwd=path.parent)  # fmt: skip
+    return hpsearch("sweep", str(path), "--tracking-uri", uri, *args, cwd=path.parent)
 
 
 def runs(tmp: Path) -> tuple[list[Any], list[Any]]:
@@ -159,7 +161,7 @@ def test_the_shipped_nightly_sweep_is_valid_and_offline() -> None:
 
 def test_dry_run_lists_every_entry_todo_without_training(tmp_path: Path) -> None:
     path = write(tmp_path)
-    done = sweep(path, "--dry-run", timeout=120)
+    done = sweep(path, "--dry-run")
     assert done.returncode == 0, done.stderr
     s = load_sweep(path)
     for e in s.entries:
@@ -174,14 +176,32 @@ def test_dry_run_lists_every_entry_todo_without_training(tmp_path: Path) -> None
 
 
 @pytest.mark.slow
-def test_a_second_run_in_the_same_window_trains_nothing(tmp_path: Path) -> None:
-    """Both entries run once; re-running skips both, makes no new runs, and --dry-run says
-    done; the sweep's report covers both searches."""
+def test_an_overlapping_run_exits_at_once_and_a_rerun_in_the_window_trains_nothing(
+    tmp_path: Path,
+) -> None:
+    """While a first run holds the lock, a second run of the same sweep exits 3 at once with
+    one line. The first runs both entries once; re-running skips both, makes no new runs, and
+    --dry-run says done; the sweep's report covers both searches. (One first run serves
+    both checks: the overlapping run needs one in progress, the re-run one that finished.)"""
     path = write(tmp_path)
-    first = sweep(path)
-    assert first.returncode == 0, first.stderr[-3000:]
-    assert "0 skipped (done), 2 ran, 0 failed" in first.stdout
-    assert (tmp_path / "out" / "tiny").exists() and "report: " in first.stdout
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    first = subprocess.Popen([HPSEARCH, "sweep", str(path), "--tracking-uri", uri], cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    lock = tmp_path / ".m.db.sweep-tiny.lock"
+    deadline = time.time() + 120
+    while not (lock.exists() and "pid" in lock.read_text()):
+        assert first.poll() is None and time.time() < deadline
+        time.sleep(0.1)
+    started = time.time()
+    second = sweep(path)
+    assert time.time() - started < 30
+    assert second.returncode == 3
+    assert second.stderr.startswith("error: sweep 'tiny' is already running (pid ")
+    assert second.stderr.count("\n") == 1
+    out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err[-3000:]
+    assert "0 skipped (done), 2 ran, 0 failed" in out
+    assert (tmp_path / "out" / "tiny").exists() and "report: " in out
     parents, children = runs(tmp_path)
     assert len(parents) == 2 and len(children) == 4
     assert all(p.info.status == "FINISHED" for p in parents)
@@ -195,7 +215,7 @@ def test_a_second_run_in_the_same_window_trains_nothing(tmp_path: Path) -> None:
     assert {r.info.run_id for r in children2} == {r.info.run_id for r in children}
     assert len(parents2) == 2
 
-    plan = sweep(path, "--dry-run", timeout=120)
+    plan = sweep(path, "--dry-run")
     assert plan.stdout.count("  done  run ") == 2
 
 
@@ -238,27 +258,6 @@ def test_sigterm_stops_cleanly_and_the_next_run_resumes(tmp_path: Path) -> None:
     assert sorted(ids) == sorted(set(ids)) and len(ids) == 4  # 4 trials, none twice
 
 
-@pytest.mark.slow
-def test_an_overlapping_run_of_the_same_sweep_exits_at_once(tmp_path: Path) -> None:
-    path = write(tmp_path, report="false")
-    uri = f"sqlite:///{tmp_path / 'm.db'}"
-    first = subprocess.Popen([HPSEARCH, "sweep", str(path), "--tracking-uri", uri], cwd=tmp_path,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    lock = tmp_path / ".m.db.sweep-tiny.lock"
-    deadline = time.time() + 120
-    while not (lock.exists() and "pid" in lock.read_text()):
-        assert first.poll() is None and time.time() < deadline
-        time.sleep(0.1)
-    started = time.time()
-    second = sweep(path, timeout=120)
-    assert time.time() - started < 30
-    assert second.returncode == 3
-    assert second.stderr.startswith("error: sweep 'tiny' is already running (pid ")
-    assert second.stderr.count("\n") == 1
-    first.communicate(timeout=600)
-    assert first.returncode == 0
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -269,6 +268,7 @@ def _free_port() -> int:
 def test_a_sweep_submitted_as_a_ray_job_to_a_real_head(tmp_path: Path) -> None:
     """`ray start --head` (with its dashboard's job server), `ray job submit` of the sweep:
     the job succeeds and its runs land in the store."""
+    shared_ray.stop()  # `ray stop --force` below kills every Ray here, the shared one too
     path = write(tmp_path, report="false")
     home = tmp_path / "home"
     home.mkdir()
@@ -297,7 +297,7 @@ def test_a_sweep_submitted_as_a_ray_job_to_a_real_head(tmp_path: Path) -> None:
         parents, children = runs(tmp_path)
         assert len(parents) == 2 and len(children) == 4
     finally:
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True)
 
 
 def test_deploy_recipes_parse_with_the_keys_their_tools_need() -> None:
