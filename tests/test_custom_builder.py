@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 
 from hpsearch.space import SpaceError, parse_space
+from tests import shared_ray
+from tests.in_process import hpsearch
 
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
 TESTS = Path(__file__).resolve().parent
@@ -61,12 +63,19 @@ def test_a_builder_that_cannot_be_imported_is_a_one_line_error(tmp_path: Path) -
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["keras-tuner", "ray"])
 def test_a_custom_builder_runs_a_search_and_its_errors_fail_only_their_trials(
-    tmp_path: Path, backend: str
+    tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`broken` builds the two-tower net for towers=1 and raises for towers=2: the search
     runs on, the towers=1 trials train (with the builder's own params recorded), and the
-    towers=2 trials are FAILED with the builder's message."""
-    done = _run(tmp_path, "broken", backend)
+    towers=2 trials are FAILED with the builder's message. (In process: the builder's
+    folder on sys.path here and, for the Ray workers, on PYTHONPATH.)"""
+    (tmp_path / "space.yaml").write_text(SPACE.format(fn="broken"))
+    monkeypatch.syspath_prepend(str(TESTS))
+    paths = [str(TESTS), *filter(None, [os.environ.get("PYTHONPATH")])]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+    shared_ray.stop()  # hpsearch starts a Ray of its own, whose workers see that PYTHONPATH
+    done = hpsearch("run", "space.yaml", "--backend", backend, "--json", "--no-report",
+                    "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout)
     frame = pd.read_csv(tmp_path / out["trials_csv"])

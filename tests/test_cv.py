@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +12,9 @@ import pytest
 
 from hpsearch.cv import folds
 from hpsearch.space import SpaceError, parse_space
+from tests import shared_ray
+from tests.in_process import hpsearch
 
-HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
 SPACE = """
 name: cv-test
 dataset: {name: digits}
@@ -55,9 +54,10 @@ def test_a_cv_trial_logs_its_folds_and_scores_their_mean(
 
     (tmp_path / "s.yaml").write_text(SPACE)
     uri = f"sqlite:///{tmp_path / 'm.db'}"
-    done = subprocess.run([HPSEARCH, "run", "s.yaml", "--backend", backend, "--strategy",
-                           strategy, "--json", "--no-report", "--tracking-uri", uri],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600)  # fmt: skip
+    if backend == "ray":
+        shared_ray.start()
+    done = hpsearch("run", "s.yaml", "--backend", backend, "--strategy", strategy, "--json",
+                    "--no-report", "--tracking-uri", uri, cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout)
     assert out["finished"] == 2

@@ -12,6 +12,8 @@ import pytest
 
 from hpsearch.api import prepare
 from hpsearch.space import SpaceError, parse_space
+from tests import shared_ray
+from tests.in_process import hpsearch
 
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
 GRID = """
@@ -63,9 +65,10 @@ def test_validate_shows_the_grid_size(tmp_path: Path) -> None:
 @pytest.mark.parametrize("backend", ["keras-tuner", "ray"])
 def test_grid_runs_every_configuration_once(tmp_path: Path, backend: str) -> None:
     (tmp_path / "g.yaml").write_text(GRID)
-    done = subprocess.run([HPSEARCH, "run", "g.yaml", "--backend", backend, "--json",
-                           "--no-report", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600)  # fmt: skip
+    if backend == "ray":
+        shared_ray.start()
+    done = hpsearch("run", "g.yaml", "--backend", backend, "--json", "--no-report",
+                    "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout)
     assert out["trials"] == out["finished"] == 12

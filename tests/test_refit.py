@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.in_process import hpsearch
+
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = ROOT / "search_spaces" / "digits.yaml"
@@ -23,8 +25,7 @@ def _hpsearch(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _search(tmp_path: Path, uri: str, space: Path, *extra: str) -> dict[str, Any]:
-    done = _hpsearch(
-        tmp_path,
+    done = hpsearch(
         "run",
         str(space),
         "--json",
@@ -34,6 +35,7 @@ def _search(tmp_path: Path, uri: str, space: Path, *extra: str) -> dict[str, Any
         "--output",
         str(tmp_path / "out"),
         *extra,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     return dict(json.loads(done.stdout))
@@ -165,7 +167,7 @@ def test_refit_of_a_run_that_is_no_finished_search_is_one_line(
 ) -> None:
     """A missing run, a trial's run, a search with no finished trial: exit 2, one line."""
     runs = fake | {"missing": "0123456789abcdef0123456789abcdef"}
-    done = _hpsearch(tmp_path, "refit", runs[which], "--tracking-uri", fake["uri"], "--json")
+    done = hpsearch("refit", runs[which], "--tracking-uri", fake["uri"], "--json", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()

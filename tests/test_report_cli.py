@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from tests import shared_ray
 from tests.browser import chromium, console_errors
 from tests.in_process import hpsearch as inproc
 
@@ -222,6 +223,7 @@ def test_compare_spends_one_epoch_budget_per_search_on_both_engines(tmp_path: Pa
     space.write_text(SPACE)
     uri = f"sqlite:///{tmp_path / 'm.db'}"
     budget = 5
+    shared_ray.start()
     done = inproc("compare", str(space), "--strategies", "random,hyperband",
               "--backends", "keras-tuner,ray", "--budget-epochs", str(budget), "--seed", "3",
               "--max-concurrent", "2", "--tracking-uri", uri, "-o", str(tmp_path / "cmp"),

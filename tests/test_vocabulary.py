@@ -4,8 +4,6 @@ class weights, in the builder and through real searches on both engines."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +11,8 @@ import pytest
 
 from hpsearch.model import build_model, fit_options, layer_widths
 from hpsearch.space import SpaceError, parse_space
-
-HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
+from tests import shared_ray
+from tests.in_process import hpsearch
 
 
 def _dense(model: object) -> list[object]:
@@ -117,9 +115,10 @@ def test_a_search_over_the_new_vocabulary_records_active_widths_only(
     tmp_path: Path, backend: str
 ) -> None:
     (tmp_path / "v.yaml").write_text(PER_LAYER)
-    done = subprocess.run([HPSEARCH, "run", "v.yaml", "--backend", backend, "--json",
-                           "--no-report", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600)  # fmt: skip
+    if backend == "ray":
+        shared_ray.start()
+    done = hpsearch("run", "v.yaml", "--backend", backend, "--json", "--no-report",
+                    "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout)
     assert out["finished"] == 4

@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 
 from hpsearch.space import parse_space
+from tests import shared_ray
+from tests.in_process import hpsearch
 
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
 SPACE = """
@@ -38,9 +40,8 @@ def test_contains_keeps_trials_inside_the_space_only() -> None:
 
 
 def _run(tmp: Path, *args: str) -> dict[str, object]:
-    done = subprocess.run([HPSEARCH, "run", "space.yaml", "--json", "--no-report",
-                           "--tracking-uri", f"sqlite:///{tmp / 'm.db'}", *args],
-                          cwd=tmp, capture_output=True, text=True, timeout=600)  # fmt: skip
+    done = hpsearch("run", "space.yaml", "--json", "--no-report",
+                    "--tracking-uri", f"sqlite:///{tmp / 'm.db'}", *args, cwd=tmp)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout)
     out["stderr"] = done.stderr
@@ -71,9 +72,8 @@ def earlier(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (tmp / "space.yaml").write_text(SPACE)
     wide = SPACE.replace("{int: [8, 64]}", "{int: [8, 512], log: true}")
     (tmp / "wide.yaml").write_text(wide.replace("name: warm", "name: old"))
-    done = subprocess.run([HPSEARCH, "run", "wide.yaml", "--json", "--no-report",
-                           "--max-trials", "6", "--tracking-uri", f"sqlite:///{tmp / 'm.db'}"],
-                          cwd=tmp, capture_output=True, text=True, timeout=600)  # fmt: skip
+    done = hpsearch("run", "wide.yaml", "--json", "--no-report", "--max-trials", "6",
+                    "--tracking-uri", f"sqlite:///{tmp / 'm.db'}", cwd=tmp)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     source = json.loads(done.stdout)
     old = pd.read_csv(tmp / source["trials_csv"])
@@ -93,6 +93,8 @@ def test_a_warm_search_starts_from_the_earlier_trials(
     and its first trial is not the one the same search makes from a cold start."""
     tmp, inside = earlier["tmp"], earlier["inside"]
     args = ["--strategy", strategy, "--backend", backend]
+    if backend == "ray":
+        shared_ray.start()
     cold = _run(tmp, *args, "--experiment", f"cold-{backend}")
     warm = _run(tmp, *args, "--experiment", f"warm-{backend}", "--warm-start", earlier["parent"])
     assert f"{inside} earlier trial(s) seed the {strategy} search; {6 - inside} skipped" in str(
