@@ -42,8 +42,16 @@ def _search(tmp: Path, strategy: str, **kwargs: Any) -> SearchSummary:
     return run_search(space, tracking_uri=uri, output=tmp / "out", **kwargs)
 
 
+@pytest.fixture(scope="module")
+def kt_random(tmp_path_factory: pytest.TempPathFactory) -> SearchSummary:
+    """The seeded random search: checked below and compared with a second run of it."""
+    return _search(tmp_path_factory.mktemp("random"), "random")
+
+
 @pytest.fixture(scope="module", params=["random", "hyperband", "bayesian"])
 def searched(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    if request.param == "random":
+        return "random", request.getfixturevalue("kt_random")
     tmp = tmp_path_factory.mktemp(request.param)
     return request.param, _search(tmp, request.param)
 
@@ -161,8 +169,8 @@ def test_trials_csv_and_load_trials_match_the_frame(searched: Any) -> None:
     assert np.allclose(back["objective"], summary.frame["objective"])
 
 
-def test_same_seed_gives_the_same_trial_table(tmp_path: Path) -> None:
-    a = _search(tmp_path / "a", "random", log_model=False).frame
+def test_same_seed_gives_the_same_trial_table(tmp_path: Path, kt_random: SearchSummary) -> None:
+    a = kt_random.frame
     b = _search(tmp_path / "b", "random", log_model=False).frame
     drop = ["seconds"]
     import pandas as pd
