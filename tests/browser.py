@@ -31,15 +31,22 @@ FLAGS = (
 )
 
 
-def require_browser() -> None:
-    """Skip (or fail, under CI) when Chromium or its driver is missing."""
+def browser_missing() -> str | None:
+    """Why no headless browser test can run here, or None when Chromium and its driver are."""
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
     if not missing:
-        return
-    message = (
+        return None
+    return (
         f"headless browser test needs {', '.join(missing)} "
         "(apt-get install chromium chromium-driver)"
     )
+
+
+def require_browser() -> None:
+    """Skip (or fail, under CI) when Chromium or its driver is missing."""
+    message = browser_missing()
+    if message is None:
+        return
     if os.environ.get("HPSEARCH_REQUIRE_BROWSER") == "1":
         pytest.fail(message)
     pytest.skip(message)
