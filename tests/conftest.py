@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests import shared_ray
+from tests.mlflow_server import Server, mlflow_server
 
 # Ray 2.60 turns token auth on for the first local ray.init() of a process and exports the
 # mode to later children; a test's `ray start` under another HOME then finds no token. The
@@ -34,3 +35,11 @@ def _stop_the_shared_ray() -> Iterator[None]:
     """The local Ray of tests/shared_ray.py stops with the session."""
     yield
     shared_ray.stop()
+
+
+@pytest.fixture(scope="session")
+def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One real `mlflow server` for the session (starting one costs about 9 s), stopped
+    afterwards even on failure. Its users keep to their own experiments."""
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as running:
+        yield running

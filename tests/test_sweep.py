@@ -20,6 +20,7 @@ from hpsearch.space import SpaceError
 from hpsearch.sweep import entry_key, load_sweep, window_stamp
 from tests import shared_ray
 from tests.in_process import hpsearch
+from tests.mlflow_server import Server
 
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -341,30 +342,29 @@ def test_deploy_recipes_parse_with_the_keys_their_tools_need() -> None:
 
 
 @pytest.mark.slow
-def test_on_a_tracking_server_the_lock_is_an_mlflow_lease(tmp_path: Path) -> None:
+def test_on_a_tracking_server_the_lock_is_an_mlflow_lease(tracking_server: Server) -> None:
     """With no shared disk, a second holder of the same sweep's lease is refused; the
     lease is released at the end, and an expired one (a holder that died) is taken over."""
     from hpsearch.sweep import SweepLocked, sweep_lock
-    from tests.mlflow_server import mlflow_server
 
-    with mlflow_server(tmp_path) as server:
-        with sweep_lock("tiny", server.uri, "sweep-test") as held:
-            assert held == "MLflow lease hpsearch.lease.sweep.tiny"
-            with pytest.raises(SweepLocked, match=r"sweep.tiny is already running \(.* pid "):
-                with sweep_lock("tiny", server.uri, "sweep-test"):
-                    pass
-        with sweep_lock("tiny", server.uri, "sweep-test"):  # released: free again
-            pass
-        from hpsearch.tracking import lease
+    server = tracking_server
+    with sweep_lock("tiny", server.uri, "sweep-test") as held:
+        assert held == "MLflow lease hpsearch.lease.sweep.tiny"
+        with pytest.raises(SweepLocked, match=r"sweep.tiny is already running \(.* pid "):
+            with sweep_lock("tiny", server.uri, "sweep-test"):
+                pass
+    with sweep_lock("tiny", server.uri, "sweep-test"):  # released: free again
+        pass
+    from hpsearch.tracking import lease
 
-        with lease(server.uri, "sweep-test", "sweep.dead", ttl=0.5):
-            pass
-        import mlflow
+    with lease(server.uri, "sweep-test", "sweep.dead", ttl=0.5):
+        pass
+    import mlflow
 
-        client = mlflow.MlflowClient(server.uri)
-        exp = client.get_experiment_by_name("sweep-test").experiment_id
-        client.set_experiment_tag(
-            exp, "hpsearch.lease.sweep.dead", '{"owner": "ghost", "until": 0}'
-        )  # a holder that died long ago
-        with lease(server.uri, "sweep-test", "sweep.dead"):
-            pass
+    client = mlflow.MlflowClient(server.uri)
+    exp = client.get_experiment_by_name("sweep-test").experiment_id
+    client.set_experiment_tag(
+        exp, "hpsearch.lease.sweep.dead", '{"owner": "ghost", "until": 0}'
+    )  # a holder that died long ago
+    with lease(server.uri, "sweep-test", "sweep.dead"):
+        pass

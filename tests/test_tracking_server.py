@@ -1,6 +1,7 @@
 """hpsearch against a real MLflow tracking server (HTTP, proxied artifacts), and its UI.
 
-One `mlflow server` (sqlite store, `--serve-artifacts`) serves the whole module. Searches run
+One `mlflow server` (sqlite store, `--serve-artifacts`) serves the whole module (the
+session's, shared with the sweep lease test). Searches run
 through the CLI on both engines; everything is read back through `MlflowClient` on the HTTP
 URI, as a team member on another machine would. The UI test drives headless Chromium.
 """
@@ -16,7 +17,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ import pytest
 
 from tests.browser import browser_missing, chromium, require_browser
 from tests.in_process import hpsearch as in_process
-from tests.mlflow_server import Server, answers, free_port, mlflow_server, stop, wait_http
+from tests.mlflow_server import Server, answers, free_port, stop, wait_http
 
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
 REPO = Path(__file__).resolve().parents[1]
@@ -154,10 +154,9 @@ def _assert_full_history(client: Any, child: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One real `mlflow server` for the module, stopped afterwards even on failure."""
-    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as running:
-        yield running
+def server(tracking_server: Server) -> Server:
+    """The session's real `mlflow server` (tests/conftest.py)."""
+    return tracking_server
 
 
 @pytest.fixture(scope="module")
