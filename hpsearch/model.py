@@ -6,11 +6,12 @@ dict, so one function serves both backends.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.space import VOCABULARY
@@ -95,15 +96,15 @@ _SETTLED = False
 
 
 def settle_heap() -> None:
-    """Move every object alive now out of the garbage collector's sight, before a search.
+    """Move every object alive now out of the garbage collector's sight, once per process.
 
     Keras Tuner runs ``gc.collect()`` twice per trial (``clear_session`` and ``_try_build``),
     and a full collection walks every tracked object: 0.31 s per call in this process
     (MLflow, SQLAlchemy and pandas loaded) against 0.19 s in a bare Keras Tuner script, so a
-    10-trial search lost about 6 s to it (benchmarks/overhead.py). What exists before the
-    search lives until the process ends anyway; objects made by trials stay collectable.
-    Only the first call in a process freezes: a later one would also freeze whatever the
-    trials before it left alive, and a reference cycle among those could never be freed.
+    10-trial search lost about 6 s to it (benchmarks/overhead.py). For processes that serve
+    one search to their end (a Ray worker, a Keras Tuner worker): what exists now lives until
+    exit anyway, and objects made by trials stay collectable. Only the first call freezes: a
+    later one would also freeze what earlier trials left alive, cycles included, for good.
     """
     global _SETTLED
     if _SETTLED:
@@ -111,6 +112,19 @@ def settle_heap() -> None:
     _SETTLED = True
     gc.collect()
     gc.freeze()
+
+
+@contextlib.contextmanager
+def settled_heap() -> Iterator[None]:
+    """``settle_heap`` for one search in a process that may run more (``compare``, the API):
+    frozen for the search, thawed after it, so each search walks only its own objects and
+    nothing frozen escapes collection once the search is over."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def quiet_tensorflow(verbose: bool = False) -> None:

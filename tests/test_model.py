@@ -192,3 +192,34 @@ print("ok")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_settled_heap_freezes_for_one_search_and_thaws_after() -> None:
+    """A process that runs several searches (compare) settles each one and thaws after it."""
+    import subprocess
+    import sys
+
+    code = """
+import gc
+from hpsearch.model import settled_heap
+keep = [object() for _ in range(1000)]
+with settled_heap():
+    assert gc.get_freeze_count() >= 1000
+    try:
+        with settled_heap():
+            raise RuntimeError("a search that fails")
+    except RuntimeError:
+        pass
+    assert gc.get_freeze_count() == 0  # thawed even when the search raised
+class Node: pass
+a, b = Node(), Node()
+a.other, b.other = b, a
+with settled_heap():  # the cycle is frozen while the search runs ...
+    del a, b
+    assert gc.collect() == 0
+assert gc.collect() >= 2  # ... and collectable once it is over
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from hpsearch.backends.base import SearchOutcome
 from hpsearch.gpus import WorkerSlot, assign_workers, enable_memory_growth, restrict_to
-from hpsearch.model import GraphJanitor, build_model, fit_options, quiet_tensorflow, settle_heap
+from hpsearch.model import (
+    GraphJanitor,
+    build_model,
+    fit_options,
+    quiet_tensorflow,
+    settle_heap,
+    settled_heap,
+)
 from hpsearch.space import Bool, Choice, FloatRange, IntRange, Param, Space, hyperband_trials
 from hpsearch.trials import FAILED, FINISHED, SearchCallback, SearchInfo, TrialResult
 
@@ -168,8 +175,7 @@ class KerasTunerBackend:
         if warm and not resume:
             seed_oracle(kt, tuner.oracle, warm)
         callbacks.on_search_begin(info)
-        settle_heap()
-        with _quiet_stdout(self.verbose):  # Keras Tuner prints retries with print()
+        with settled_heap(), _quiet_stdout(self.verbose):  # KT prints retries with print()
             tuner.search(
                 data.x_train, data.y_train, **_search_kwargs(keras, space, data, self.verbose)
             )
