@@ -50,12 +50,12 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
     """Keep what earlier tests left alive out of the garbage collector's walks during a test.
 
-    hpsearch freezes the heap once per process, before its first search
-    (hpsearch.model.settle_heap), and Keras Tuner runs gc.collect() twice per trial. In this
-    long-lived process every collect would also walk all that the tests before left alive:
-    the same in-process Keras Tuner grid took 13 s early in a session and 22 s at its end.
-    Frozen for each test (its fixtures included) and thawed after it, so that nothing is
-    kept beyond its life, every in-process search sees the heap a fresh `hpsearch run` does.
+    Keras Tuner runs gc.collect() twice per trial. In this long-lived process every collect
+    would also walk all that the tests before left alive: the same in-process Keras Tuner
+    grid took 13 s early in a session and 22 s at its end. A Keras Tuner search now freezes
+    the heap for itself (hpsearch.model.settled_heap); this hook does the same for the rest
+    of a test (its fixtures, Ray drivers, reports). Frozen for each test and thawed after
+    it, so that nothing is kept beyond its life.
     """
     gc.freeze()
     try:
