@@ -256,7 +256,7 @@ def run_search(
     seed and output folder continues under its parent run: finished trials are kept, the
     interrupted ones are marked FAILED and run again, and ``max_trials`` counts them all.
     """
-    from hpsearch.backends.base import get_backend
+    from hpsearch.backends.base import SearchStalled, get_backend
     from hpsearch.data import dump_preprocessing, load_dataset
     from hpsearch.tracking import MlflowTracker
 
@@ -346,7 +346,7 @@ def run_search(
     except KeyboardInterrupt:
         tracker.fail("interrupted", killed=True)
         raise
-    except TooManyFailures as exc:
+    except (TooManyFailures, SearchStalled) as exc:
         error = exc
         outcome = None
     except BaseException as exc:

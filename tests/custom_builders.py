@@ -26,3 +26,23 @@ def broken(params: dict[str, Any], input_shape: tuple[int, ...], task: str) -> A
     if params["towers"] == 2:
         raise ValueError("two towers are not supported by this builder")
     return build(params, input_shape, task, n_outputs=10)
+
+
+def hangs_after(
+    params: dict[str, Any], input_shape: tuple[int, ...], task: str, n_outputs: int = 1
+) -> Any:
+    """Builds ``hang_after`` models, then hangs in every later build, as a trial stuck on a
+    dead data source or a deadlocked library does: the search must end, not wait forever.
+    (Counted in files under ``hang_dir``: trials run in separate Ray workers.)"""
+    import os
+    import time
+    from pathlib import Path
+
+    for n in range(int(params["hang_after"])):
+        try:
+            os.close(os.open(Path(params["hang_dir"]) / f"built-{n}", os.O_CREAT | os.O_EXCL))
+            return build(params, input_shape, task, n_outputs)
+        except FileExistsError:
+            continue
+    time.sleep(3600)
+    raise TimeoutError("hung for an hour")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,17 +64,16 @@ def test_a_builder_that_cannot_be_imported_is_a_one_line_error(tmp_path: Path) -
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["keras-tuner", "ray"])
 def test_a_custom_builder_runs_a_search_and_its_errors_fail_only_their_trials(
-    tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, backend: str
 ) -> None:
     """`broken` builds the two-tower net for towers=1 and raises for towers=2: the search
     runs on, the towers=1 trials train (with the builder's own params recorded), and the
-    towers=2 trials are FAILED with the builder's message. (In process: the builder's
-    folder on sys.path here and, for the Ray workers, on PYTHONPATH.)"""
+    towers=2 trials are FAILED with the builder's message. (In process, the builder's
+    module beside the space file, where hpsearch and its Ray workers look first.)"""
     (tmp_path / "space.yaml").write_text(SPACE.format(fn="broken"))
-    monkeypatch.syspath_prepend(str(TESTS))
-    paths = [str(TESTS), *filter(None, [os.environ.get("PYTHONPATH")])]
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
-    shared_ray.stop()  # hpsearch starts a Ray of its own, whose workers see that PYTHONPATH
+    shutil.copy(TESTS / "custom_builders.py", tmp_path)
+    if backend == "ray":
+        shared_ray.start()
     done = hpsearch("run", "space.yaml", "--backend", backend, "--json", "--no-report",
                     "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -85,3 +85,34 @@ def test_a_custom_builder_runs_a_search_and_its_errors_fail_only_their_trials(
     assert set(finished["params.towers"]) == {1} and set(failed["params.towers"]) == {2}
     assert finished["objective"].max() > 0.5
     assert all("two towers are not supported" in e for e in failed["error"])
+
+
+@pytest.mark.slow
+def test_a_trial_that_hangs_ends_the_ray_search_with_its_finished_trials_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`hangs_after` builds two models and hangs in the third: with no trial event for
+    $HPSEARCH_STALL_S (15) seconds the search stops (exit 1, a message naming the wait and
+    --resume) instead of hanging, and the two trials that trained are kept."""
+    hang_dir = tmp_path / "builds"
+    hang_dir.mkdir()
+    space = SPACE.format(fn="hangs_after").replace(
+        "  batch_size: 64\n", f"  batch_size: 64\n  hang_dir: {hang_dir}\n  hang_after: 2\n"
+    )
+    (tmp_path / "space.yaml").write_text(space)
+    # Beside the space file, where Ray workers look for a builder too: the shared Ray serves.
+    shutil.copy(TESTS / "custom_builders.py", tmp_path)
+    monkeypatch.setenv("HPSEARCH_STALL_S", "15")  # over a worker's start
+    shared_ray.start()
+    done = hpsearch("run", "space.yaml", "--backend", "ray", "--json", "--no-report",
+                    "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 1, done.stderr[-3000:]
+    error = done.stderr.strip().splitlines()[-1]
+    stopped = "error: search stopped: ray: no trial reported for 15 s (the limit was 15 s, set by"
+    assert error.startswith(f"{stopped} $HPSEARCH_STALL_S)"), error
+    assert "a trial hung or Ray Tune stalled" in error and "--resume" in error
+    assert len(list(hang_dir.iterdir())) == 2  # only two builds got through
+    csv = error.rsplit("(trials so far: ", 1)[1].rstrip(")")
+    frame = pd.read_csv(tmp_path / csv)
+    finished = frame[frame["status"] == "FINISHED"]
+    assert len(finished) == 2 and (finished["epochs"] == 2).all()

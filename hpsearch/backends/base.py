@@ -32,6 +32,11 @@ class SearchOutcome:
         return best_of(self.results, self.direction)
 
 
+class SearchStalled(RuntimeError):
+    """No trial reported for far longer than any wait before: the search is stuck. Ends the
+    search as a failed one (its ended trials kept, ``--resume`` goes on), not a hang."""
+
+
 class Backend(Protocol):
     """Runs a search over a space on loaded data and reports through callbacks."""
 

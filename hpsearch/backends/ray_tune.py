@@ -12,11 +12,12 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpsearch.backends.base import SearchOutcome
+from hpsearch.backends.base import SearchOutcome, SearchStalled
 from hpsearch.model import GraphJanitor, build_model, fit_options, quiet_tensorflow, settle_heap
 from hpsearch.space import TASK_METRICS, Bool, Choice, FloatRange, IntRange, Param, Space
 from hpsearch.trials import FAILED, FINISHED, SearchCallback, SearchInfo, TrialResult
@@ -29,6 +30,62 @@ if TYPE_CHECKING:
 _LATEST, _BEST, _STATE = "latest.npz", "best.npz", "state.json"
 #: One per Ray worker process, which runs many trials (actors are reused).
 _JANITOR: GraphJanitor | None = None
+
+
+class StallWatch:
+    """Notices a Ray search that stopped making progress, so it fails instead of hanging.
+
+    Tune's controller can wedge (seen once in ~60 searches: one reused actor waiting for a
+    ``train`` call the driver never made), and a trial can hang in user code. Both look the
+    same from the driver: no trial event. The limit adapts to the search: ``FACTOR`` times
+    the longest wait between events so far, at least ``FLOOR_S``; before the first result
+    (actor start, imports, a first epoch of unknown length) it is ``FIRST_S``.
+    ``$HPSEARCH_STALL_S`` fixes the limit (0: never)."""
+
+    FIRST_S, FLOOR_S, FACTOR = 1800.0, 120.0, 10.0
+
+    def __init__(
+        self, fixed: float | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        env = os.environ.get("HPSEARCH_STALL_S")
+        self.fixed = fixed if fixed is not None else (float(env) if env else None)
+        self.clock = clock
+        self.last = clock()
+        self.slowest = 0.0
+        self.results = False
+        self.tripped: str | None = None
+
+    def beat(self, result: bool = False) -> None:
+        """A trial event: an actor started, an epoch reported, a trial ended."""
+        now = self.clock()
+        if self.results:
+            self.slowest = max(self.slowest, now - self.last)
+        self.last, self.results = now, self.results or result
+
+    def limit(self) -> float | None:
+        if self.fixed is not None:
+            return self.fixed or None
+        if not self.results:
+            return self.FIRST_S
+        return max(self.FLOOR_S, self.FACTOR * self.slowest)
+
+    def check(self) -> None:
+        """Raise SearchStalled once the wait since the last event passes the limit."""
+        limit, idle = self.limit(), self.clock() - self.last
+        if limit is None or idle <= limit:
+            return
+        why = (
+            "set by $HPSEARCH_STALL_S"
+            if self.fixed
+            else f"{self.FACTOR:g}x the longest wait before, at least {self.FLOOR_S:g} s; "
+            "$HPSEARCH_STALL_S sets it"
+        )
+        self.tripped = (
+            f"ray: no trial reported for {idle:.0f} s (the limit was {limit:.0f} s, {why}): "
+            "a trial hung or Ray Tune stalled. The trials that ended are kept: run the same "
+            "command with --resume to go on"
+        )
+        raise SearchStalled(self.tripped)
 
 
 def tune_domain(param: Param) -> Any:
@@ -527,7 +584,8 @@ class RayTuneBackend:
                 seed=search.seed,
             )
         )
-        callback = relay.callback if relay else _tune_callback(bridge)
+        watch = StallWatch()
+        callback = relay.callback if relay else _tune_callback(bridge, watch)
         experiment = workdir / "ray" / "tune"
         if resume and not relay and tune.Tuner.can_restore(str(experiment.resolve())):
             # Interrupted trials run again from scratch, as on Keras Tuner: their epochs
@@ -566,7 +624,12 @@ class RayTuneBackend:
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                 ),
             )
-        grid: Any = relay.fit(tuner, bridge) if relay else tuner.fit()
+        try:
+            grid: Any = relay.fit(tuner, bridge, watch) if relay else tuner.fit()
+        except Exception as exc:
+            if watch.tripped:  # Tune wraps what a callback raised: say it plainly
+                raise SearchStalled(watch.tripped) from exc
+            raise
         bridge.close_open()
         checkpoints = {}
         for res in grid:
@@ -670,8 +733,9 @@ class _Relay:
 
         self.callback = Send()
 
-    def fit(self, tuner: Any, bridge: _Bridge) -> Any:
-        """Run ``tuner.fit`` in a thread; handle its events here until it returns."""
+    def fit(self, tuner: Any, bridge: _Bridge, watch: StallWatch) -> Any:
+        """Run ``tuner.fit`` in a thread; handle its events here until it returns (or the
+        watch says it stalled: the remote Tuner ends with the Ray connection)."""
         import queue as std_queue
         import threading
 
@@ -691,7 +755,9 @@ class _Relay:
             except std_queue.Empty:
                 if not worker.is_alive() and self.queue.empty():
                     break
+                watch.check()
                 continue
+            watch.beat(result=kind == "result")
             if kind == "start":
                 bridge.start(ray_id, config, extra)
             elif kind == "result":
@@ -704,24 +770,32 @@ class _Relay:
         return box["grid"]
 
 
-def _tune_callback(bridge: _Bridge) -> Any:
-    """A ``tune.Callback`` that forwards to the bridge (defined lazily: ray is optional)."""
+def _tune_callback(bridge: _Bridge, watch: StallWatch) -> Any:
+    """A ``tune.Callback`` that forwards to the bridge and, every controller step, asks the
+    watch whether the search stalled (defined lazily: ray is optional)."""
     from ray import tune
 
     class Forward(tune.Callback):  # type: ignore[misc]
         def on_trial_start(self, iteration: int, trials: Any, trial: Any, **info: Any) -> None:
+            watch.beat()
             bridge.start(trial.trial_id, trial.config, trials.index(trial))
 
         def on_trial_result(
             self, iteration: int, trials: Any, trial: Any, result: Any, **info: Any
         ) -> None:
+            watch.beat(result=True)
             bridge.result(trial.trial_id, trial.config, result)
 
         def on_trial_complete(self, iteration: int, trials: Any, trial: Any, **info: Any) -> None:
+            watch.beat()
             bridge.end(trial.trial_id, trial.config, None)
 
         def on_trial_error(self, iteration: int, trials: Any, trial: Any, **info: Any) -> None:
+            watch.beat()
             bridge.end(trial.trial_id, trial.config, _trial_error(trial))
+
+        def on_step_end(self, iteration: int, trials: Any, **info: Any) -> None:
+            watch.check()  # raises out of tuner.fit: Tune stops its actors and re-raises
 
     return Forward()
 
