@@ -46,3 +46,24 @@ def hangs_after(
             continue
     time.sleep(3600)
     raise TimeoutError("hung for an hour")
+
+
+def slow_to_stop(
+    params: dict[str, Any], input_shape: tuple[int, ...], task: str, n_outputs: int = 1
+) -> Any:
+    """The two-tower net, whose ``fit`` takes 3 s to unwind, as a trial stopped mid-fit
+    does on a loaded machine: longer than Tune's 2 s default wait before it reuses the
+    actor for another trial."""
+    import time
+
+    import keras
+
+    class SlowToStop(keras.Model):
+        def fit(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().fit(*args, **kwargs)
+            finally:
+                time.sleep(3)
+
+    model = build(params, input_shape, task, n_outputs)
+    return SlowToStop(model.inputs, model.outputs)

@@ -116,3 +116,26 @@ def test_a_trial_that_hangs_ends_the_ray_search_with_its_finished_trials_kept(
     frame = pd.read_csv(tmp_path / csv)
     finished = frame[frame["status"] == "FINISHED"]
     assert len(finished) == 2 and (finished["epochs"] == 2).all()
+
+
+@pytest.mark.slow
+def test_a_trial_slow_to_stop_does_not_lose_a_ray_hyperband_trial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`slow_to_stop` takes 3 s to leave `fit`, as a paused trial does on 2 busy cores. Tune
+    waits 2 s by default before it reuses the actor; then it marks the next trial ERROR
+    without telling the searcher or hpsearch, and with --max-concurrent the search waits
+    forever (P3's hang). hpsearch's workers wait longer: every trial is recorded, none lost,
+    and the search ends."""
+    (tmp_path / "space.yaml").write_text(
+        SPACE.format(fn="slow_to_stop").replace("{epochs: 2}", "{epochs: 3}")
+    )
+    shutil.copy(TESTS / "custom_builders.py", tmp_path)
+    monkeypatch.setenv("HPSEARCH_STALL_S", "60")  # the hang ends as exit 1, not a stuck test
+    shared_ray.start()
+    done = hpsearch("run", "space.yaml", "--backend", "ray", "--strategy", "hyperband",
+                    "--max-concurrent", "2", "--json", "--no-report",
+                    "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    frame = pd.read_csv(tmp_path / json.loads(done.stdout)["trials_csv"])
+    assert len(frame) == 4 and (frame["status"] == "FINISHED").all(), frame

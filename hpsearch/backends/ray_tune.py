@@ -13,7 +13,8 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 _LATEST, _BEST, _STATE = "latest.npz", "best.npz", "state.json"
 #: One per Ray worker process, which runs many trials (actors are reused).
 _JANITOR: GraphJanitor | None = None
+#: How long a reused actor waits for its previous trial's thread to end (see train_trial).
+_RESET_WAIT_S = 120
 
 
 class StallWatch:
@@ -133,6 +136,13 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     import ray
     import tensorflow as tf
 
+    # Tune reuses this actor for the next trial only if this trial's thread ends within
+    # TUNE_FUNCTION_THREAD_TIMEOUT_S of the reset (default 2 s). A trial a scheduler paused
+    # or stopped unwinds out of model.fit, which on 2 busy cores can take longer; the reset
+    # then fails, Tune marks the next trial ERROR without telling the searcher or any
+    # callback, and a --max-concurrent generator waits forever for it (P3's Hyperband
+    # hang). Read at each reset, in this process: set before the first one.
+    os.environ.setdefault("TUNE_FUNCTION_THREAD_TIMEOUT_S", str(_RESET_WAIT_S))
     threads = max(1, int(payload["cpus_per_trial"]))
     try:  # a trial gets the cores Ray gave it, not every core on the node
         tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -505,7 +515,10 @@ class RayTuneBackend:
             max_epochs = search.hyperband.max_epochs
 
         scheduler: Any = None
-        search_alg: Any = _variant_generator(search.seed, self.max_concurrent)
+        watch = StallWatch()
+        watch_key = f"{os.getpid()}-{id(watch)}"
+        _WATCHES[watch_key] = watch
+        search_alg: Any = _variant_generator(search.seed, self.max_concurrent, watch_key)
         if search.strategy == "hyperband":
             scheduler = tune.schedulers.HyperBandScheduler(
                 max_t=max_epochs, reduction_factor=search.hyperband.factor
@@ -515,7 +528,7 @@ class RayTuneBackend:
                 max_t=max_epochs, grace_period=1, reduction_factor=search.hyperband.factor
             )
         elif search.strategy == "bayesian":
-            search_alg = _oracle_searcher(space, workdir, metric, mode, warm)
+            search_alg = _oracle_searcher(space, workdir, metric, mode, warm, watch_key)
             param_space = {}  # the oracle samples the space itself
         elif search.strategy == "grid":  # every configuration once: Space.grid(), as on KT
             param_space = {k: tune.grid_search(v) for k, v in space.grid().items()}
@@ -584,7 +597,6 @@ class RayTuneBackend:
                 seed=search.seed,
             )
         )
-        watch = StallWatch()
         callback = relay.callback if relay else _tune_callback(bridge, watch)
         experiment = workdir / "ray" / "tune"
         if resume and not relay and tune.Tuner.can_restore(str(experiment.resolve())):
@@ -630,6 +642,8 @@ class RayTuneBackend:
             if watch.tripped:  # Tune wraps what a callback raised: say it plainly
                 raise SearchStalled(watch.tripped) from exc
             raise
+        finally:
+            _WATCHES.pop(watch_key, None)
         bridge.close_open()
         checkpoints = {}
         for res in grid:
@@ -671,6 +685,21 @@ class RayTuneBackend:
                 f"{len(results)} of {search.max_trials} trials"
             )
         return outcome
+
+
+@contextmanager
+def held_ray(verbose: bool = False, **options: Any) -> Iterator[None]:
+    """One Ray for several searches in this process (``compare``): each search finds it up
+    and skips Ray's start and stop, 5-9 s a search on 2 cores. Started or joined as a
+    search with these options would; a Ray that was up before is left up."""
+    started = RayTuneBackend(verbose=verbose, **options)._init_ray()
+    try:
+        yield
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
 
 
 def _connect(ray: Any, address: str, kwargs: dict[str, Any], attempts: int = 3) -> None:
@@ -802,9 +831,20 @@ def _tune_callback(bridge: _Bridge, watch: StallWatch) -> Any:
 
 #: Stop checks by key: searchers are pickled with the Tuner's state, callbacks must not be.
 _STOP_CHECKS: dict[str, Any] = {}
+#: Stall watches by key, for the same reason (a restored searcher finds none: its key is
+#: another process's).
+_WATCHES: dict[str, StallWatch] = {}
 
 
-def _variant_generator(seed: int, max_concurrent: int | None) -> Any:
+def _check_stall(key: str | None) -> None:
+    """Ask the search's StallWatch from inside the searcher: Tune polls it every second
+    even while its controller blocks waiting for a trial, when no callback runs."""
+    watch = _WATCHES.get(key) if key else None
+    if watch is not None:
+        watch.check()
+
+
+def _variant_generator(seed: int, max_concurrent: int | None, watch: str | None = None) -> Any:
     """Tune's seeded random generator, with the concurrency limit set on it (Tune ignores
     ``max_concurrent_trials`` for a generator passed in) and safe to restore.
 
@@ -814,6 +854,10 @@ def _variant_generator(seed: int, max_concurrent: int | None) -> Any:
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     class RestorableVariants(BasicVariantGenerator):  # type: ignore[misc]
+        def next_trial(self) -> Any:
+            _check_stall(watch)
+            return super().next_trial()
+
         def restore_from_dir(self, dirpath: str) -> None:
             super().restore_from_dir(dirpath)
             self._live_trials = set()
@@ -863,6 +907,7 @@ def _oracle_searcher(
     metric: str,
     mode: str,
     warm: Sequence[tuple[dict[str, Any], float]] = (),
+    watch: str | None = None,
 ) -> Any:
     """Keras Tuner's Bayesian oracle behind a Tune Searcher: one GP algorithm, two engines."""
     from ray.tune.search import Searcher
@@ -878,6 +923,7 @@ def _oracle_searcher(
             self.exhausted = False
 
         def suggest(self, trial_id: str) -> Any:  # params, or Searcher.FINISHED when spent
+            _check_stall(watch)
             if self.exhausted:
                 return Searcher.FINISHED
             params = suggester.suggest(trial_id)
