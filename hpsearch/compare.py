@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,29 +100,34 @@ def compare(
     stamp = time.strftime("%Y%m%d-%H%M%S")
     cid = f"cmp-{stamp}-{secrets.token_hex(2)}"
     result = Comparison(cid, experiment or space.name, skipped=skipped)
-    for strategy, backend in pairs:
-        s = base.with_overrides(strategy=strategy, backend=backend)
-        options = backend_options(backend, **(ray_options or {})) if backend == "ray" else {}
-        if on_start:
-            on_start(strategy, backend)
-        try:
-            summary = run_search(
-                s,
-                tracking_uri=tracking_uri,
-                experiment=result.experiment,
-                output=output,
-                callbacks=callbacks,
-                verbose=verbose,
-                options=options,
-                budget_epochs=budget_epochs,
-                budget_seconds=budget_seconds,
-                tags={COMPARISON_TAG: cid},
-                command=_command(s, budget_epochs, budget_seconds, result.experiment),
-            )
-        except SearchFailed as exc:
-            result.failed.append(f"{strategy} on {backend}: {exc}")
-            continue
-        result.runs.append(summary)
+    ray_tried = False
+    with ExitStack() as stack:  # one Ray for all the Ray searches, started at the first
+        for strategy, backend in pairs:
+            s = base.with_overrides(strategy=strategy, backend=backend)
+            options = backend_options(backend, **(ray_options or {})) if backend == "ray" else {}
+            if backend == "ray" and not ray_tried:
+                ray_tried = True
+                _hold_ray(stack, options, verbose)
+            if on_start:
+                on_start(strategy, backend)
+            try:
+                summary = run_search(
+                    s,
+                    tracking_uri=tracking_uri,
+                    experiment=result.experiment,
+                    output=output,
+                    callbacks=callbacks,
+                    verbose=verbose,
+                    options=options,
+                    budget_epochs=budget_epochs,
+                    budget_seconds=budget_seconds,
+                    tags={COMPARISON_TAG: cid},
+                    command=_command(s, budget_epochs, budget_seconds, result.experiment),
+                )
+            except SearchFailed as exc:
+                result.failed.append(f"{strategy} on {backend}: {exc}")
+                continue
+            result.runs.append(summary)
     folder = Path(report_dir) if report_dir else DEFAULT_OUTPUT / f"{result.experiment}-{cid}"
     budget = f"{budget_epochs} epochs" if budget_epochs else f"{budget_seconds:g} s"
     result.report = make_report(
@@ -132,6 +138,15 @@ def compare(
         tags={COMPARISON_TAG: cid},
     )
     return result
+
+
+def _hold_ray(stack: ExitStack, options: dict[str, Any], verbose: bool) -> None:
+    """Start (or join) Ray once for the comparison's Ray searches. If that fails, each
+    search starts Ray itself and reports the failure as its own, with its parent run."""
+    from hpsearch.backends.ray_tune import held_ray
+
+    with suppress(Exception):  # the search's own start reports it
+        stack.enter_context(held_ray(verbose=verbose, **options))
 
 
 def _command(

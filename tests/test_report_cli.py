@@ -213,11 +213,28 @@ def test_report_and_best_need_a_target(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_compare_spends_one_epoch_budget_per_search_on_both_engines(tmp_path: Path) -> None:
+def test_compare_spends_one_epoch_budget_per_search_on_both_engines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each search trains the budget and no more (Keras Tuner runs one trial at a time;
     Ray's two concurrent trials may each add the epoch they were in), all are tagged as one
-    comparison, and the report names a winner."""
+    comparison, the report names a winner, and the Ray searches share one Ray."""
+    from contextlib import contextmanager
+
     from mlflow.tracking import MlflowClient
+
+    from hpsearch.backends import ray_tune
+
+    held: list[dict[str, Any]] = []
+    real_held_ray = ray_tune.held_ray
+
+    @contextmanager
+    def counted(**options: Any) -> Any:
+        held.append(options)
+        with real_held_ray(**options):
+            yield
+
+    monkeypatch.setattr(ray_tune, "held_ray", counted)
 
     space = tmp_path / "space.yaml"
     space.write_text(SPACE)
@@ -231,6 +248,7 @@ def test_compare_spends_one_epoch_budget_per_search_on_both_engines(tmp_path: Pa
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout)
     assert len(out["searches"]) == 4 and out["verdict"][0].startswith("Winner: ")
+    assert held == [{"verbose": False, "max_concurrent": 2}]  # once, for both Ray searches
     assert Path(out["report"]).exists()
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name("rep-digits")

@@ -314,3 +314,21 @@ def _count_children(db: Path, parent: str) -> int:
         [exp.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent}'"
     )
     return len(runs)
+
+
+def test_held_ray_keeps_one_ray_up_and_leaves_a_running_one_alone() -> None:
+    """compare's one Ray for its searches: a search inside finds it up (and so does not
+    shut it down); held_ray stops only the Ray it started."""
+    import ray
+
+    from hpsearch.backends.ray_tune import RayTuneBackend, held_ray
+
+    shared_ray.start()
+    with held_ray():
+        assert ray.is_initialized()
+    assert ray.is_initialized()  # up before: left up
+    shared_ray.stop()
+    with held_ray(max_concurrent=2):
+        assert ray.is_initialized()
+        assert RayTuneBackend()._init_ray() is False  # a search joins, and leaves it up
+    assert not ray.is_initialized()
