@@ -38,9 +38,10 @@ _RESET_WAIT_S = 120
 class StallWatch:
     """Notices a Ray search that stopped making progress, so it fails instead of hanging.
 
-    Tune's controller can wedge (seen once in ~60 searches: one reused actor waiting for a
-    ``train`` call the driver never made), and a trial can hang in user code. Both look the
-    same from the driver: no trial event. The limit adapts to the search: ``FACTOR`` times
+    Tune's controller can wedge (P3's Hyperband hang: a failed actor reset lost a trial and
+    the --max-concurrent generator waited for it forever; train_trial now prevents that
+    cause), and a trial can hang in user code. Both look the same from the driver: no
+    trial event. The limit adapts to the search: ``FACTOR`` times
     the longest wait between events so far, at least ``FLOOR_S``; before the first result
     (actor start, imports, a first epoch of unknown length) it is ``FIRST_S``.
     ``$HPSEARCH_STALL_S`` fixes the limit (0: never)."""
