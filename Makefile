@@ -37,17 +37,13 @@ format: install
 	$(BIN)/ruff format hpsearch tests benchmarks
 	$(BIN)/ruff check --fix hpsearch tests benchmarks
 
-# Everything that runs on this CPU machine (P1-P6), about 30 min on 2 cores; each script's
-# docstring says what it measures. Search efficiency (P3) runs at a 100-epoch budget here:
-# BENCH_P3="--budget 300" is the longer study. gpu_packing.py (P7) needs a GPU.
+# Everything that runs on this CPU machine (P1-P6), under 30 min on 2 cores; each script's
+# docstring says what it measures, and run_all.py prints each one's wall time and the total.
+# Search efficiency (P3) runs at a 100-epoch budget here: BENCH_P3="--budget 300" is the
+# longer study. gpu_packing.py (P7) needs a GPU and says "skipped" without one.
 BENCH_P3 ?= --budget 100
 bench: install
-	$(BIN)/python benchmarks/cli_latency.py
-	$(BIN)/python benchmarks/overhead.py
-	$(BIN)/python benchmarks/parallel_scaling.py
-	$(BIN)/python benchmarks/memory.py
-	$(BIN)/python benchmarks/search_efficiency.py $(BENCH_P3)
-	$(BIN)/python benchmarks/gpu_packing.py
+	$(BIN)/python benchmarks/run_all.py --p3 "$(BENCH_P3)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
