@@ -535,7 +535,6 @@ class RayTuneBackend:
             param_space = {k: tune.grid_search(v) for k, v in space.grid().items()}
         elif search.strategy == "tpe":
             import optuna
-            from ray.tune.search.optuna import OptunaSearch
 
             optuna.logging.set_verbosity(optuna.logging.WARNING)
             # Optuna counts warm trials toward its random start-up: with a warm start the
@@ -551,7 +550,9 @@ class RayTuneBackend:
                     ],
                     "evaluated_rewards": [score for _, score in warm],
                 }
-            search_alg = OptunaSearch(sampler=sampler, **warm_args)
+            search_alg = _tpe_searcher(sampler, warm_args, watch_key)
+        if search.strategy in ("bayesian", "tpe"):
+            search_alg = _watched_limit(search_alg, self.max_concurrent, watch_key)
 
         metric_names = [m for k in TASK_METRICS[data.task] for m in (k, f"val_{k}")]
         bridge = _Bridge(callbacks, space, fixed, metric_names, done)
@@ -623,7 +624,9 @@ class RayTuneBackend:
                     search_alg=search_alg,
                     scheduler=scheduler,
                     num_samples=1 if search.strategy == "grid" else search.max_trials,
-                    max_concurrent_trials=self.max_concurrent,
+                    # A Searcher comes already limited (_watched_limit); the generator
+                    # takes its limit itself.
+                    max_concurrent_trials=None,
                     time_budget_s=self.time_budget_s,
                     reuse_actors=True,  # import TensorFlow once per worker, not once per trial
                 ),
@@ -864,6 +867,35 @@ def _variant_generator(seed: int, max_concurrent: int | None, watch: str | None 
             self._live_trials = set()
 
     return RestorableVariants(random_state=seed, max_concurrent=max_concurrent or 0)
+
+
+def _watched_limit(searcher: Any, max_concurrent: int | None, watch: str | None) -> Any:
+    """Tune's ConcurrencyLimiter for a Searcher, asking the StallWatch first. A full limiter
+    answers Tune's polls itself, so the searcher inside is never asked; a lost trial (one
+    Tune ended without telling the searcher) keeps it full for good, and only this check
+    then sees the search stand still. Without a limit the searcher is asked directly."""
+    if not max_concurrent:
+        return searcher
+    from ray.tune.search import ConcurrencyLimiter
+
+    class WatchedLimiter(ConcurrencyLimiter):  # type: ignore[misc]
+        def suggest(self, trial_id: str) -> Any:
+            _check_stall(watch)
+            return super().suggest(trial_id)
+
+    return WatchedLimiter(searcher, max_concurrent=max_concurrent)
+
+
+def _tpe_searcher(sampler: Any, warm_args: dict[str, Any], watch: str | None) -> Any:
+    """Optuna's TPE behind Tune, asking the StallWatch whenever Tune polls it."""
+    from ray.tune.search.optuna import OptunaSearch
+
+    class WatchedOptuna(OptunaSearch):  # type: ignore[misc]
+        def suggest(self, trial_id: str) -> Any:
+            _check_stall(watch)
+            return super().suggest(trial_id)
+
+    return WatchedOptuna(sampler=sampler, **warm_args)
 
 
 def _budget_stopper(callbacks: SearchCallback) -> Any:

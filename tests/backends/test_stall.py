@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hpsearch.backends.base import SearchStalled
-from hpsearch.backends.ray_tune import StallWatch
+from hpsearch.backends.ray_tune import _WATCHES, StallWatch, _tpe_searcher, _watched_limit
 
 
 class Clock:
@@ -73,3 +73,48 @@ def test_the_environment_fixes_the_limit_or_turns_the_watch_off(
     clock.now += 10**6
     off.check()
     assert off.limit() is None and off.tripped is None
+
+
+def _stalled_watch(clock: Clock, key: str) -> None:
+    """Register a watch for ``key`` and move the clock past its limit."""
+    _WATCHES[key] = StallWatch(fixed=5.0, clock=clock)
+    clock.now += 6
+
+
+def test_a_full_concurrency_limit_still_asks_the_watch(clock: Clock) -> None:
+    """bayesian/tpe with --max-concurrent: a lost trial keeps Tune's limiter full, and a full
+    limiter answers Tune's polls without asking the searcher inside; the check is in front."""
+    from ray.tune.search import Searcher
+
+    class Inner(Searcher):  # type: ignore[misc]
+        asked = 0
+
+        def suggest(self, trial_id: str) -> dict[str, int]:
+            Inner.asked += 1
+            return {"x": 1}
+
+    limited = _watched_limit(Inner(metric="m", mode="max"), 1, "limit-test")
+    try:
+        assert limited.suggest("t1") == {"x": 1}  # takes the one place
+        _stalled_watch(clock, "limit-test")
+        with pytest.raises(SearchStalled, match="no trial reported for 6 s"):
+            limited.suggest("t2")
+        assert Inner.asked == 1  # the stall was seen with the limiter full, not by Inner
+    finally:
+        _WATCHES.pop("limit-test")
+    assert _watched_limit(inner := Inner(metric="m", mode="max"), None, "x") is inner
+
+
+def test_the_tpe_searcher_asks_the_watch(clock: Clock) -> None:
+    import optuna
+    from ray import tune
+
+    searcher = _tpe_searcher(optuna.samplers.TPESampler(seed=1), {}, "tpe-test")
+    searcher.set_search_properties("m", "max", {"x": tune.uniform(0, 1)})
+    try:
+        assert 0 <= searcher.suggest("t1")["x"] <= 1
+        _stalled_watch(clock, "tpe-test")
+        with pytest.raises(SearchStalled):
+            searcher.suggest("t2")
+    finally:
+        _WATCHES.pop("tpe-test")
