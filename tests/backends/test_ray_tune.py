@@ -191,13 +191,19 @@ class _Intervals(SearchCallback):
         self.spans[result.trial_id][1] = time.monotonic()
 
 
-@pytest.mark.parametrize(("limit", "overlaps"), [(1, False), (2, True)])
-def test_max_concurrent_limits_a_random_search(tmp_path: Path, limit: int, overlaps: bool) -> None:
+@pytest.mark.parametrize(
+    ("strategy", "limit", "overlaps"),
+    [("random", 1, False), ("random", 2, True), ("bayesian", 1, False), ("tpe", 1, False)],
+)
+def test_max_concurrent_limits_a_search(
+    tmp_path: Path, strategy: str, limit: int, overlaps: bool
+) -> None:
     """--max-concurrent 1 runs Ray trials one after another (Tune ignores its own limit
-    for a generator passed in, so hpsearch sets it on the generator); 2 overlaps them.
+    for a generator passed in, so hpsearch sets it on the generator; a Searcher, bayesian's
+    or tpe's, gets hpsearch's watched limiter); 2 overlaps them.
     Six 6-epoch trials: the second actor imports TensorFlow while the first trains, so the
     first trials may not overlap; once both are warm they do."""
-    space = prepare(parse_space(SPACE, source=tmp_path / "s.yaml"), strategy="random",
+    space = prepare(parse_space(SPACE, source=tmp_path / "s.yaml"), strategy=strategy,
                     backend="ray", epochs=6, max_trials=6)  # fmt: skip
     clock = _Intervals()
     run_search(space, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}", output=tmp_path / "out",
