@@ -2,7 +2,9 @@
 
 A plain Keras Tuner script over the same space as search_spaces/digits.yaml, on the same
 arrays (hpsearch's loader, so the split and scaling are identical and only orchestration
-differs), with the same seed, trials and epochs, and no tracking.
+differs), with the same seed, trials and epochs, and no tracking. Like the book's script
+(Hands-On ML 10.3: ``get_best_models`` right after ``search``), it loads the best model at
+the end, as ``hpsearch run`` does before logging it: the same work, bar the tracking.
 
     python benchmarks/raw_keras_tuner.py random|hyperband|bayesian [--trials 10] [--epochs 10]
         [--freeze]
@@ -93,6 +95,7 @@ def main() -> None:
                  epochs=args.epochs, verbose=0,
                  callbacks=[keras.callbacks.EarlyStopping("val_accuracy", patience=3)])  # fmt: skip
     best = tuner.oracle.get_best_trials(1)[0]
+    tuner.get_best_models(num_models=1)[0]
     print(json.dumps({"strategy": args.strategy, "best": best.score,
                       "trials": len(tuner.oracle.trials),
                       "seconds": time.perf_counter() - started}))  # fmt: skip
