@@ -5,8 +5,9 @@ bayesian on both engines plus asha and tpe on Ray. Reports, per strategy and eng
 median best validation accuracy at the budget, and the median epochs it needed to reach
 the random search's median best (Keras Tuner random is the reference). Epochs are counted,
 not seconds, so machine load does not change the figures; that is also why the seeds run
-side by side (``--jobs``, one compare process each, each with its own local Ray): one compare
-keeps about one of the 2 cores busy, and the epochs it counts do not depend on the clock.
+side by side (``--jobs``, one compare process each, each with its own local Ray): a compare
+leaves part of the 2 cores idle (Keras Tuner trains one trial at a time), and side by side
+the three seeds took 12.6-12.9 min instead of about 15.7.
 Target: hyperband and bayesian reach it in <= 1/3 of random's epochs.
 
     python benchmarks/search_efficiency.py [--budget 300] [--seeds 1 2 3] [--epochs 10] [--jobs 3]
