@@ -2,13 +2,14 @@
 
 For each strategy: `hpsearch run search_spaces/digits.yaml` (Keras Tuner backend, MLflow
 on in a sqlite store, best model logged, report off) against
-benchmarks/raw_keras_tuner.py (the same space, arrays, seed, trials and epochs, nothing
-tracked), alternating A B A B so machine noise hits both alike. Wall time of the whole
-process (start-up and imports included) is compared as the ratio of medians; CPU seconds
-(user + system, children included) are reported beside it, being less sensitive to other
-load on a shared machine. The store is created once, before the first pair, as a user's
-store exists after their first search: creating and migrating a new sqlite store costs
-several seconds once (printed as `store_create_s`). All strategies log to that one store.
+benchmarks/raw_keras_tuner.py (the same space, arrays, seed, trials and epochs, the best
+model loaded at the end, nothing tracked), alternating A B A B so machine noise hits both
+alike. Wall time of the whole process (start-up and imports included) is compared as the
+ratio of medians; CPU seconds (user + system, children included) are reported beside it,
+being less sensitive to other load on a shared machine. The store is created once, before
+the first pair, as a user's store exists after their first search: creating and migrating
+a new sqlite store costs several seconds once (printed as `store_create_s`). All
+strategies log to that one store.
 Target: <= 1.05.
 
     python benchmarks/overhead.py [--pairs 3] [--trials 10] [--epochs 10] [--strategies ...]
