@@ -136,13 +136,33 @@ class SpaceError(ValueError):
         if self.file:
             where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
         field = f"{self.field}: " if self.field else ""
-        return f"{where}{field}{self.problem}"
+        return one_line(f"{where}{field}{self.problem}")
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters: an error line stays one short line
+    whatever a file puts in it."""
+    text = repr(value) if not isinstance(value, str) else repr(value[: limit + 1])
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+#: The longest error line hpsearch prints; a longer one is cut (a value pasted in a file
+#: or an alias expanded in a message must not flood the terminal).
+MAX_ERROR_CHARS = 300
+
+
+def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``text`` on one line of at most ``limit`` characters."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def did_you_mean(word: Any, options: Any) -> str:
     """A ' (did you mean 'x'?)' suffix, or '' when nothing is close."""
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    close = difflib.get_close_matches(
+        str(word)[:100], [str(o) for o in options], n=1, cutoff=0.6
+    )
+    return f" (did you mean {short(close[0])}?)" if close else ""
 
 
 # ----------------------------------------------------------------------------- hyperparameters
@@ -153,6 +173,9 @@ class Fixed(BaseModel):
 
     value: Any
 
+    def count(self) -> int | None:
+        return 1
+
     def values(self) -> list[Any] | None:
         return [self.value]
 
@@ -161,7 +184,8 @@ class Fixed(BaseModel):
 
 
 class IntRange(BaseModel):
-    """Integers in ``[min, max]``; ``step`` spaces them, ``log`` samples in log space."""
+    """Integers in ``[min, max]``; ``step`` spaces them, ``log`` samples in log space (a
+    log step multiplies, as in Keras Tuner: 16, 32, 64 for step 2)."""
 
     min: int
     max: int
@@ -169,18 +193,37 @@ class IntRange(BaseModel):
     log: bool = False
     default: int | None = None
 
+    def count(self) -> int | None:
+        """How many values, by arithmetic (a range of 1..1e9 is never listed)."""
+        if self.log and self.step:
+            return _log_count(self.min, self.max, self.step)
+        return (self.max - self.min) // (self.step or 1) + 1
+
     def values(self) -> list[Any] | None:
-        if self.log and self.step:  # Keras Tuner's log step multiplies: 16, 32, 64, ...
-            out, v = [], self.min
-            while v <= self.max:
-                out.append(v)
-                v *= self.step
-            return out
+        if self.log and self.step:
+            return [self.min * self.step**i for i in range(self.count() or 0)]
         return list(range(self.min, self.max + 1, self.step or 1))
 
     def describe(self) -> str:
         step = f" step {self.step}" if self.step else ""
         return f"int [{self.min}, {self.max}]{step}{' log' if self.log else ''}"
+
+
+def _largest(p: Param | None, default: Any) -> Any:
+    """The largest value a param may take (its only value when fixed)."""
+    if p is None:
+        return default
+    if isinstance(p, (IntRange, FloatRange)):
+        return p.max
+    if isinstance(p, Choice):
+        numbers = [v for v in p.options if isinstance(v, (int, float))]
+        return max(numbers) if numbers else default
+    return p.value if isinstance(p, Fixed) else default
+
+
+def _log_count(lo: float, hi: float, factor: float) -> int:
+    """Terms of lo, lo*factor, lo*factor**2, ... up to hi."""
+    return math.floor(math.log(hi / lo) / math.log(factor) + 1e-9) + 1
 
 
 class FloatRange(BaseModel):
@@ -192,14 +235,20 @@ class FloatRange(BaseModel):
     log: bool = False
     default: float | None = None
 
-    def values(self) -> list[Any] | None:
+    def count(self) -> int | None:
         if self.step is None:
             return None
+        if self.log:
+            return _log_count(self.min, self.max, self.step)
+        return math.floor((self.max - self.min) / self.step + 1e-9) + 1
+
+    def values(self) -> list[Any] | None:
+        n = self.count()
+        if n is None:
+            return None
         if self.log:  # multiplicative, as in Keras Tuner: 1e-4, 1e-3, 1e-2 for step 10
-            n = math.floor(math.log(self.max / self.min) / math.log(self.step) + 1e-9) + 1
-            return [float(f"{self.min * self.step**i:.12g}") for i in range(n)]
-        n = math.floor((self.max - self.min) / self.step + 1e-9) + 1
-        return [float(f"{self.min + i * self.step:.12g}") for i in range(n)]
+            return [float(f"{self.min * self.step**i:.12g}") for i in range(n)]  # type: ignore[operator]
+        return [float(f"{self.min + i * self.step:.12g}") for i in range(n)]  # type: ignore[operator]
 
     def describe(self) -> str:
         step = f" step {self.step:g}" if self.step else ""
@@ -212,6 +261,9 @@ class Choice(BaseModel):
     options: list[Any]
     default: Any = None
 
+    def count(self) -> int | None:
+        return len(self.options)
+
     def values(self) -> list[Any] | None:
         return list(self.options)
 
@@ -223,6 +275,9 @@ class Bool(BaseModel):
     """True or False."""
 
     default: bool = False
+
+    def count(self) -> int | None:
+        return 2
 
     def values(self) -> list[Any] | None:
         return [False, True]
@@ -245,25 +300,25 @@ def _check_scalar(name: str, info: HParamInfo, value: Any, field: str) -> Any:
     """Check one value against the vocabulary's type, bounds and allowed names."""
     if info.kind is bool:
         if not isinstance(value, bool):
-            raise SpaceError(f"expected true or false, got {value!r}", field=field)
+            raise SpaceError(f"expected true or false, got {short(value)}", field=field)
         return value
     if info.kind is str:
         if not isinstance(value, str):
-            raise SpaceError(f"expected a name, got {value!r}", field=field)
+            raise SpaceError(f"expected a name, got {short(value)}", field=field)
         if info.allowed and value not in info.allowed:
             raise SpaceError(
-                f"unknown {name} '{value}'{did_you_mean(value, info.allowed)}; "
+                f"unknown {name} {short(value)}{did_you_mean(value, info.allowed)}; "
                 f"choose from {', '.join(info.allowed)}",
                 field=field,
             )
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpaceError(f"expected a number, got {value!r}", field=field)
+        raise SpaceError(f"expected a number, got {short(value)}", field=field)
     if not math.isfinite(value):  # .nan passes every comparison below
-        raise SpaceError(f"expected a finite number, got {value!r}", field=field)
+        raise SpaceError(f"expected a finite number, got {short(value)}", field=field)
     if info.kind is int:
         if isinstance(value, float) and not value.is_integer():
-            raise SpaceError(f"expected an integer, got {value!r}", field=field)
+            raise SpaceError(f"expected an integer, got {short(value)}", field=field)
         value = int(value)
     else:
         value = float(value)
@@ -291,7 +346,7 @@ def parse_param(name: str, raw: Any, field: str, *, custom: bool = False) -> Par
     info = VOCABULARY[name] if name in VOCABULARY else _custom_info(raw)
     if not isinstance(raw, dict):
         if isinstance(raw, list):
-            raise SpaceError(f"a list needs a kind: write {{choice: {raw}}}", field=field)
+            raise SpaceError(f"a list needs a kind: write {{choice: {short(raw)}}}", field=field)
         return Fixed(value=_check_scalar(name, info, raw, field))
     kinds = [k for k in raw if k in _DIST_KEYS]
     if len(kinds) != 1:
@@ -325,7 +380,7 @@ def parse_param(name: str, raw: Any, field: str, *, custom: bool = False) -> Par
             raise SpaceError("choice has duplicate values", field=f"{field}.choice")
         default = raw.get("default")
         if default is not None and default not in opts:
-            raise SpaceError(f"default {default!r} is not a choice", field=f"{field}.default")
+            raise SpaceError(f"default {short(default)} is not a choice", field=f"{field}.default")
         return Choice(options=opts, default=default)
     # int / float ranges
     if info.kind not in (int, float) or (kind == "float" and info.kind is int):
@@ -345,30 +400,88 @@ def parse_param(name: str, raw: Any, field: str, *, custom: bool = False) -> Par
         raise SpaceError(f"min {lo!r} > max {hi!r}", field=f"{field}.{kind}")
     log = raw.get("log", False)
     if not isinstance(log, bool):
-        raise SpaceError(f"expected true or false, got {log!r}", field=f"{field}.log")
+        raise SpaceError(f"expected true or false, got {short(log)}", field=f"{field}.log")
     if log and lo <= 0:
         raise SpaceError(f"a log range must stay above 0 (min is {lo!r})", field=f"{field}.{kind}")
     step = raw.get("step")
     if step is not None:
         step = _check_scalar("step", HParamInfo(check.kind, None), step, f"{field}.step")
-        if step <= 0:
-            raise SpaceError("step must be > 0", field=f"{field}.step")
-        if kind == "float" and log:
-            raise SpaceError("a float step cannot be combined with log", field=f"{field}.step")
+        _check_step(step, lo, hi, kind, log, f"{field}.step")
     default = raw.get("default")
+    cls = IntRange if kind == "int" else FloatRange
+    param = cls(min=lo, max=hi, step=step, log=log, default=None)
     if default is not None:
         default = _check_scalar(name, check, default, f"{field}.default")
         if not lo <= default <= hi:
             raise SpaceError(f"default {default!r} is outside the range", field=f"{field}.default")
-    cls = IntRange if kind == "int" else FloatRange
-    return cls(min=lo, max=hi, step=step, log=log, default=default)
+        if step is not None and not _on_grid(param, default):
+            raise SpaceError(
+                f"default {default!r} is not on the step grid ({param.describe()})",
+                field=f"{field}.default",
+            )
+        param.default = default
+    return param
+
+
+def _check_step(step: float, lo: float, hi: float, kind: str, log: bool, field: str) -> None:
+    """A step that gives the range a meaning: positive, no wider than the range, and for a
+    log int range a factor of at least 2 (Keras Tuner multiplies by it)."""
+    if step <= 0:
+        raise SpaceError("step must be > 0", field=field)
+    if kind == "float" and log:
+        raise SpaceError("a float step cannot be combined with log", field=field)
+    if log:
+        if step < 2:
+            raise SpaceError(
+                f"a log int range's step multiplies ({lo}, {lo}*step, ...): it must be >= 2, "
+                f"got {step}",
+                field=field,
+            )
+        if lo * step > hi:
+            raise SpaceError(f"step {step} multiplies {lo} past the max {hi}", field=field)
+    elif hi > lo and step > hi - lo:
+        raise SpaceError(f"step {step:g} is wider than the range [{lo:g}, {hi:g}]", field=field)
+
+
+def _on_grid(p: IntRange | FloatRange, value: float) -> bool:
+    """Whether ``value`` is one of the values the range's step allows."""
+    assert p.step is not None
+    if p.log:
+        k = math.log(value / p.min) / math.log(p.step)
+        return abs(k - round(k)) < 1e-9
+    k = (value - p.min) / p.step
+    return abs(k - round(k)) < 1e-6
 
 
 # ----------------------------------------------------------------------------- the file schema
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+#: Seeds are 32-bit: numpy's and scikit-learn's generators take no more.
+MAX_SEED = 2**32 - 1
+#: The most epochs a trial may train, in ``training.epochs`` and Hyperband's max_epochs.
+MAX_EPOCHS = 100_000
+#: The most trials one search may run; a grid larger than this is refused.
+MAX_TRIALS = 100_000
+#: The most weights a model of the space may have: a larger one would not fit in memory.
+MAX_WEIGHTS = 10**9
+#: Datasets that ship their own test split (``split.test`` does not apply to them).
+OWN_TEST_SPLIT: tuple[str, ...] = ("fashion_mnist", "mnist")
+#: Input width of each built-in dataset, to bound a model's size before any data is read.
+BUILTIN_INPUTS: dict[str, int] = {
+    "penguins": 10,
+    "digits": 64,
+    "iris": 4,
+    "wine": 13,
+    "breast_cancer": 30,
+    "diabetes": 10,
+    "fashion_mnist": 784,
+    "mnist": 784,
+    "california_housing": 8,
+}
 
 
 class SplitSpec(_Strict):
@@ -384,15 +497,42 @@ class DatasetSpec(_Strict):
 
     name: str
     target: str | None = None
+    #: Overrides the task inferred from the target column (files only).
+    task: Literal["classification", "regression"] | None = None
+    #: Keep only these columns (besides the target); ``drop`` removes columns.
+    features: list[str] | None = Field(None, min_length=1)
+    drop: list[str] = Field(default_factory=list)
     split: SplitSpec = SplitSpec()
     scale: Literal["standard", "minmax", "none"] = "standard"
     missing: Literal["drop", "impute"] = "drop"
     max_rows: int | None = Field(None, ge=10)
 
+    @model_validator(mode="after")
+    def _consistent(self) -> DatasetSpec:
+        if self.name not in OWN_TEST_SPLIT and self.split.valid + self.split.test >= 1:
+            raise ValueError(
+                f"split.valid + split.test must stay below 1 (got {self.split.valid:g} + "
+                f"{self.split.test:g}): nothing would be left to train on"
+            )
+        if not self.is_file and (self.task or self.features or self.drop):
+            key = "task" if self.task else "features" if self.features else "drop"
+            raise ValueError(f"{key} applies to csv: and parquet: files, not built-in datasets")
+        both = sorted(set(self.features or []) & set(self.drop))
+        if both:
+            raise ValueError(f"column '{both[0]}' is both in features and in drop")
+        if self.target is not None and self.target in (self.features or []) + self.drop:
+            raise ValueError(f"the target '{self.target}' cannot be in features or drop")
+        return self
+
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
-        if v in BUILTIN_DATASETS or v.startswith(FILE_PREFIXES):
+        if v.startswith(FILE_PREFIXES):
+            kind, _, path = v.partition(":")
+            if not path.strip():
+                raise ValueError(f"{kind}: needs a path: write {kind}:PATH (relative to this file)")
+            return v
+        if v in BUILTIN_DATASETS:
             return v
         raise ValueError(
             f"unknown dataset '{v}'{did_you_mean(v, BUILTIN_DATASETS)}; built in: "
@@ -407,8 +547,8 @@ class DatasetSpec(_Strict):
 class TrainingSpec(_Strict):
     """How each trial trains."""
 
-    epochs: int = Field(10, ge=1, le=100000)
-    patience: int | None = Field(3, ge=0)
+    epochs: int = Field(10, ge=1, le=MAX_EPOCHS)
+    patience: int | None = Field(3, ge=0, le=MAX_EPOCHS)
     #: k-fold cross-validation over train+valid (the seed's RandomizedSearchCV(cv=3)).
     cv: int | None = Field(None, ge=2, le=20)
 
@@ -416,15 +556,15 @@ class TrainingSpec(_Strict):
 class HyperbandSpec(_Strict):
     """``kt.Hyperband`` settings; ``max_epochs`` defaults to ``training.epochs``."""
 
-    max_epochs: int | None = Field(None, ge=1)
-    factor: int = Field(3, ge=2)
-    iterations: int = Field(1, ge=1)
+    max_epochs: int | None = Field(None, ge=1, le=MAX_EPOCHS)
+    factor: int = Field(3, ge=2, le=100)
+    iterations: int = Field(1, ge=1, le=MAX_TRIALS)
 
 
 class BayesianSpec(_Strict):
     """``kt.BayesianOptimization`` settings, as in the seed (alpha=1e-4, beta=2.6)."""
 
-    initial_points: int | None = Field(None, ge=1)
+    initial_points: int | None = Field(None, ge=1, le=MAX_TRIALS)
     alpha: float = Field(1e-4, gt=0)
     beta: float = Field(2.6, gt=0)
 
@@ -434,9 +574,9 @@ class SearchSpec(_Strict):
 
     strategy: str = "random"
     backend: str = "keras-tuner"
-    max_trials: int = Field(10, ge=1, le=100000)
-    seed: int = Field(42, ge=0)
-    executions_per_trial: int = Field(1, ge=1)
+    max_trials: int = Field(10, ge=1, le=MAX_TRIALS)
+    seed: int = Field(42, ge=0, le=MAX_SEED)
+    executions_per_trial: int = Field(1, ge=1, le=100)
     hyperband: HyperbandSpec = HyperbandSpec()
     bayesian: BayesianSpec = BayesianSpec()
 
@@ -559,10 +699,10 @@ class Space:
         """Number of distinct configurations, or None for a continuous space."""
         total = 1
         for p in self.params.values():
-            vals = p.values()
-            if vals is None:
+            n = p.count()
+            if n is None:
                 return None
-            total *= len(vals)
+            total *= n
         return total
 
     def error_at(self, field: str, problem: str) -> SpaceError:
@@ -639,17 +779,45 @@ class Space:
 
     def grid_problem(self) -> str | None:
         """Why this space cannot be searched by grid, or None: every searched param must be
-        finite (a choice, a bool, or an int/float range with a step)."""
+        finite (a choice, a bool, or an int/float range with a step), and the grid no larger
+        than a search may run."""
         continuous = [
             f"{k} ({p.describe()})"
             for k, p in self.searched().items()
             if isinstance(p, (IntRange, FloatRange)) and p.step is None
         ]
-        if not continuous:
+        if continuous:
+            return (
+                "grid needs every hyperparameter finite (a choice, a bool, or a range with a "
+                f"step); continuous: {', '.join(continuous)}"
+            )
+        size = self.size() or 0
+        if size > MAX_TRIALS:
+            sides = " x ".join(f"{k} {p.count()}" for k, p in self.searched().items())
+            return (
+                f"the grid has {size:,} configurations ({sides}); a search runs at most "
+                f"{MAX_TRIALS:,} trials: use larger steps or fewer choices, or another strategy"
+            )
+        return None
+
+    def model_problem(self, input_width: int | None = None) -> str | None:
+        """Why the largest model of this space is too big to build, or None.
+
+        Counts the weights of the widest, deepest MLP the space allows (hpsearch's own
+        builder; a custom builder's models are its own business)."""
+        if self.builder:
+            return None
+        width = input_width or BUILTIN_INPUTS.get(self.dataset.name, 1)
+        depth = int(_largest(self.params.get("n_hidden"), VOCABULARY["n_hidden"].default))
+        neurons = int(_largest(self.params.get("n_neurons"), VOCABULARY["n_neurons"].default))
+        layers = [width] + [neurons] * depth + [1]
+        weights = sum((a + 1) * b for a, b in zip(layers, layers[1:]))
+        if weights <= MAX_WEIGHTS:
             return None
         return (
-            "grid needs every hyperparameter finite (a choice, a bool, or a range with a "
-            f"step); continuous: {', '.join(continuous)}"
+            f"the largest model here ({depth} hidden layers of {neurons} on {width} inputs) "
+            f"has about {weights:.1e} weights, over the limit of {MAX_WEIGHTS:.0e}: narrow "
+            "n_neurons or n_hidden"
         )
 
     def grid(self) -> dict[str, list[Any]]:
@@ -802,7 +970,7 @@ def _pydantic_error(exc: ValidationError, model: type[BaseModel]) -> tuple[tuple
         return loc, "is required"
     msg = _clean_msg(err["msg"])
     if err["type"].endswith("_type") or err["type"].endswith("_parsing"):
-        msg += f", got {err.get('input')!r}"
+        msg += f", got {short(err.get('input'))}"
     return loc, msg
 
 
@@ -836,6 +1004,59 @@ def read_text(path: str | Path) -> str:
     return text
 
 
+#: Space and sweep files are a few KB; past this a file is refused before it is parsed
+#: (PyYAML parses about 80 KB a second of dense keys here).
+MAX_FILE_CHARS = 128 * 1024
+#: Deepest nesting of mappings and lists (a space file needs about 5).
+MAX_DEPTH = 64
+#: Most nodes the document may expand to, aliases counted as copies ("billion laughs").
+MAX_NODES = 100_000
+
+
+def _check_shape(text: str, label: str) -> None:
+    """Refuse deep nesting and alias bombs from the event stream, before anything is
+    composed: PyYAML's composer recurses per level, and an alias costs nothing to parse
+    but its whole subtree to walk."""
+    sizes: dict[str, int] = {}  # anchor -> nodes under it, aliases expanded
+    stack: list[list[Any]] = []  # open collections: [anchor, nodes so far]
+    total = 0
+
+    def add(count: int, event: yaml.Event) -> None:
+        nonlocal total
+        if stack:
+            stack[-1][1] += count
+        else:
+            total += count
+        if max(total, stack[0][1] if stack else 0) > MAX_NODES:
+            raise SpaceError(
+                f"the document expands to more than {MAX_NODES:,} values (aliases counted as "
+                "copies): refused",
+                file=label,
+                line=event.start_mark.line + 1,
+            )
+
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            if len(stack) >= MAX_DEPTH:
+                raise SpaceError(
+                    f"nested more than {MAX_DEPTH} levels deep: refused",
+                    file=label,
+                    line=event.start_mark.line + 1,
+                )
+            stack.append([event.anchor, 1])
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            anchor, count = stack.pop()
+            if anchor:
+                sizes[anchor] = count
+            add(count, event)
+        elif isinstance(event, yaml.ScalarEvent):
+            if event.anchor:
+                sizes[event.anchor] = 1
+            add(1, event)
+        elif isinstance(event, yaml.AliasEvent):
+            add(sizes.get(event.anchor or "", 1), event)
+
+
 def compose_yaml(
     text: str, label: str
 ) -> tuple[
@@ -844,7 +1065,14 @@ def compose_yaml(
     """Parse YAML into a mapping, its key paths' line numbers, and ``fail(path, message)``
     that makes a SpaceError pointing at the line of ``path`` (how every hpsearch YAML file
     reports errors)."""
+    if len(text) > MAX_FILE_CHARS:
+        raise SpaceError(
+            f"the file has {len(text):,} characters; a space or sweep file may have at most "
+            f"{MAX_FILE_CHARS:,}",
+            file=label,
+        )
     try:
+        _check_shape(text, label)
         node = yaml.compose(text, Loader=_Loader)
         raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -926,6 +1154,10 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
     problem = space.cv_problem()
     if problem:
         raise fail(("training", "cv"), problem)
+    problem = space.model_problem()
+    if problem:
+        where = "n_neurons" if "n_neurons" in spec.hyperparameters else "n_hidden"
+        raise fail(("hyperparameters", where), problem)
     return space
 
 
