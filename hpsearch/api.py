@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import shlex
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpsearch.space import Space, SpaceError, check_objective, load_space
+from hpsearch.space import Space, SpaceError, load_space
 from hpsearch.trials import (
     CallbackList,
     SearchCallback,
@@ -30,6 +31,8 @@ from hpsearch.trials import (
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from hpsearch.tabular import DataSummary
 
 DEFAULT_OUTPUT = Path("reports")
 
@@ -242,12 +245,14 @@ def run_search(
     tags: dict[str, str] | None = None,
     resume_run: str | None = None,
     warm_start: str | None = None,
+    on_data: Callable[[DataSummary], None] | None = None,
 ) -> SearchSummary:
     """Load the data once, run the backend, record every trial in MLflow, write trials.csv.
 
     ``budget_epochs`` / ``budget_seconds`` stop the search early, before ``max_trials``,
     once that many epochs were trained or seconds passed (see EpochBudget). ``tags`` go on
     the parent run (``compare`` and ``sweep`` mark their searches with them).
+    ``on_data`` is called with the data's summary once it is loaded, before training.
     ``resume_run`` resumes that parent run (``sweep`` knows which one it wants); it must be
     a search of the same space, strategy, backend and seed. ``warm_start`` (a parent run id
     or an experiment) seeds a bayesian or tpe search with that search's finished trials.
@@ -257,7 +262,7 @@ def run_search(
     interrupted ones are marked FAILED and run again, and ``max_trials`` counts them all.
     """
     from hpsearch.backends.base import SearchStalled, get_backend
-    from hpsearch.data import dump_preprocessing, load_dataset
+    from hpsearch.data import dump_preprocessing, is_finite_json, load_dataset
     from hpsearch.tracking import MlflowTracker
 
     if budget_epochs is not None or budget_seconds is not None:
@@ -268,16 +273,26 @@ def run_search(
             field="--warm-start",
         )
 
+    from hpsearch.plan import check_destination
+
+    check_destination(tracking_uri, experiment or space.name, Path(output))
     if space.builder:  # fail before any training: a typo here would fail every trial
-        from hpsearch.model import BuilderError, load_builder
+        from hpsearch.builders import BuilderError, check_builder
+        from hpsearch.model import load_builder
 
         try:
+            check_builder(space.builder, space.builder_dirs())  # before anything is imported
             load_builder(space.builder, space.builder_dirs())
         except BuilderError as exc:
             raise space.error_at("builder", str(exc)) from None
     base_dir = space.source.parent if space.source else None
     data = load_dataset(space.dataset, space.search.seed, base_dir)
-    check_objective(space.objective.metric, data.task)  # file datasets: task known only now
+    space = space.for_task(data.task)  # file datasets: the task is known only now
+    problem = space.model_problem(math.prod(data.input_shape))
+    if problem:
+        raise space.error_at("hyperparameters.n_neurons", problem)
+    if on_data is not None and data.info is not None:
+        on_data(data.info)
 
     tracker = MlflowTracker(space, tracking_uri=tracking_uri, experiment=experiment)
     notes: list[str] = []
@@ -313,8 +328,16 @@ def run_search(
         if resume:
             notes.append("--resume: no unfinished search of this space here; started a new one")
         parent = tracker.start(command or _command_line(), Path(output))
+    if data.info is not None:
+        tracker.log_json("data_summary.json", is_finite_json(data.info.as_json()))
     workdir = Path(output) / tracker.experiment / parent
-    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # checked before the run began; the disk may still say no
+        tracker.fail(f"cannot create {workdir}: {exc.strerror or exc}")
+        raise SpaceError(
+            f"cannot create {workdir}: {exc.strerror or exc}", field="--output"
+        ) from None
     journal = Journal(workdir / "trials.jsonl")
     previous = journal.load() if resume else []
     if parent_resumed:

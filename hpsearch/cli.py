@@ -7,6 +7,7 @@ Heavy libraries are imported inside the commands that need them, so ``--help`` a
 from __future__ import annotations
 
 import json
+import math
 import signal
 import socket
 import sys
@@ -49,6 +50,18 @@ NewExperimentOpt = Annotated[
     str | None,
     typer.Option(help="MLflow experiment [default: the space's name]", show_default=False),
 ]
+
+
+def finite(value: Any) -> float:
+    """Parser of float flags: refuses nan and inf (float() accepts both, and every
+    comparison with nan is False, so a NaN budget would never be spent)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise typer.BadParameter(f"{str(value)[:40]!r} is not a valid number.") from None
+    if not math.isfinite(number):
+        raise typer.BadParameter(f"{value!r} is not a finite number.")
+    return number
 
 
 #: Set by ``--debug``: ``main()`` lets unexpected exceptions through with their traceback.
@@ -98,24 +111,36 @@ def validate(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the parsed space as JSON.")
     ] = False,
+    data: Annotated[
+        bool,
+        typer.Option(
+            "--data",
+            help="Also load the dataset as a search would and summarise what it trains on: "
+            "rows, target and task, classes, features, dropped columns, warnings.",
+        ),
+    ] = False,
 ) -> None:
     """Check a space file and show its hyperparameters and the size of the space."""
     s = _load(space)
+    _check_builder(s)
+    summary = None
+    if data:
+        summary, s = _data_summary(s)
     size = s.size()
     size_text = f"{size:,} configurations" if size is not None else "continuous"
     if as_json:
         params = {k: p.model_dump() | {"kind": type(p).__name__} for k, p in s.params.items()}
-        typer.echo(
-            json.dumps(
-                {
-                    "name": s.name,
-                    "dataset": s.dataset.name,
-                    "size": size,
-                    "objective": s.objective.model_dump(),
-                    "params": params,
-                }
-            )
-        )
+        out: dict[str, Any] = {
+            "name": s.name,
+            "dataset": s.dataset.name,
+            "size": size,
+            "objective": s.objective.model_dump(),
+            "params": params,
+            "applies": _section(s),
+        }
+        if summary is not None:
+            out["data"] = summary.as_json()
+        typer.echo(json.dumps(out))
         return
     typer.echo(
         f"{space}: ok — {s.name} on {s.dataset.name}, "
@@ -132,13 +157,52 @@ def validate(
         full = hyperband_trials(hb.max_epochs or s.training.epochs, hb.factor, hb.iterations)
         budget = f"{min(full, search.max_trials)} trials (schedule {full}, max_trials caps it)"
     if search.strategy == "grid":
-        budget = (
-            f"{size} trials (the whole grid: {' x '.join(str(len(v)) for v in s.grid().values())})"
-        )
+        sides = " x ".join(str(p.count()) for p in s.searched().values())
+        budget = f"{size:,} trials (the whole grid: {sides})"
+    section = _section(s)
     typer.echo(
         f"search: {search.strategy} on {search.backend}, {budget}, "
         f"{s.training.epochs} epochs, seed {search.seed}"
+        + (f"; settings from search.{section}" if section else "")
     )
+    if summary is not None:
+        for line in summary.lines():
+            typer.echo(line)
+
+
+def _section(s: Space) -> str | None:
+    """The search.<strategy> section the chosen strategy reads (others are kept, unused)."""
+    return {"hyperband": "hyperband", "bayesian": "bayesian"}.get(s.search.strategy)
+
+
+def _check_builder(s: Space) -> None:
+    """A space's builder is a function of a supported form: checked without running it."""
+    if not s.builder:
+        return
+    from hpsearch.builders import BuilderError, check_builder
+
+    try:
+        check_builder(s.builder, s.builder_dirs())
+    except BuilderError as exc:
+        fail(str(s.error_at("builder", str(exc))))
+
+
+def _data_summary(s: Space) -> tuple[Any, Space]:
+    """Load the space's dataset as a search would (no TensorFlow) and summarise it."""
+    from hpsearch.data import DataError, load_dataset
+
+    try:
+        loaded = load_dataset(s.dataset, s.search.seed, s.source.parent if s.source else None)
+        s = s.for_task(loaded.task)
+        problem = s.model_problem(math.prod(loaded.input_shape))
+        if problem:
+            raise s.error_at("hyperparameters.n_neurons", problem)
+    except DataError as exc:
+        fail(str(s.error_at(exc.field, str(exc))))
+    except SpaceError as exc:
+        fail(str(exc))
+    assert loaded.info is not None
+    return loaded.info, s
 
 
 @app.command()
@@ -210,7 +274,10 @@ def run(
     cpus_per_trial: Annotated[
         float | None,
         typer.Option(
-            "--cpus-per-trial", help="Ray: CPUs per trial [default: 1]", show_default=False
+            "--cpus-per-trial",
+            help="Ray: CPUs per trial [default: 1]",
+            show_default=False,
+            parser=finite,
         ),
     ] = None,
     gpus_per_trial: Annotated[
@@ -219,6 +286,7 @@ def run(
             "--gpus-per-trial",
             help="Ray: GPUs per trial; fractions pack trials onto one GPU (0.25: four).",
             show_default=False,
+            parser=finite,
         ),
     ] = None,
     resume: Annotated[
@@ -302,6 +370,7 @@ def run(
             "--time-budget",
             help="Stop after this many seconds of searching, as --budget-epochs does.",
             show_default=False,
+            parser=finite,
         ),
     ] = None,
 ) -> None:
@@ -364,6 +433,7 @@ def run(
             tags=tags,
             resume_run=resume_run,
             warm_start=warm_start,
+            on_data=_print_data,
         )
     except DataError as exc:  # found once the data is read: point at the setting's line
         fail(str(s.error_at(exc.field, str(exc))))
@@ -398,6 +468,14 @@ def run(
         f"mlflow: experiment '{summary.experiment}', parent run {summary.parent_run_id} "
         f"at {summary.as_json()['tracking_uri']} (open it with: hpsearch ui)"
     )
+
+
+def _print_data(summary: Any) -> None:
+    """The data summary in one or two lines, and its warnings, before training starts."""
+    for line in summary.brief():
+        typer.echo(line, err=True)
+    for warning in summary.warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def _parse_tags(items: list[str]) -> dict[str, str]:
@@ -586,7 +664,10 @@ def compare(
     budget_time: Annotated[
         float | None,
         typer.Option(
-            "--budget-time", help="Seconds each search may run, instead.", show_default=False
+            "--budget-time",
+            help="Seconds each search may run, instead.",
+            show_default=False,
+            parser=finite,
         ),
     ] = None,
     epochs: Annotated[
@@ -824,10 +905,10 @@ def lr_find(
         ),
     ] = None,
     min_lr: Annotated[
-        float, typer.Option("--min-lr", help="Learning rate of the first batch.")
+        float, typer.Option("--min-lr", help="Learning rate of the first batch.", parser=finite)
     ] = 1e-6,
     max_lr: Annotated[
-        float, typer.Option("--max-lr", help="Learning rate of the last batch.")
+        float, typer.Option("--max-lr", help="Learning rate of the last batch.", parser=finite)
     ] = 1.0,
     steps: Annotated[
         int | None,

@@ -20,21 +20,15 @@ from hpsearch.space import BUILTIN_DATASETS, DatasetSpec
 if TYPE_CHECKING:
     import pandas as pd
 
-#: One-hot encoding stops being sensible beyond this many distinct values in a column.
-MAX_CATEGORIES = 50
-#: An integer target with at most this many distinct values is read as class labels.
-MAX_CLASSES = 20
-
-
-class DataError(ValueError):
-    """A dataset that cannot be used, with a one-line reason.
-
-    ``field`` names the space-file setting at fault (``dataset.target``), so the CLI can
-    point at its line; it defaults to ``dataset.name``, the data itself."""
-
-    def __init__(self, message: str, *, field: str = "dataset.name") -> None:
-        super().__init__(message)
-        self.field = field
+from hpsearch.tabular import (  # noqa: F401 - DataError is part of this module's API
+    MAX_CATEGORIES,
+    MAX_CLASSES,
+    DataError,
+    DataSummary,
+    is_finite_json,
+    prepare_table,
+    read_file,
+)
 
 
 @dataclass
@@ -54,6 +48,7 @@ class Dataset:
     class_names: list[str] | None = None
     scaling: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    info: DataSummary | None = None  # what was read, dropped and why
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -88,6 +83,7 @@ class _Raw:
     class_names: list[str] | None = None
     test: tuple[np.ndarray, np.ndarray] | None = None
     notes: list[str] = field(default_factory=list)
+    info: DataSummary | None = None
 
 
 def load_dataset(spec: DatasetSpec, seed: int, base_dir: Path | None = None) -> Dataset:
@@ -109,6 +105,8 @@ def _load_raw(spec: DatasetSpec, base_dir: Path | None) -> _Raw:
     loader = _BUILTIN[spec.name]
     raw = loader(spec)
     assert raw.task == BUILTIN_DATASETS[spec.name], spec.name
+    if raw.info is None:
+        raw.info = builtin_summary(spec.name, raw)
     return raw
 
 
@@ -148,14 +146,18 @@ def _keras_images(name: str) -> Callable[[DatasetSpec], _Raw]:
     def load(spec: DatasetSpec) -> _Raw:
         import os
 
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        import keras
+        cached = _keras_cache(name)
+        if cached is not None:  # read without keras: validate --data never imports TF
+            (x_tr, y_tr), (x_te, y_te) = cached
+        else:
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+            import keras
 
-        module = getattr(keras.datasets, name)
-        try:
-            (x_tr, y_tr), (x_te, y_te) = module.load_data()  # cached under $KERAS_HOME
-        except Exception as exc:  # noqa: BLE001 - urllib, OSError and gzip errors alike
-            raise DataError(f"{name}: could not load or download ({exc})") from None
+            module = getattr(keras.datasets, name)
+            try:
+                (x_tr, y_tr), (x_te, y_te) = module.load_data()  # downloads to $KERAS_HOME
+            except Exception as exc:  # noqa: BLE001 - urllib, OSError and gzip errors alike
+                raise DataError(f"{name}: could not load or download ({exc})") from None
         shape = x_tr.shape[1:]
         names = [f"px{i}" for i in range(int(np.prod(shape)))]
         classes = _FASHION_CLASSES if name == "fashion_mnist" else [str(i) for i in range(10)]
@@ -171,6 +173,39 @@ def _keras_images(name: str) -> Callable[[DatasetSpec], _Raw]:
         )
 
     return load
+
+
+def _keras_cache(name: str) -> tuple[tuple[np.ndarray, np.ndarray], ...] | None:
+    """The arrays keras.datasets would return, read from its download cache (the same
+    files, ``$KERAS_HOME/datasets``), or None when they are not there yet."""
+    import gzip
+    import os
+
+    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "datasets"
+    if name == "mnist":
+        path = home / "mnist.npz"
+        if not path.is_file():
+            return None
+        with np.load(path, allow_pickle=False) as f:
+            return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
+    folder = home / "fashion-mnist"
+    parts = [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ]
+    paths = [folder / f"{p}.gz" for p in parts]
+    if not all(p.is_file() for p in paths):
+        return None
+    arrays = []
+    for path in paths:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+        dims = raw[3]  # IDX: 0, 0, dtype, number of dimensions, then big-endian sizes
+        shape = np.frombuffer(raw, ">i4", count=dims, offset=4).tolist()
+        arrays.append(np.frombuffer(raw, np.uint8, offset=4 + 4 * dims).reshape(shape))
+    return (arrays[0], arrays[1]), (arrays[2], arrays[3])
 
 
 _FASHION_CLASSES = [
@@ -192,7 +227,10 @@ def _penguins(spec: DatasetSpec) -> _Raw:
 
     frame = load_penguins()  # the CSV that ships in the wheel: no network
     frame = frame.drop(columns=["year"])  # the study year says nothing about a penguin
-    return _from_frame(frame, "species", spec, "penguins")
+    raw = _from_frame(frame, "species", spec, "penguins")
+    assert raw.info is not None
+    raw.info.task_reason = "built-in dataset"
+    return raw
 
 
 _BUILTIN: dict[str, Callable[[DatasetSpec], _Raw]] = {
@@ -212,102 +250,56 @@ _BUILTIN: dict[str, Callable[[DatasetSpec], _Raw]] = {
 
 
 def _load_file(kind: str, path: str, spec: DatasetSpec, base_dir: Path | None) -> _Raw:
-    import pandas as pd
-
     target = Path(path).expanduser()
     if not target.is_absolute() and base_dir is not None and (base_dir / target).exists():
         target = base_dir / target
-    if not target.exists():
-        raise DataError(f"{spec.name}: no such file")
-    if target.is_dir():
-        raise DataError(f"{spec.name}: is a directory, expected a {kind} file")
     if not spec.target:
         raise DataError(
             f"{spec.name}: dataset.target must name the target column", field="dataset.target"
         )
-    try:
-        frame = pd.read_csv(target) if kind == "csv" else pd.read_parquet(target)
-    except Exception as exc:  # noqa: BLE001 - pandas raises many parser error types
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{spec.name}: cannot read {kind}: {first}") from None
-    return _from_frame(frame, spec.target, spec, spec.name)
+    summary = DataSummary(dataset=spec.name)
+    frame = read_file(kind, target, spec.name, summary)
+    return _from_frame(frame, spec.target, spec, spec.name, summary)
 
 
-def _from_frame(frame: pd.DataFrame, target: str, spec: DatasetSpec, label: str) -> _Raw:
-    """Encode a table: one-hot categoricals, infer the task, handle missing rows."""
-    import pandas as pd
-
-    if frame.empty or len(frame.columns) == 0:
-        raise DataError(f"{label}: the dataset is empty")
-    if target not in frame.columns:
-        hint = ", ".join(map(str, frame.columns[:10]))
-        raise DataError(
-            f"{label}: target column '{target}' not found; columns: {hint}",
-            field="dataset.target",
-        )
-    notes: list[str] = []
-    y_col = frame[target]
-    features = frame.drop(columns=[target])
-    if features.shape[1] == 0:
-        raise DataError(f"{label}: no feature columns besides the target '{target}'")
-    before = len(frame)
-    keep = y_col.notna()
-    if spec.missing == "drop":
-        keep &= features.notna().all(axis=1)
-        dropped = before - int(keep.sum())
-        if dropped:
-            notes.append(f"dropped {dropped} of {before} rows with missing values")
-    else:
-        dropped = before - int(keep.sum())
-        if dropped:
-            notes.append(f"dropped {dropped} rows with a missing target")
-        notes.append(
-            "imputed missing features: numeric with the train mean, categorical as 'missing'"
-        )
-    features, y_col = features[keep], y_col[keep]
-    if len(features) == 0:
-        raise DataError(f"{label}: no rows left after removing missing values")
-
-    categorical = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
-    for col in categorical:
-        n = features[col].nunique(dropna=True)
-        if n > MAX_CATEGORIES:
-            raise DataError(
-                f"{label}: column '{col}' is non-numeric with {n} distinct values; "
-                f"one-hot encoding stops at {MAX_CATEGORIES}: drop it or encode it yourself"
-            )
-    if categorical:
-        filled = features.copy()
-        for col in categorical:
-            filled[col] = filled[col].astype("object").where(filled[col].notna(), "missing")
-        features = pd.get_dummies(filled, columns=categorical, dtype=np.float32)
-        notes.append(f"one-hot encoded {', '.join(map(str, categorical))}")
-    x = features.to_numpy(dtype=np.float32)
-    names = [str(c) for c in features.columns]
-
-    task, y, classes = _encode_target(y_col, label)
-    return _Raw(x, y, task, names, classes, notes=notes)
+def _from_frame(
+    frame: pd.DataFrame,
+    target: str,
+    spec: DatasetSpec,
+    label: str,
+    summary: DataSummary | None = None,
+) -> _Raw:
+    """Choose and encode a table's columns (see tabular.prepare_table)."""
+    table = prepare_table(frame, spec, label, target, summary)
+    info = table.summary
+    notes = [f"dropped {r}" for r in info.dropped_rows_reasons]
+    notes += [f"dropped column {k}: {v}" for k, v in info.dropped_columns.items()]
+    notes += info.notes
+    one_hot = [k for k, v in info.feature_kinds.items() if v.startswith("one-hot")]
+    if one_hot:
+        notes.append(f"one-hot encoded {', '.join(one_hot)}")
+    return _Raw(
+        table.x,
+        table.y,
+        table.task,
+        table.feature_names,
+        table.class_names,
+        notes=notes,
+        info=info,
+    )
 
 
-def _encode_target(y: pd.Series, label: str) -> tuple[str, np.ndarray, list[str] | None]:
-    """Infer the task from the target column and encode labels as 0..k-1."""
-    import pandas as pd
-
-    numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
-    integral = numeric and bool(np.all(np.mod(y.to_numpy(dtype=float), 1) == 0))
-    if numeric and not (integral and y.nunique() <= MAX_CLASSES):
-        return "regression", y.to_numpy(dtype=np.float32), None
-    values = y.unique().tolist()
-    numeric_labels = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-    classes = sorted(values) if numeric_labels else sorted(values, key=str)
-    if len(classes) < 2:
-        raise DataError(
-            f"{label}: target '{y.name}' has a single class: {classes[0]!r}",
-            field="dataset.target",
-        )
-    lookup = {c: i for i, c in enumerate(classes)}
-    encoded = y.map(lookup).to_numpy(dtype=np.int64)
-    return ("binary" if len(classes) == 2 else "multiclass"), encoded, [str(c) for c in classes]
+def builtin_summary(name: str, raw: _Raw) -> DataSummary:
+    """The summary of a built-in dataset: nothing dropped, the task known in advance."""
+    info = DataSummary(dataset=name, rows=len(raw.x), rows_read=len(raw.x))
+    info.task, info.task_reason = raw.task, "built-in dataset"
+    info.features = list(raw.feature_names)
+    info.feature_kinds = {n: "numeric" for n in raw.feature_names}
+    if raw.class_names is not None:
+        counts = np.bincount(raw.y.astype(np.int64), minlength=len(raw.class_names))
+        info.classes = {c: int(k) for c, k in zip(raw.class_names, counts, strict=False)}
+    info.notes = list(raw.notes)
+    return info
 
 
 # ----------------------------------------------------------------------------- split and scale
@@ -323,6 +315,9 @@ def _split_and_scale(spec: DatasetSpec, raw: _Raw, seed: int) -> Dataset:
         idx = np.sort(rng.choice(len(x), spec.max_rows, replace=False))
         x, y = x[idx], y[idx]
         raw.notes.append(f"sampled {spec.max_rows} rows (dataset.max_rows)")
+        if raw.info is not None:
+            raw.info.notes.append(f"sampled {spec.max_rows} of {raw.info.rows} rows (max_rows)")
+            raw.info.rows = spec.max_rows
     if len(x) < 10:
         raise DataError(f"{label}: only {len(x)} rows; need at least 10 to split")
     classify = raw.task != "regression"
@@ -380,6 +375,7 @@ def _split_and_scale(spec: DatasetSpec, raw: _Raw, seed: int) -> Dataset:
         class_names=raw.class_names,
         scaling=scaling,
         notes=raw.notes,
+        info=raw.info,
     )
     for a in (data.x_train, data.y_train, data.x_valid, data.y_valid, data.x_test, data.y_test):
         a.setflags(write=False)  # shared by every trial of a search: nobody may mutate it
@@ -413,5 +409,5 @@ def _apply_scaler(scaling: dict[str, Any], x: np.ndarray) -> np.ndarray:
 
 def dump_preprocessing(data: Dataset, path: Path) -> Path:
     """Write what a caller must apply to raw features before the logged model sees them."""
-    path.write_text(json.dumps(data.preprocessing(), indent=1))
+    path.write_text(json.dumps(is_finite_json(data.preprocessing()), indent=1, allow_nan=False))
     return path

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from hpsearch.builders import BuilderError
 from hpsearch.space import VOCABULARY
 
 if TYPE_CHECKING:
@@ -290,10 +291,6 @@ def build_model(
         metrics=metrics,
     )
     return model
-
-
-class BuilderError(ValueError):
-    """A space's ``builder`` cannot be imported or is not callable."""
 
 
 def load_builder(spec: str, dirs: Sequence[str] = ()) -> Any:

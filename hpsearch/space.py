@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import itertools
 import math
 import re
 from collections.abc import Callable
@@ -159,9 +160,7 @@ def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
 
 def did_you_mean(word: Any, options: Any) -> str:
     """A ' (did you mean 'x'?)' suffix, or '' when nothing is close."""
-    close = difflib.get_close_matches(
-        str(word)[:100], [str(o) for o in options], n=1, cutoff=0.6
-    )
+    close = difflib.get_close_matches(str(word)[:100], [str(o) for o in options], n=1, cutoff=0.6)
     return f" (did you mean {short(close[0])}?)" if close else ""
 
 
@@ -678,6 +677,30 @@ class Space:
         default_factory=dict, repr=False, compare=False
     )
     builder: str | None = None  # ``module:function``, replacing hpsearch's MLP builder
+    #: False when the file names no objective: it then follows the data's task.
+    objective_given: bool = True
+
+    def for_task(self, task: str) -> Space:
+        """This space once the data's task is known (a file's is inferred when read): the
+        default objective follows the task; a written one must be reported by it."""
+        if not self.objective_given:
+            metric = "val_loss" if task == "regression" else "val_accuracy"
+            if metric != self.objective.metric:
+                return dataclasses.replace(self, objective=Objective.infer(metric))
+            return self
+        try:
+            check_objective(self.objective.metric, task)
+        except SpaceError as exc:
+            if not self.dataset.is_file:
+                raise self.error_at("objective", exc.problem) from None
+            field = "dataset.task" if self.dataset.task else "dataset.target"
+            other = "regression" if task != "regression" else "classification"
+            raise self.error_at(
+                field,
+                f"the target was read as {task}, and {exc.problem}; if it is {other}, set "
+                f"dataset.task: {other}",
+            ) from None
+        return self
 
     def builder_dirs(self) -> list[str]:
         """Where a builder's module is looked up first: the space file's folder, the cwd."""
@@ -811,7 +834,7 @@ class Space:
         depth = int(_largest(self.params.get("n_hidden"), VOCABULARY["n_hidden"].default))
         neurons = int(_largest(self.params.get("n_neurons"), VOCABULARY["n_neurons"].default))
         layers = [width] + [neurons] * depth + [1]
-        weights = sum((a + 1) * b for a, b in zip(layers, layers[1:]))
+        weights = sum((a + 1) * b for a, b in itertools.pairwise(layers))
         if weights <= MAX_WEIGHTS:
             return None
         return (
@@ -987,10 +1010,19 @@ def read_text(path: str | Path) -> str:
         raise SpaceError("no such file", file=label)
     if path.is_dir():
         raise SpaceError("is a directory, expected a YAML file", file=label)
+    if not path.is_file():  # a FIFO would block, /dev/zero never end
+        raise SpaceError("not a regular file (a pipe, device or socket): refused", file=label)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_CHARS * 4 + 1)  # UTF-8: at most 4 bytes a character
     except OSError as exc:
         raise SpaceError(f"cannot read: {exc.strerror or exc}", file=label) from None
+    if len(data) > MAX_FILE_CHARS * 4:
+        raise SpaceError(
+            f"the file is over {MAX_FILE_CHARS * 4:,} bytes; a space or sweep file may have at "
+            f"most {MAX_FILE_CHARS:,} characters",
+            file=label,
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -1032,7 +1064,7 @@ def _check_shape(text: str, label: str) -> None:
                 f"the document expands to more than {MAX_NODES:,} values (aliases counted as "
                 "copies): refused",
                 file=label,
-                line=event.start_mark.line + 1,
+                line=event.start_mark.line + 1 if event.start_mark else None,
             )
 
     for event in yaml.parse(text, Loader=_Loader):
@@ -1041,7 +1073,7 @@ def _check_shape(text: str, label: str) -> None:
                 raise SpaceError(
                     f"nested more than {MAX_DEPTH} levels deep: refused",
                     file=label,
-                    line=event.start_mark.line + 1,
+                    line=event.start_mark.line + 1 if event.start_mark else None,
                 )
             stack.append([event.anchor, 1])
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
@@ -1146,6 +1178,7 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
         text=text,
         lines=lines,
         builder=spec.builder,
+        objective_given=spec.objective is not None,
     )
     if spec.search.strategy == "grid":
         problem = space.grid_problem()
@@ -1164,6 +1197,8 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
 def _objective(spec: _SpaceFile, fail: Any) -> Objective:
     """Resolve the objective and check that the dataset's task produces it."""
     task = BUILTIN_DATASETS.get(spec.dataset.name)
+    if task is None and spec.dataset.task == "regression":
+        task = "regression"
     raw = spec.objective
     if raw is None:
         raw = "val_loss" if task == "regression" else "val_accuracy"

@@ -254,6 +254,12 @@ class MlflowTracker(SearchCallback):
             out |= {f"bayesian_{k}": v for k, v in s.bayesian.model_dump().items()}
         return out
 
+    def log_json(self, artifact_file: str, data: dict[str, Any]) -> None:
+        """A JSON artifact on the parent run (guarded, as tag is)."""
+        assert self.parent_run_id
+        self._guard(f"logging {artifact_file}", self.client.log_dict, self.parent_run_id, data,
+                    artifact_file)  # fmt: skip
+
     def tag(self, key: str, value: str) -> None:
         """Set a tag on the parent run (guarded: a store gone offline loses only the tag)."""
         assert self.parent_run_id
