@@ -33,8 +33,10 @@ from hpsearch.space import (
     Space,
     SpaceError,
     compose_yaml,
+    did_you_mean,
     load_space,
     read_text,
+    short,
     validate_yaml,
 )
 
@@ -49,7 +51,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_TERMINATED = 0, 1, 2, 3, 143
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Settings(_Strict):
@@ -82,10 +84,12 @@ class Override(_Strict):
 
 
 class Matrix(_Strict):
-    spaces: list[str] = Field(min_length=1)
+    spaces: list[str] = Field(min_length=1, max_length=1000)
     strategies: list[str] = Field(default_factory=lambda: ["random"], min_length=1)
     backends: list[str] = Field(default_factory=lambda: ["keras-tuner"], min_length=1)
-    seeds: list[int] = Field(default_factory=lambda: [42], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [42], min_length=1, max_length=1000)
+    #: Combinations to leave out, as in a CI matrix (e.g. a cv space with hyperband).
+    exclude: list[Match] = Field(default_factory=list)
 
     @field_validator("strategies")
     @classmethod
@@ -187,6 +191,10 @@ def load_sweep(path: str | Path, now: dt.datetime | None = None) -> Sweep:
     spec = validate_yaml(raw, SweepFile, fail)
     window = window_stamp(spec.window, now)
     entries, skipped = [], []
+    for j, override in enumerate(spec.overrides):
+        _check_match(override.match, spec, ("overrides", j, "match"), fail)
+    for j, excluded in enumerate(spec.matrix.exclude):
+        _check_match(excluded, spec, ("matrix", "exclude", j), fail)
     for i, name in enumerate(spec.matrix.spaces):
         space_path = Path(name) if Path(name).is_absolute() else path.parent / name
         if not space_path.exists() and Path(name).exists():
@@ -201,6 +209,8 @@ def load_sweep(path: str | Path, now: dt.datetime | None = None) -> Sweep:
                     skipped.append(f"{space_path.stem} {strategy} on {backend}: Ray-only")
                     continue
                 for seed in spec.matrix.seeds:
+                    if any(_matches(m, name, strategy, backend, seed) for m in spec.matrix.exclude):
+                        continue
                     entry_id = f"{space_path.stem}-{strategy}-{backend}-s{seed}"
                     settings = _settings_for(spec, name, strategy, backend, seed)
                     entries.append(
@@ -215,29 +225,83 @@ def load_sweep(path: str | Path, now: dt.datetime | None = None) -> Sweep:
                             key=entry_key(spec.name, entry_id, space.sha256, window),
                         )
                     )
-    for j, override in enumerate(spec.overrides):
-        m = override.match
-        if m.space is not None and m.space not in spec.matrix.spaces:
-            raise fail(("overrides", j, "match", "space"), f"'{m.space}' is not in matrix.spaces")
     ids = [e.id for e in entries]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise fail(("matrix", "spaces"), f"two spaces give the same entry '{dupes[0]}'")
     if not entries:
         raise fail(("matrix",), "no entry can run (Ray-only strategies need backend ray)")
+    for entry in entries:  # as `hpsearch run` would check it, before anything runs
+        problem = check_entry(entry)
+        if problem:
+            raise fail(("matrix",), f"entry {entry.id}: {problem}")
     return Sweep(spec, path, entries, window, skipped)
+
+
+def check_entry(entry: Entry) -> str | None:
+    """What ``hpsearch run`` would refuse in this entry (flags, strategy against backend,
+    cv against Hyperband, a finite grid, the seed), or None."""
+    from hpsearch.api import backend_options, budgeted_space, prepare
+
+    s = entry.settings
+    try:
+        space = prepare(
+            entry.space,
+            strategy=entry.strategy,
+            backend=entry.backend,
+            max_trials=s.max_trials,
+            epochs=s.epochs,
+            seed=entry.seed,
+        )
+        backend_options(
+            space.search.backend,
+            workers=s.workers,
+            max_concurrent=s.max_concurrent,
+            cpus_per_trial=s.cpus_per_trial,
+            gpus_per_trial=s.gpus_per_trial,
+            retries=s.retries,
+        )
+        budgeted_space(
+            space,
+            budget_epochs=s.budget_epochs,
+            budget_seconds=s.budget_seconds,
+            keep_max_trials=s.max_trials is not None,
+        )
+    except SpaceError as exc:
+        return str(exc)
+    return None
+
+
+def _matches(m: Match, space: str, strategy: str, backend: str, seed: int) -> bool:
+    return (
+        (m.space is None or m.space == space)
+        and (m.strategy is None or m.strategy == strategy)
+        and (m.backend is None or m.backend == backend)
+        and (m.seed is None or m.seed == seed)
+    )
+
+
+def _check_match(m: Match, spec: SweepFile, at: tuple[Any, ...], fail: Any) -> None:
+    """Every value of a match must be one the matrix has: a typo would silently never apply."""
+    mx = spec.matrix
+    for key, value, listed, options in (
+        ("space", m.space, "spaces", mx.spaces),
+        ("strategy", m.strategy, "strategies", mx.strategies),
+        ("backend", m.backend, "backends", mx.backends),
+        ("seed", m.seed, "seeds", mx.seeds),
+    ):
+        if value is not None and value not in options:
+            raise fail(
+                (*at, key),
+                f"{short(value)} is not in matrix.{listed}{did_you_mean(value, options)}; it "
+                "would match no entry",
+            )
 
 
 def _settings_for(spec: SweepFile, space: str, strategy: str, backend: str, seed: int) -> Settings:
     merged = spec.defaults.model_dump(exclude_none=True)
     for override in spec.overrides:
-        m = override.match
-        if (
-            (m.space is None or m.space == space)
-            and (m.strategy is None or m.strategy == strategy)
-            and (m.backend is None or m.backend == backend)
-            and (m.seed is None or m.seed == seed)
-        ):
+        if _matches(override.match, space, strategy, backend, seed):
             merged |= override.set.model_dump(exclude_none=True)
     return Settings.model_validate(merged)
 
