@@ -275,7 +275,7 @@ def run_search(
 
     from hpsearch.plan import check_destination
 
-    check_destination(tracking_uri, experiment or space.name, Path(output))
+    check_destination(tracking_uri, space.name if experiment is None else experiment, Path(output))
     if space.builder:  # fail before any training: a typo here would fail every trial
         from hpsearch.builders import BuilderError, check_builder
         from hpsearch.model import load_builder

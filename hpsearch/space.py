@@ -991,6 +991,8 @@ def _pydantic_error(exc: ValidationError, model: type[BaseModel]) -> tuple[tuple
         return loc, f"unknown key '{loc[-1]}'{did_you_mean(loc[-1], known)}"
     if err["type"] == "missing":
         return loc, "is required"
+    if err["type"] == "int_parsing_size":
+        return loc, f"too large for an integer setting, got {short(err.get('input'))}"
     msg = _clean_msg(err["msg"])
     if err["type"].endswith("_type") or err["type"].endswith("_parsing"):
         msg += f", got {short(err.get('input'))}"

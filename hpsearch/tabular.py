@@ -174,7 +174,6 @@ def read_file(kind: str, path: Path, label: str, summary: DataSummary) -> pd.Dat
             frame = pd.read_parquet(path)
         except Exception as exc:  # noqa: BLE001 - pyarrow raises many error types
             raise DataError(f"{label}: cannot read parquet: {_first_line(exc)}") from None
-        _check_scalar_columns(frame, label)
         return frame
     encoding, sep = _sniff_csv(path, label, summary)
     try:
@@ -297,8 +296,7 @@ def _check_scalar_columns(frame: pd.DataFrame, label: str) -> None:
             if isinstance(value, (list, tuple, dict, set, np.ndarray, bytes)):
                 raise DataError(
                     f"{label}: column '{col}' holds {type(value).__name__} values, not "
-                    "scalars: flatten it or list it in dataset.drop",
-                    field="dataset.drop",
+                    "scalars: flatten it or list it in dataset.drop"
                 )
 
 
@@ -351,6 +349,7 @@ def prepare_table(
         kept = [c for c in kept if c in spec.features]
     if not kept:
         raise DataError(f"{label}: no feature columns besides the target '{target}'")
+    _check_scalar_columns(frame[[*kept, target]], label)  # parquet allows lists; a model not
     features = frame[kept].copy()
     y_col = frame[target]
 

@@ -1,0 +1,2 @@
+def build_model(hp):
+    raise AssertionError("a builder is never called by validate")
