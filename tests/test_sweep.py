@@ -368,3 +368,35 @@ def test_on_a_tracking_server_the_lock_is_an_mlflow_lease(tracking_server: Serve
     )  # a holder that died long ago
     with lease(server.uri, "sweep-test", "sweep.dead"):
         pass
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "sweeps").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_sweep_dry_runs_clean(path: Path, tmp_path: Path) -> None:
+    """Each entry is checked as `hpsearch run` would check it: a shipped sweep that the
+    nightly run would refuse fails here (nightly.yaml once refused its penguins x hyperband)."""
+    done = hpsearch("sweep", str(path), "--dry-run", "--tracking-uri",
+                    f"sqlite:///{tmp_path / 'm.db'}", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()[1:]]
+    assert [[e.id, e.key, "todo"] for e in load_sweep(path).entries] == rows
+
+
+OFFLINE = {"digits", "penguins", "iris", "wine", "breast_cancer", "diabetes"}
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "search_spaces").glob("*.yaml")), ids=lambda p: p.name
+)
+def test_every_shipped_space_validates_with_its_data(path: Path, tmp_path: Path) -> None:
+    from hpsearch.space import load_space
+
+    offline = load_space(path).dataset.name in OFFLINE  # the others download their data
+    args = ["validate", str(path), *(["--data"] if offline else [])]
+    done = hpsearch(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert ": ok" in done.stdout
+    if offline:
+        assert "\ndata: " in done.stdout and "warning" not in done.stdout
