@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import math
 import subprocess
 import sys
@@ -87,7 +88,12 @@ def test_one_parent_and_one_child_per_trial(searched: Any) -> None:
     assert parent.data.tags["hpsearch.version"]
     assert parent.data.tags["mlflow.runName"].startswith(f"{strategy}-")
     artifacts = {a.path for a in client.list_artifacts(summary.parent_run_id)}
-    assert {"space", "trials.csv", "preprocessing.json"} <= artifacts
+    assert {"space", "trials.csv", "preprocessing.json", "data_summary.json"} <= artifacts
+    with tempfile.TemporaryDirectory() as folder:
+        path = client.download_artifacts(summary.parent_run_id, "data_summary.json", folder)
+        data = json.loads(Path(path).read_text())
+    assert (data["dataset"], data["task"], len(data["features"])) == ("digits", "multiclass", 64)
+    assert data["rows"] == 1797 and sum(data["classes"].values()) == 1797
     best = summary.best
     assert best is not None
     assert parent.data.metrics["best_objective"] == pytest.approx(best.objective)
