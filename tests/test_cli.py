@@ -246,3 +246,17 @@ def test_help_and_validate_import_no_heavy_library(args: list[str]) -> None:
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["code"] == (2 if "search_spaces/absent.yaml" in args else 0)
     assert report["loaded"] == []
+
+
+def test_validate_data_loads_the_data_without_tensorflow_or_mlflow() -> None:
+    """`validate --data` reads the dataset (pandas, sklearn) but never the training stack."""
+    probe = _IMPORT_PROBE.format(heavy=("tensorflow", "keras", "keras_tuner", "ray", "mlflow"))
+    args = ["validate", "--data", "search_spaces/penguins.yaml"]
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, *args], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert "data: penguins" in lines and "  rows: 333 used of 344" in lines
+    report = json.loads(lines[-1])
+    assert (report["code"], report["loaded"]) == (0, [])
