@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import tempfile
 import math
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
