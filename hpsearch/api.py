@@ -561,7 +561,10 @@ def budgeted_space(
         raise SpaceError("must be at least 1", field="--budget-epochs")
     if budget_seconds is not None and budget_seconds <= 0:
         raise SpaceError("must be > 0", field="--budget-time")
-    cap = budget_epochs if budget_epochs is not None else TIME_BUDGET_MAX_TRIALS
+    from hpsearch.space import MAX_TRIALS
+
+    # every trial trains at least one epoch; past MAX_TRIALS the cap is the trial limit's
+    cap = min(budget_epochs, MAX_TRIALS) if budget_epochs is not None else TIME_BUDGET_MAX_TRIALS
     max_trials = space.search.max_trials if keep_max_trials else cap
     hyperband = space.search.hyperband.model_dump() | {"iterations": max(1, max_trials)}
     return space.with_overrides(max_trials=max_trials, hyperband=hyperband)
