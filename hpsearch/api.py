@@ -263,7 +263,7 @@ def run_search(
     """
     from hpsearch.backends.base import SearchStalled, get_backend
     from hpsearch.data import dump_preprocessing, is_finite_json, load_dataset
-    from hpsearch.tracking import MlflowTracker
+    from hpsearch.tracking import MlflowTracker, preflight, resolve_tracking_uri
 
     if budget_epochs is not None or budget_seconds is not None:
         _check_budget_options(space, options or {})
@@ -276,6 +276,7 @@ def run_search(
     from hpsearch.plan import check_destination
 
     check_destination(tracking_uri, space.name if experiment is None else experiment, Path(output))
+    preflight(resolve_tracking_uri(tracking_uri))  # an unreachable server: before the data
     if space.builder:  # fail before any training: a typo here would fail every trial
         from hpsearch.builders import BuilderError, check_builder
         from hpsearch.model import load_builder
