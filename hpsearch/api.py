@@ -87,6 +87,43 @@ def prepare(
     return space
 
 
+def plan_search(
+    space_or_path: Space | str | Path,
+    *,
+    strategy: str | None = None,
+    backend: str | None = None,
+    max_trials: int | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    budget_epochs: int | None = None,
+    budget_seconds: float | None = None,
+    max_failures: int | None = None,
+    **options: Any,
+) -> tuple[Space, dict[str, Any]]:
+    """The space with its flags applied and the backend's options, checked as ``hpsearch
+    run`` checks them (a sweep checks each entry through here too); raises SpaceError
+    naming the file's line or the flag. ``options`` are backend options (see
+    backend_options)."""
+    space = prepare(
+        space_or_path,
+        strategy=strategy,
+        backend=backend,
+        max_trials=max_trials,
+        epochs=epochs,
+        seed=seed,
+    )
+    given = backend_options(space.search.backend, **options)
+    space = budgeted_space(
+        space,
+        budget_epochs=budget_epochs,
+        budget_seconds=budget_seconds,
+        keep_max_trials=max_trials is not None,
+    )
+    if max_failures is not None and max_failures < 1:
+        raise SpaceError("must be at least 1", field="--max-failures")
+    return space, given
+
+
 #: Options each backend accepts (besides ``verbose``), by the CLI flag that sets them.
 BACKEND_OPTIONS: dict[str, dict[str, str]] = {
     "keras-tuner": {"workers": "--workers", "gpus": "--gpus", "retries": "--retries"},
@@ -506,13 +543,15 @@ def run(
     ``cpus_per_trial``, ``gpus_per_trial``, ``time_budget_s``, ``retries`` for Ray).
     See run_search for ``resume`` and ``max_failures``.
     """
-    space = prepare(
+    space, given = plan_search(
         space_or_path,
         strategy=strategy,
         backend=backend,
         max_trials=max_trials,
         epochs=epochs,
         seed=seed,
+        max_failures=max_failures,
+        **options,
     )
     summary = run_search(
         space,
@@ -521,7 +560,7 @@ def run(
         output=output,
         callbacks=callbacks,
         verbose=verbose,
-        options=backend_options(space.search.backend, **options),
+        options=given,
         resume=resume,
         max_failures=max_failures,
     )

@@ -375,7 +375,7 @@ def run(
     ] = None,
 ) -> None:
     """Run a search; record a parent run and one child run per trial in MLflow."""
-    from hpsearch.api import SearchFailed, backend_options, budgeted_space, prepare, run_search
+    from hpsearch.api import SearchFailed, plan_search, run_search
     from hpsearch.data import DataError
     from hpsearch.gpus import parse_gpus
     from hpsearch.progress import ProgressDisplay
@@ -384,33 +384,24 @@ def run(
     if not space.exists() or space.is_dir():
         _load(space)  # the same one-line message as validate
     try:
-        s = prepare(
+        s, options = plan_search(
             space,
             strategy=strategy,
             backend=backend,
             max_trials=max_trials,
             epochs=epochs,
             seed=seed,
-        )
-        gpu_ids = parse_gpus(gpus)
-        options = backend_options(
-            s.search.backend,
+            budget_epochs=budget_epochs,
+            budget_seconds=budget_time,
+            max_failures=max_failures,
             workers=workers,
-            gpus=gpu_ids,
+            gpus=parse_gpus(gpus),
             address=address,
             max_concurrent=max_concurrent,
             cpus_per_trial=cpus_per_trial,
             gpus_per_trial=gpus_per_trial,
             retries=retries,
         )
-        s = budgeted_space(
-            s,
-            budget_epochs=budget_epochs,
-            budget_seconds=budget_time,
-            keep_max_trials=max_trials is not None,
-        )
-        if max_failures is not None and max_failures < 1:
-            raise SpaceError("must be at least 1", field="--max-failures")
         tags = _parse_tags(tag or [])
     except (SpaceError, ValueError) as exc:
         fail(str(exc))

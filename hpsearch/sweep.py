@@ -241,31 +241,15 @@ def load_sweep(path: str | Path, now: dt.datetime | None = None) -> Sweep:
 def check_entry(entry: Entry) -> str | None:
     """What ``hpsearch run`` would refuse in this entry (flags, strategy against backend,
     cv against Hyperband, a finite grid, the seed), or None."""
-    from hpsearch.api import backend_options, budgeted_space, prepare
+    from hpsearch.api import plan_search
 
-    s = entry.settings
     try:
-        space = prepare(
+        plan_search(
             entry.space,
             strategy=entry.strategy,
             backend=entry.backend,
-            max_trials=s.max_trials,
-            epochs=s.epochs,
             seed=entry.seed,
-        )
-        backend_options(
-            space.search.backend,
-            workers=s.workers,
-            max_concurrent=s.max_concurrent,
-            cpus_per_trial=s.cpus_per_trial,
-            gpus_per_trial=s.gpus_per_trial,
-            retries=s.retries,
-        )
-        budgeted_space(
-            space,
-            budget_epochs=s.budget_epochs,
-            budget_seconds=s.budget_seconds,
-            keep_max_trials=s.max_trials is not None,
+            **entry.settings.model_dump(exclude_none=True),
         )
     except SpaceError as exc:
         return str(exc)
