@@ -299,7 +299,7 @@ def run_search(
     interrupted ones are marked FAILED and run again, and ``max_trials`` counts them all.
     """
     from hpsearch.backends.base import SearchStalled, get_backend
-    from hpsearch.data import dump_preprocessing, is_finite_json, load_dataset
+    from hpsearch.data import dump_preprocessing, finite_json, load_dataset
     from hpsearch.tracking import MlflowTracker, preflight, resolve_tracking_uri
 
     if budget_epochs is not None or budget_seconds is not None:
@@ -367,7 +367,7 @@ def run_search(
             notes.append("--resume: no unfinished search of this space here; started a new one")
         parent = tracker.start(command or _command_line(), Path(output))
     if data.info is not None:
-        tracker.log_json("data_summary.json", is_finite_json(data.info.as_json()))
+        tracker.log_json("data_summary.json", finite_json(data.info.as_json()))
     workdir = Path(output) / tracker.experiment / parent
     try:
         workdir.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ from hpsearch.tabular import (  # noqa: F401 - DataError is part of this module'
     MAX_CLASSES,
     DataError,
     DataSummary,
-    is_finite_json,
+    finite_json,
     prepare_table,
     read_file,
 )
@@ -279,13 +279,7 @@ def _from_frame(
     if one_hot:
         notes.append(f"one-hot encoded {', '.join(one_hot)}")
     return _Raw(
-        table.x,
-        table.y,
-        table.task,
-        table.feature_names,
-        table.class_names,
-        notes=notes,
-        info=info,
+        table.x, table.y, info.task, info.features, table.class_names, notes=notes, info=info
     )
 
 
@@ -297,7 +291,7 @@ def builtin_summary(name: str, raw: _Raw) -> DataSummary:
     info.feature_kinds = {n: "numeric" for n in raw.feature_names}
     if raw.class_names is not None:
         counts = np.bincount(raw.y.astype(np.int64), minlength=len(raw.class_names))
-        info.classes = {c: int(k) for c, k in zip(raw.class_names, counts, strict=False)}
+        info.classes = {c: int(k) for c, k in zip(raw.class_names, counts, strict=True)}
     info.notes = list(raw.notes)
     return info
 
@@ -409,5 +403,5 @@ def _apply_scaler(scaling: dict[str, Any], x: np.ndarray) -> np.ndarray:
 
 def dump_preprocessing(data: Dataset, path: Path) -> Path:
     """Write what a caller must apply to raw features before the logged model sees them."""
-    path.write_text(json.dumps(is_finite_json(data.preprocessing()), indent=1, allow_nan=False))
+    path.write_text(json.dumps(finite_json(data.preprocessing()), indent=1, allow_nan=False))
     return path

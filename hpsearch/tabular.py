@@ -70,7 +70,6 @@ class DataSummary:
     dataset: str
     rows: int = 0
     rows_read: int = 0
-    dropped_rows: int = 0
     dropped_rows_reasons: list[str] = field(default_factory=list)
     target: str | None = None
     task: str = ""
@@ -82,8 +81,12 @@ class DataSummary:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def dropped_rows(self) -> int:
+        return self.rows_read - self.rows
+
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"dropped_rows": self.dropped_rows}
 
     def brief(self) -> list[str]:
         """One or two lines for ``hpsearch run``: the shape, then what was dropped."""
@@ -142,10 +145,8 @@ class Table:
 
     x: np.ndarray
     y: np.ndarray
-    task: str
-    feature_names: list[str]
     class_names: list[str] | None
-    summary: DataSummary
+    summary: DataSummary  # the task and the feature names are the summary's
 
 
 # ----------------------------------------------------------------------------- reading
@@ -359,7 +360,7 @@ def prepare_table(
         missing_target |= ~np.isfinite(y_col.to_numpy(dtype=float, na_value=np.nan))
     features = _expand_dates(features, summary)
     explicit = set(spec.features or [])
-    _drop_useless(features, summary, explicit, label)
+    _drop_useless(features, summary, explicit)
     if features.shape[1] == 0:
         raise DataError(
             f"{label}: every feature column was dropped ({_dropped_text(summary)}); "
@@ -391,17 +392,16 @@ def prepare_table(
             "imputed missing features: numeric with the train mean, categorical as 'missing'"
         )
     features, y_col = features[keep], y_col[keep]
-    summary.dropped_rows = summary.rows_read - len(features)
     summary.rows = len(features)
     if len(features) == 0:
         raise DataError(f"{label}: no rows left after removing missing values")
 
     features = _one_hot(features, summary, label)
-    task, y, classes = encode_target(y_col, label, spec.task, summary)
-    _warn_leaks(frame.loc[features.index], kept, y_col, task, summary)
+    y, classes = encode_target(y_col, label, spec.task, summary)
+    _warn_leaks(frame.loc[features.index], kept, y_col, summary)
     x = features.to_numpy(dtype=np.float32, na_value=np.nan)
     summary.features = [str(c) for c in features.columns]
-    return Table(x, y, task, summary.features, classes, summary)
+    return Table(x, y, classes, summary)
 
 
 def _is_numeric(col: pd.Series) -> bool:
@@ -463,6 +463,7 @@ def _expand_dates(features: pd.DataFrame, summary: DataSummary) -> pd.DataFrame:
         out = out.drop(columns=[col])
         for part, values in parts.items():
             out[f"{col}_{part}"] = values.astype("float64")
+            summary.feature_kinds[f"{col}_{part}"] = f"date part of '{col}'"
         summary.notes.append(f"date column '{col}' expanded into {', '.join(parts)}")
     return out
 
@@ -499,9 +500,7 @@ def _id_like(col: pd.Series, name: str) -> str | None:
     return None
 
 
-def _drop_useless(
-    features: pd.DataFrame, summary: DataSummary, explicit: set[str], label: str
-) -> None:
+def _drop_useless(features: pd.DataFrame, summary: DataSummary, explicit: set[str]) -> None:
     """Drop, in place and with a reason each, mostly-missing, constant and identifier
     columns, unless ``dataset.features`` keeps them by name."""
     n = len(features)
@@ -522,6 +521,7 @@ def _drop_useless(
                 summary.warnings.append(f"column '{col}' is {reason} (kept: in dataset.features)")
             continue
         features.drop(columns=[col], inplace=True)
+        summary.feature_kinds.pop(col, None)  # a date part that never changes
         summary.dropped_columns[col] = reason
         if "identifier" in reason or "like an id" in reason:
             summary.warnings.append(
@@ -543,6 +543,8 @@ def _one_hot(features: pd.DataFrame, summary: DataSummary, label: str) -> pd.Dat
     categorical = []
     for col in features.columns:
         series = features[col]
+        if col in summary.feature_kinds:  # a date part
+            continue
         if pd.api.types.is_bool_dtype(series):
             features[col] = series.astype("float64")
             summary.feature_kinds[col] = "numeric"
@@ -559,11 +561,6 @@ def _one_hot(features: pd.DataFrame, summary: DataSummary, label: str) -> pd.Dat
             categorical.append(col)
             extra = " and missing" if series.isna().any() else ""
             summary.feature_kinds[col] = f"one-hot ({n} values{extra})"
-    for col in list(summary.feature_kinds):
-        if col.rsplit("_", 1)[-1] in ("year", "month", "day", "weekday", "hour", "minute"):
-            base = col.rsplit("_", 1)[0]
-            if any(n.startswith(f"date column '{base}'") for n in summary.notes):
-                summary.feature_kinds[col] = f"date part of '{base}'"
     if not categorical:
         return features
     filled = features.copy()
@@ -574,52 +571,49 @@ def _one_hot(features: pd.DataFrame, summary: DataSummary, label: str) -> pd.Dat
 
 def encode_target(
     y: pd.Series, label: str, forced: str | None, summary: DataSummary
-) -> tuple[str, np.ndarray, list[str] | None]:
-    """The task (inferred, or ``dataset.task``) and the target encoded for it: class labels
-    as 0..k-1 in sorted order, or values as float32."""
+) -> tuple[np.ndarray, list[str] | None]:
+    """The target encoded for its task (``dataset.task``, else inferred; both recorded in
+    the summary with the reason): class labels as 0..k-1 in sorted order, or values as
+    float32."""
     numeric = _is_numeric(y)
-    values = y.to_numpy(dtype=float) if numeric else None
-    integral = values is not None and bool(np.all(np.mod(values, 1) == 0))
+    integral = numeric and bool(np.all(np.mod(y.to_numpy(dtype=float), 1) == 0))
     distinct = int(y.nunique())
     name = f"'{y.name}'"
-    if forced == "regression":
-        if not numeric:
-            raise DataError(
-                f"{label}: dataset.task is regression, but target {name} holds text "
-                f"({short(y.iloc[0])}, ...)",
-                field="dataset.task",
-            )
-        reason = "dataset.task"
-    elif forced == "classification":
-        if distinct > MAX_FORCED_CLASSES:
-            raise DataError(
-                f"{label}: dataset.task is classification, but target {name} has {distinct:,} "
-                f"distinct values (at most {MAX_FORCED_CLASSES:,} classes)",
-                field="dataset.task",
-            )
-        reason = "dataset.task"
+    if forced == "regression" and not numeric:
+        raise DataError(
+            f"{label}: dataset.task is regression, but target {name} holds text "
+            f"({short(y.iloc[0])}, ...)",
+            field="dataset.task",
+        )
+    if forced == "classification" and distinct > MAX_FORCED_CLASSES:
+        raise DataError(
+            f"{label}: dataset.task is classification, but target {name} has {distinct:,} "
+            f"distinct values (at most {MAX_FORCED_CLASSES:,} classes)",
+            field="dataset.task",
+        )
+    hint = "set dataset.task: classification if they are class labels"
+    if forced:
+        regression, reason = forced == "regression", "dataset.task"
     elif not numeric:
-        reason = "the target holds labels, not numbers"
+        regression, reason = False, "the target holds labels, not numbers"
     elif not integral:
-        reason = "the target holds non-integer numbers"
-    elif distinct <= MAX_CLASSES and distinct * 2 > len(y):
+        regression, reason = True, "the target holds non-integer numbers"
+    elif distinct > MAX_CLASSES:
+        regression = True
+        reason = f"an integer target with {distinct} distinct values (over {MAX_CLASSES}); {hint}"
+    elif distinct * 2 > len(y):
+        regression = True
         reason = (
             f"an integer target with {distinct} distinct values in {len(y)} rows: too few "
-            "rows a value for classes; set dataset.task: classification if they are"
+            f"rows a value for classes; {hint}"
         )
-    elif distinct <= MAX_CLASSES:
-        reason = f"an integer target with {distinct} distinct values (at most {MAX_CLASSES})"
     else:
-        reason = (
-            f"an integer target with {distinct} distinct values (over {MAX_CLASSES}); "
-            "set dataset.task: classification if they are class labels"
-        )
-    few = integral and distinct <= MAX_CLASSES and distinct * 2 <= len(y)
-    regression = forced == "regression" or (forced is None and numeric and not few)
+        regression = False
+        reason = f"an integer target with {distinct} distinct values (at most {MAX_CLASSES})"
     summary.task_reason = reason
     if regression:
         summary.task = "regression"
-        return "regression", y.to_numpy(dtype=np.float32), None
+        return y.to_numpy(dtype=np.float32), None
     labels = y.unique().tolist()
     numeric_labels = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in labels)
     classes = sorted(labels) if numeric_labels else sorted(labels, key=str)
@@ -632,9 +626,9 @@ def encode_target(
     encoded = y.map(lookup).to_numpy(dtype=np.int64)
     counts = np.bincount(encoded, minlength=len(classes))
     names = [_label(c) for c in classes]
-    summary.classes = {n: int(k) for n, k in zip(names, counts, strict=False)}
+    summary.classes = {n: int(k) for n, k in zip(names, counts, strict=True)}
     summary.task = "binary" if len(classes) == 2 else "multiclass"
-    return summary.task, encoded, names
+    return encoded, names
 
 
 def _label(value: Any) -> str:
@@ -644,10 +638,10 @@ def _label(value: Any) -> str:
 
 
 def _warn_leaks(
-    frame: pd.DataFrame, columns: list[str], y: pd.Series, task: str, summary: DataSummary
+    frame: pd.DataFrame, columns: list[str], y: pd.Series, summary: DataSummary
 ) -> None:
     """Warn about a feature that names the class outright (a copy of the target)."""
-    if task == "regression":
+    if summary.task == "regression":
         return
     classes = y.nunique()
     for col in columns:
@@ -663,12 +657,12 @@ def _warn_leaks(
             )
 
 
-def is_finite_json(value: Any) -> Any:
+def finite_json(value: Any) -> Any:
     """``value`` with NaN and infinities as None, so ``json.dumps`` writes valid JSON."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: is_finite_json(v) for k, v in value.items()}
+        return {k: finite_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [is_finite_json(v) for v in value]
+        return [finite_json(v) for v in value]
     return value
