@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 import struct
 import subprocess
@@ -412,3 +413,14 @@ def test_fashion_mnist_loads_from_keras_home(tmp_path: Path) -> None:
     std_x = arrays["std_x_train"].reshape(40, -1)
     varying = arrays["x_train"].reshape(40, -1).std(axis=0) > 0
     np.testing.assert_allclose(std_x[:, varying].mean(axis=0), 0.0, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "name", ["penguins", "digits", "iris", "wine", "breast_cancer", "diabetes"]
+)
+def test_builtin_input_widths_match_the_loaded_data(name: str) -> None:
+    """space.BUILTIN_INPUTS bounds model sizes before any data is read: it must be true."""
+    from hpsearch.space import BUILTIN_INPUTS
+
+    data = load_dataset(DatasetSpec(name=name), 42)
+    assert math.prod(data.input_shape) == BUILTIN_INPUTS[name]
