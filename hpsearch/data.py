@@ -335,11 +335,7 @@ def _split_and_scale(spec: DatasetSpec, raw: _Raw, seed: int) -> Dataset:
         else:
             x_rest, y_rest = x, y
             x_te, y_te = x[:0], y[:0]
-        valid_frac = spec.split.valid / (1.0 - spec.split.test)
-        if valid_frac >= 1:
-            raise DataError(
-                f"{label}: split.valid + split.test must stay below 1", field="dataset.split"
-            )
+        valid_frac = spec.split.valid / (1.0 - spec.split.test)  # < 1: DatasetSpec checks
         x_tr, x_va, y_tr, y_va = split(x_rest, y_rest, valid_frac)
     if len(x_tr) == 0 or len(x_va) == 0:
         raise DataError(f"{label}: the split left an empty train or valid set")

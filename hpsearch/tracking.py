@@ -171,7 +171,8 @@ def _git_commit(cwd: Path) -> str | None:
 
 
 class MlflowTracker(SearchCallback):
-    """Parent run per search, nested child run per trial."""
+    """Parent run per search, nested child run per trial (run_search checks that a server
+    answers before it makes one, and before the data is read)."""
 
     def __init__(
         self, space: Space, *, tracking_uri: str | None = None, experiment: str | None = None
@@ -179,7 +180,6 @@ class MlflowTracker(SearchCallback):
         self.space = space
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self.experiment = experiment or space.name
-        preflight(self.tracking_uri)
         self.client = _client(self.tracking_uri)
         self.offline: str | None = None  # why MLflow stopped answering mid-search, if it did
         self.parent_run_id: str | None = None
