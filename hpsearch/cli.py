@@ -984,13 +984,21 @@ def lr_find(
 @app.command()
 def ui(
     tracking_uri: TrackingOpt = None,
+    experiment: Annotated[
+        str | None,
+        typer.Option(
+            "--experiment",
+            help="Print the link to this experiment's runs [default: the store's only one].",
+            show_default=False,
+        ),
+    ] = None,
     host: Annotated[
         str, typer.Option(help="Interface to bind; the default keeps it local.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
 ) -> None:
     """Open the MLflow UI on the same store the searches wrote to."""
-    from hpsearch.tracking import redact_uri, resolve_tracking_uri, serve_ui
+    from hpsearch.tracking import NoSearches, redact_uri, resolve_tracking_uri, serve_ui, ui_page
 
     uri = resolve_tracking_uri(tracking_uri)
     if uri.startswith(("http://", "https://")):
@@ -999,7 +1007,11 @@ def ui(
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         if sock.connect_ex((host if host != "0.0.0.0" else "127.0.0.1", port)) == 0:  # noqa: S104
             fail(f"--port: {host}:{port} is already in use; pick another with --port")
-    typer.echo(f"MLflow UI for {redact_uri(uri)} at http://{host}:{port} (Ctrl+C stops it)")
+    try:
+        page = ui_page(uri, experiment)
+    except NoSearches as exc:
+        fail(str(exc))
+    typer.echo(f"MLflow UI for {redact_uri(uri)} at http://{host}:{port}/{page} (Ctrl+C stops it)")
     serve_ui(uri, host, port)
 
 

@@ -123,6 +123,37 @@ def _client(uri: str) -> Any:
     return client
 
 
+def _local_store(uri: str) -> Path | None:
+    """The file or folder of a local store (sqlite or file), None for a server."""
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///"))
+    if uri.startswith("file:"):
+        return Path(uri.removeprefix("file:").removeprefix("//"))
+    if "://" not in uri:
+        return Path(uri)
+    return None
+
+
+def store_label(uri: str) -> str:
+    """A store as a user can find it: the URI, plus the absolute path of a relative file."""
+    path = _local_store(uri)
+    if path is not None and not path.is_absolute():
+        return f"{redact_uri(uri)} ({path.resolve()})"
+    return redact_uri(uri)
+
+
+def _reader(uri: str) -> Any:
+    """A client for commands that only read (best, report, refit): a local store that does
+    not exist is an error naming where it was looked for, never a new empty store."""
+    path = _local_store(uri)
+    if path is not None and not path.exists():
+        raise NoSearches(
+            f"no MLflow store at {store_label(uri)}: run this where `hpsearch run` ran, or pass "
+            "--tracking-uri (or set MLFLOW_TRACKING_URI)"
+        )
+    return _client(uri)
+
+
 @contextlib.contextmanager
 def _sqlite_init_lock(uri: str) -> Iterator[None]:
     """Serialise MLflow's first connection to a sqlite file across processes.
@@ -136,6 +167,9 @@ def _sqlite_init_lock(uri: str) -> Iterator[None]:
     import fcntl
 
     db = Path(uri.removeprefix("sqlite:///"))
+    if db.exists() and db.stat().st_size > 0 and not Path(f"{db}.init.lock").exists():
+        yield  # an existing store made elsewhere: nothing to create, no lock file to leave
+        return
     db.parent.mkdir(parents=True, exist_ok=True)
     with open(f"{db}.init.lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -143,6 +177,29 @@ def _sqlite_init_lock(uri: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+#: MLflow 3's UI opens an experiment on its GenAI overview (traces, token usage) unless this
+#: tag says it holds model training; hpsearch's trials live in the runs table.
+EXPERIMENT_KIND_TAG, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
+
+
+def ensure_experiment(client: Any, name: str) -> str:
+    """The id of experiment ``name``, created if needed (another process may create it at
+    the same moment: then its id), and marked as a model-training experiment."""
+    from mlflow.exceptions import MlflowException
+
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        try:
+            return str(client.create_experiment(name, tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING}))
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            exp = client.get_experiment_by_name(name)
+    if exp.tags.get(EXPERIMENT_KIND_TAG) != MODEL_TRAINING:
+        client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
+    return str(exp.experiment_id)
 
 
 def _fmt(value: Any) -> str:
@@ -220,19 +277,7 @@ class MlflowTracker(SearchCallback):
         return self.parent_run_id
 
     def _experiment_id(self) -> str:
-        """The experiment's id, creating it; another search may create it at the same
-        moment, and then its id is the one to use."""
-        from mlflow.exceptions import MlflowException
-
-        exp = self.client.get_experiment_by_name(self.experiment)
-        if exp is not None:
-            return str(exp.experiment_id)
-        try:
-            return str(self.client.create_experiment(self.experiment))
-        except MlflowException as exc:
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                raise
-            return str(self.client.get_experiment_by_name(self.experiment).experiment_id)
+        return ensure_experiment(self.client, self.experiment)
 
     def _search_params(self) -> dict[str, Any]:
         s, t = self.space.search, self.space.training
@@ -581,12 +626,10 @@ def load_trials(
     """Rebuild the trial table of every search in ``experiment`` (or of one parent run)."""
     import pandas as pd
 
-    client = _client(resolve_tracking_uri(tracking_uri))
+    client = _reader(resolve_tracking_uri(tracking_uri))
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
-        raise LookupError(
-            f"no MLflow experiment named '{experiment}' at {redact_uri(client.tracking_uri)}"
-        )
+        raise NoSearches(_no_experiment(client, experiment))
     query = f"tags.`{ROLE_TAG}` = 'trial'"
     if parent_run_id:
         query += f" and tags.`{PARENT_TAG}` = '{parent_run_id}'"
@@ -651,7 +694,7 @@ def load_searches(
     NoSearches with a one-line reason when nothing matches."""
     import pandas as pd
 
-    client = _client(resolve_tracking_uri(tracking_uri))
+    client = _reader(resolve_tracking_uri(tracking_uri))
     parents: list[Any] = []
     if run_ids:
         from mlflow.exceptions import MlflowException
@@ -660,7 +703,7 @@ def load_searches(
             try:
                 run = client.get_run(rid)
             except MlflowException:
-                raise NoSearches(f"no run '{rid}' at {redact_uri(client.tracking_uri)}") from None
+                raise NoSearches(f"no run '{rid}' at {store_label(client.tracking_uri)}") from None
             if run.data.tags.get(ROLE_TAG) != "search":
                 raise NoSearches(f"run '{rid}' is not an hpsearch search (a parent run)")
             parents.append(run)
@@ -669,9 +712,7 @@ def load_searches(
             raise NoSearches("give --experiment or --run-id")
         exp = client.get_experiment_by_name(experiment)
         if exp is None:
-            raise NoSearches(
-                f"no MLflow experiment named '{experiment}' at {redact_uri(client.tracking_uri)}"
-            )
+            raise NoSearches(_no_experiment(client, experiment))
         query = f"tags.`{ROLE_TAG}` = 'search'"
         for key, value in (tags or {}).items():
             query += f" and tags.`{key}` = '{value}'"
@@ -690,6 +731,20 @@ def load_searches(
         )
         out.append(_record(client, parent, names[exp_id], frame, pd, curves))
     return out
+
+
+def _no_experiment(client: Any, name: str) -> str:
+    """Why ``name`` was not found: where it was looked for, and what is there."""
+    from hpsearch.space import did_you_mean, short
+
+    names = [e.name for e in client.search_experiments(max_results=1000)]
+    names = [n for n in names if n != "Default"] or names
+    there = f"; experiments there: {', '.join(short(n) for n in names[:8])}" if names else ""
+    there += ", ..." if len(names) > 8 else ""
+    return (
+        f"no MLflow experiment named {short(name)} at {store_label(client.tracking_uri)}"
+        f"{did_you_mean(name, names)}{there}"
+    )
 
 
 def _record(
@@ -775,6 +830,40 @@ def _search_all(client: Any, experiment_id: str, query: str) -> list[Any]:
             return out
 
 
+#: MLflow 3.17's UI opens experiments in its GenAI mode (a toggle the browser remembers,
+#: GenAI until the user flips it); this query opens a page in its model-training mode.
+MODEL_TRAINING_VIEW = "?workflowType=machine_learning"
+
+
+def ui_page(tracking_uri: str | None, experiment: str | None) -> str:
+    """The UI's page to open: the runs table of ``experiment``, or of the store's one
+    experiment, in the model-training mode; else the experiment list (``#/``).
+    Experiments holding hpsearch searches (from an older hpsearch) are tagged as
+    model-training ones on the way. Raises NoSearches for an ``experiment`` the store
+    lacks."""
+    uri = resolve_tracking_uri(tracking_uri)
+    path = _local_store(uri)
+    if path is not None and not path.exists():
+        if experiment:
+            raise NoSearches(f"no MLflow store at {store_label(uri)} (so no '{experiment}')")
+        return "#/"
+    client = _client(uri)
+    found = [e for e in client.search_experiments(max_results=1000) if e.name != "Default"]
+    for exp in found:
+        if exp.tags.get(EXPERIMENT_KIND_TAG) != MODEL_TRAINING and client.search_runs(
+            [exp.experiment_id], f"tags.`{ROLE_TAG}` = 'search'", max_results=1
+        ):
+            client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
+    if experiment:
+        match = [e for e in found if e.name == experiment]
+        if not match:
+            raise NoSearches(_no_experiment(client, experiment))
+        return f"#/experiments/{match[0].experiment_id}/runs{MODEL_TRAINING_VIEW}"
+    if len(found) == 1:
+        return f"#/experiments/{found[0].experiment_id}/runs{MODEL_TRAINING_VIEW}"
+    return "#/"
+
+
 def serve_ui(tracking_uri: str | None, host: str, port: int) -> None:
     """Become ``mlflow ui`` on the same store as the searches (exec: a signal that stops
     ``hpsearch ui`` stops the UI and its workers, nothing is left serving)."""
@@ -836,8 +925,7 @@ def lease(tracking_uri: str, experiment: str, name: str, ttl: float = 120.0) -> 
     from hpsearch.sweep import SweepLocked
 
     client = _client(tracking_uri)
-    exp = client.get_experiment_by_name(experiment)
-    exp_id = exp.experiment_id if exp else client.create_experiment(experiment)
+    exp_id = ensure_experiment(client, experiment)
     tag = f"hpsearch.lease.{name}"
     me = f"{socket.gethostname()} pid {os.getpid()} ({uuid.uuid4().hex[:8]})"
 
@@ -907,11 +995,11 @@ def load_search_for_refit(run_id: str, *, tracking_uri: str | None = None) -> di
     from mlflow.exceptions import MlflowException
 
     uri = resolve_tracking_uri(tracking_uri)
-    client = _client(uri)
+    client = _reader(uri)
     try:
         run = client.get_run(run_id)
     except MlflowException:
-        raise NoSearches(f"no run '{run_id}' at {redact_uri(uri)}") from None
+        raise NoSearches(f"no run '{run_id}' at {store_label(uri)}") from None
     tags, params = run.data.tags, run.data.params
     role = tags.get(ROLE_TAG)
     if role == "trial":
@@ -1083,22 +1171,11 @@ def log_lr_find(
     import tempfile
 
     from mlflow.entities import Metric, Param
-    from mlflow.exceptions import MlflowException
 
     uri = resolve_tracking_uri(tracking_uri)
     preflight(uri)
     client = _client(uri)
-    name = experiment or space.name
-    exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        exp_id = str(exp.experiment_id)
-    else:
-        try:
-            exp_id = str(client.create_experiment(name))
-        except MlflowException as exc:  # another process created it at the same moment
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                raise
-            exp_id = str(client.get_experiment_by_name(name).experiment_id)
+    exp_id = ensure_experiment(client, experiment or space.name)
     run_tags = {
         "mlflow.runName": run_name,
         ROLE_TAG: "lr-find",

@@ -503,7 +503,12 @@ def test_mlflow_ui_shows_the_search_with_its_trials_nested_and_sigterm_stops_it(
     shot = tmp_path / "mlflow-ui.png"
     try:
         wait_http(f"http://127.0.0.1:{port}/", ui, 180, tmp_path / "ui.log")
-        assert f"http://127.0.0.1:{port}" in (tmp_path / "ui.log").read_text()
+        # the store's one experiment: `hpsearch ui` prints the link to its runs page
+        page = f"http://127.0.0.1:{port}/#/experiments/{exp_id}/runs?workflowType="
+        printed = [w for w in (tmp_path / "ui.log").read_text().split() if w.startswith(page)]
+        assert printed, (tmp_path / "ui.log").read_text()
+        kind = client.get_experiment(exp_id).tags.get("mlflow.experimentKind")
+        assert kind == "custom_model_development"  # MLflow 3's model-training view
         with socket.socket() as other:  # bound to 127.0.0.1 only, not every interface
             assert other.connect_ex(("127.0.0.2", port)) != 0
         if missing is None:
@@ -511,12 +516,14 @@ def test_mlflow_ui_shows_the_search_with_its_trials_nested_and_sigterm_stops_it(
                 wait = WebDriverWait(
                     driver, 60, ignored_exceptions=[StaleElementReferenceException]
                 )
-                # MLflow 3 opens experiments on its GenAI overview; the runs table is here.
-                driver.get(
-                    f"http://127.0.0.1:{port}/#/experiments/{exp_id}/runs"
-                    "?workflowType=machine_learning"
-                )
+                # the printed link opens the runs table in the model-training mode, not
+                # on MLflow 3's GenAI overview (traces, token usage), its default
+                driver.get(printed[0])
                 wait.until(lambda d: parent_name in _body(d))
+                assert "/runs" in driver.current_url, driver.current_url
+                lines = set(_body(driver).splitlines())
+                assert "Model registry" in lines  # the model-training side bar
+                assert not {"Token Usage", "Sessions", "Judges"} & lines  # GenAI's
                 wait.until(lambda d: f"{1 + TRIALS} matching runs" in _body(d))
                 assert not [n for n in child_names if n in _body(driver)]  # nested, collapsed
                 row = f"[role='row'][row-id='{pid}'] [col-id*='Run Name'] button"
