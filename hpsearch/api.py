@@ -430,7 +430,7 @@ def run_search(
     loader = outcome.load_best_model
     model = loader() if (best and log_model and loader) else None
     prep = dump_preprocessing(data, workdir / "preprocessing.json")
-    model_uri = tracker.finish(best, trials_csv, model, data.x_valid[:5], (prep,))
+    model_uri = tracker.finish(best, trials_csv, model, data.model_inputs(), (prep,))
     warnings = [*notes, *outcome.warnings]
     stopped = events.stop_reason()
     if stopped:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hpsearch import recipe
 from hpsearch.space import BUILTIN_DATASETS, DatasetSpec
 
 if TYPE_CHECKING:
@@ -49,10 +50,29 @@ class Dataset:
     scaling: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     info: DataSummary | None = None  # what was read, dropped and why
+    #: regression: the train split's {"shift": mean, "scale": std}; y_* are standardised
+    #: with it, and metrics are reported back in the target's units (model.target_units)
+    target_scaling: dict[str, float] | None = None
+    #: raw rows -> model inputs, as plain JSON (see hpsearch.recipe); the logged model's
+    recipe: dict[str, Any] = field(default_factory=dict)
+    #: each split's rows as positions in the table as read (``test``: in the test file
+    #: when the source ships one), so raw rows can be matched to the arrays
+    rows: dict[str, np.ndarray] = field(default_factory=dict)
+    #: five raw validation rows, as a client sends them: the logged model's input example
+    example: Any = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
+
+    @property
+    def target_scale(self) -> float | None:
+        """The std the regression target was divided by (None: not scaled)."""
+        return None if self.target_scaling is None else float(self.target_scaling["scale"])
+
+    def model_inputs(self) -> tuple[dict[str, Any], Any]:
+        """The recipe and raw example rows that a logged model is wrapped with."""
+        return self.recipe, self.example
 
     def summary(self) -> str:
         return (
@@ -61,14 +81,17 @@ class Dataset:
         )
 
     def preprocessing(self) -> dict[str, Any]:
-        """What a caller must do to raw features before the model sees them."""
+        """What training did to raw rows (``recipe`` replays all of it; the logged model
+        carries it, so a client sends raw rows)."""
         return {
             "dataset": self.name,
             "task": self.task,
             "feature_names": self.feature_names,
             "class_names": self.class_names,
             "scaling": self.scaling,
+            "target_scaling": self.target_scaling,
             "notes": self.notes,
+            "recipe": self.recipe,
         }
 
 
@@ -84,6 +107,10 @@ class _Raw:
     test: tuple[np.ndarray, np.ndarray] | None = None
     notes: list[str] = field(default_factory=list)
     info: DataSummary | None = None
+    encoding: dict[str, Any] = field(default_factory=dict)  # recipe["encoding"]
+    rows: np.ndarray | None = None  # x's rows as positions in ``source`` (None: all)
+    source: Any = None  # the raw table (or arrays) x was encoded from
+    test_source: Any = None  # the same for ``test``
 
 
 def load_dataset(spec: DatasetSpec, seed: int, base_dir: Path | None = None) -> Dataset:
@@ -126,7 +153,7 @@ def _sklearn(name: str) -> Callable[[DatasetSpec], _Raw]:
         if task != "regression":
             classes = [str(c) for c in getattr(bunch, "target_names", np.unique(bunch.target))]
         y = bunch.target.astype(np.float32 if task == "regression" else np.int64)
-        return _Raw(bunch.data.astype(np.float32), y, task, names, classes)
+        return _numeric_table(bunch.data, y, task, names, classes)
 
     return load
 
@@ -138,8 +165,25 @@ def _california(spec: DatasetSpec) -> _Raw:
         bunch = fetch_california_housing()  # downloads once into sklearn's data home
     except OSError as exc:
         raise DataError(f"california_housing: download failed ({exc}); check the network") from None
-    names = list(bunch.feature_names)
-    return _Raw(bunch.data.astype(np.float32), bunch.target.astype(np.float32), "regression", names)
+    names = [str(n) for n in bunch.feature_names]
+    y = bunch.target.astype(np.float32)
+    return _numeric_table(bunch.data, y, "regression", names, None)
+
+
+def _numeric_table(
+    data: np.ndarray, y: np.ndarray, task: str, names: list[str], classes: list[str] | None
+) -> _Raw:
+    """A table of numbers with its feature names, encoded as the logged model will be."""
+    import pandas as pd
+
+    source = pd.DataFrame(data, columns=names)  # the rows as a client sends them
+    encoding = {
+        "input": "table",
+        "inputs": [{"name": n, "kind": "numeric"} for n in names],
+        "columns": [{"name": n, "from": n, "op": "numeric"} for n in names],
+    }
+    x = recipe.encode(encoding, source)
+    return _Raw(x, y, task, names, classes, encoding=encoding, source=source)
 
 
 def _keras_images(name: str) -> Callable[[DatasetSpec], _Raw]:
@@ -162,14 +206,18 @@ def _keras_images(name: str) -> Callable[[DatasetSpec], _Raw]:
         names = [f"px{i}" for i in range(int(np.prod(shape)))]
         classes = _FASHION_CLASSES if name == "fashion_mnist" else [str(i) for i in range(10)]
         notes = ["pixels divided by 255"]
+        encoding = {"input": "array", "shape": list(shape), "divide": 255.0}
         return _Raw(
-            (x_tr / 255.0).astype(np.float32),
+            recipe.encode(encoding, x_tr),
             y_tr.astype(np.int64),
             "multiclass",
             names,
             classes,
-            test=((x_te / 255.0).astype(np.float32), y_te.astype(np.int64)),
+            test=(recipe.encode(encoding, x_te), y_te.astype(np.int64)),
             notes=notes,
+            encoding=encoding,
+            source=x_tr,
+            test_source=x_te,
         )
 
     return load
@@ -279,7 +327,16 @@ def _from_frame(
     if one_hot:
         notes.append(f"one-hot encoded {', '.join(one_hot)}")
     return _Raw(
-        table.x, table.y, info.task, info.features, table.class_names, notes=notes, info=info
+        table.x,
+        table.y,
+        info.task,
+        info.features,
+        table.class_names,
+        notes=notes,
+        info=info,
+        encoding=table.encoding,
+        rows=table.rows,
+        source=frame,
     )
 
 
@@ -304,10 +361,11 @@ def _split_and_scale(spec: DatasetSpec, raw: _Raw, seed: int) -> Dataset:
 
     label = spec.name
     x, y = raw.x, raw.y
+    idx = raw.rows if raw.rows is not None else np.arange(len(x))  # positions in the source
     rng = np.random.default_rng(seed)
     if spec.max_rows and len(x) > spec.max_rows:
-        idx = np.sort(rng.choice(len(x), spec.max_rows, replace=False))
-        x, y = x[idx], y[idx]
+        pick = np.sort(rng.choice(len(x), spec.max_rows, replace=False))
+        x, y, idx = x[pick], y[pick], idx[pick]
         raw.notes.append(f"sampled {spec.max_rows} rows (dataset.max_rows)")
         if raw.info is not None:
             raw.info.notes.append(f"sampled {spec.max_rows} of {raw.info.rows} rows (max_rows)")
@@ -316,40 +374,43 @@ def _split_and_scale(spec: DatasetSpec, raw: _Raw, seed: int) -> Dataset:
         raise DataError(f"{label}: only {len(x)} rows; need at least 10 to split")
     classify = raw.task != "regression"
 
-    def split(a: np.ndarray, b: np.ndarray, frac: float) -> tuple[np.ndarray, ...]:
+    def split(a: np.ndarray, b: np.ndarray, i: np.ndarray, frac: float) -> tuple[np.ndarray, ...]:
+        """(a, b, i) of the first part, then of the second: x, y and source positions."""
         strat = b if classify and np.min(np.unique(b, return_counts=True)[1]) >= 2 else None
         try:
-            return tuple(train_test_split(a, b, test_size=frac, random_state=seed, stratify=strat))
+            parts = train_test_split(a, b, i, test_size=frac, random_state=seed, stratify=strat)
         except ValueError:  # too few rows of a class for stratification at this size
-            return tuple(train_test_split(a, b, test_size=frac, random_state=seed))
+            parts = train_test_split(a, b, i, test_size=frac, random_state=seed)
+        return tuple(parts[0::2]) + tuple(parts[1::2])
 
     if raw.test is not None:
         x_te, y_te = raw.test
-        x_tr, x_va, y_tr, y_va = split(x, y, spec.split.valid)
+        i_te = np.arange(len(x_te))
+        x_tr, y_tr, i_tr, x_va, y_va, i_va = split(x, y, idx, spec.split.valid)
         if spec.max_rows and len(x_te) > spec.max_rows:
             keep = np.sort(rng.choice(len(x_te), spec.max_rows, replace=False))
-            x_te, y_te = x_te[keep], y_te[keep]
+            x_te, y_te, i_te = x_te[keep], y_te[keep], i_te[keep]
     else:
         if spec.split.test > 0:
-            x_rest, x_te, y_rest, y_te = split(x, y, spec.split.test)
+            x_rest, y_rest, i_rest, x_te, y_te, i_te = split(x, y, idx, spec.split.test)
         else:
-            x_rest, y_rest = x, y
-            x_te, y_te = x[:0], y[:0]
+            x_rest, y_rest, i_rest = x, y, idx
+            x_te, y_te, i_te = x[:0], y[:0], idx[:0]
         valid_frac = spec.split.valid / (1.0 - spec.split.test)  # < 1: DatasetSpec checks
-        x_tr, x_va, y_tr, y_va = split(x_rest, y_rest, valid_frac)
+        x_tr, y_tr, i_tr, x_va, y_va, i_va = split(x_rest, y_rest, i_rest, valid_frac)
     if len(x_tr) == 0 or len(x_va) == 0:
         raise DataError(f"{label}: the split left an empty train or valid set")
 
-    x_tr, x_va, x_te = (a.astype(np.float32, copy=True) for a in (x_tr, x_va, x_te))
-    # spec.missing == "impute": fit the fill on train only, and fill every split (a
-    # missing value may sit only in valid or test)
-    if any(np.isnan(a).any() for a in (x_tr, x_va, x_te)):
-        fill = np.nan_to_num(np.nanmean(x_tr, axis=0))
-        for a in (x_tr, x_va, x_te):
-            rows, cols = np.where(np.isnan(a))
-            a[rows, cols] = fill[cols]
+    # Fill, scaling and target scaling are fit on train only, and applied to every split
+    # by the recipe's own functions: what the logged model does to raw rows. The fill is
+    # kept even when nothing is missing now (spec.missing: drop): a row sent to the model
+    # may lack a value, and it gets the train mean.
+    fill = _fit_fill(x_tr)
+    x_tr, x_va, x_te = (recipe.impute(a.astype(np.float32), fill) for a in (x_tr, x_va, x_te))
     scaling = _fit_scaler(spec.scale, x_tr)
-    x_tr, x_va, x_te = (_apply_scaler(scaling, a) for a in (x_tr, x_va, x_te))
+    x_tr, x_va, x_te = (recipe.scale(a, scaling) for a in (x_tr, x_va, x_te))
+    target = _fit_target(y_tr) if raw.task == "regression" else None
+    y_tr, y_va, y_te = (recipe.scale_target(a, target) for a in (y_tr, y_va, y_te))
     n_outputs = len(raw.class_names or []) if raw.task == "multiclass" else 1
     data = Dataset(
         name=label,
@@ -366,10 +427,63 @@ def _split_and_scale(spec: DatasetSpec, raw: _Raw, seed: int) -> Dataset:
         scaling=scaling,
         notes=raw.notes,
         info=raw.info,
+        target_scaling=target,
+        recipe={
+            "version": recipe.VERSION,
+            "dataset": label,
+            "task": raw.task,
+            "classes": raw.class_names,
+            "features": raw.feature_names,
+            "encoding": raw.encoding,
+            "fill": fill.tolist(),
+            "scaling": scaling,
+            "target": target,
+        },
+        rows={"train": i_tr, "valid": i_va, "test": i_te},
+        example=_example(raw, i_va[:5]),
     )
+    if target is not None:
+        data.notes.append(
+            f"target standardised with the train mean {target['shift']:.4g} and std "
+            f"{target['scale']:.4g}; metrics are reported in the target's units"
+        )
     for a in (data.x_train, data.y_train, data.x_valid, data.y_valid, data.x_test, data.y_test):
         a.setflags(write=False)  # shared by every trial of a search: nobody may mutate it
     return data
+
+
+def _fit_fill(x_train: np.ndarray) -> np.ndarray:
+    """Each column's train mean (0 where train has no value): what a missing value becomes."""
+    import warnings
+
+    flat = x_train.reshape(len(x_train), -1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column with no value at all
+        return np.nan_to_num(np.nanmean(flat, axis=0))
+
+
+def _fit_target(y_train: np.ndarray) -> dict[str, float]:
+    """The regression target's train mean and std: the network learns a standardised
+    target (an output near 0 with unit spread, whatever the target's units are)."""
+    values = np.asarray(y_train, dtype=np.float64)
+    std = float(values.std())
+    return {"shift": float(values.mean()), "scale": std if std > 0 else 1.0}
+
+
+def _example(raw: _Raw, positions: np.ndarray) -> Any:
+    """The raw source rows at ``positions``, as a client would send them: the recipe's
+    input columns, numbers as floats (the logged model's signature says double, so that a
+    missing value can be sent as null)."""
+    if raw.source is None:
+        return None
+    if raw.encoding.get("input") == "array":
+        return np.asarray(raw.source[positions], dtype=np.float64)
+    names = [i["name"] for i in raw.encoding["inputs"]]
+    rows = raw.source.iloc[positions][names].reset_index(drop=True)
+    for item in raw.encoding["inputs"]:
+        if item["kind"] == "numeric":
+            rows[item["name"]] = rows[item["name"]].astype("float64")
+    return rows
 
 
 def _fit_scaler(kind: str, x_train: np.ndarray) -> dict[str, Any]:
@@ -386,15 +500,6 @@ def _fit_scaler(kind: str, x_train: np.ndarray) -> dict[str, Any]:
             "scale": np.where(hi > lo, hi - lo, 1.0).tolist(),
         }
     return {"kind": "none"}
-
-
-def _apply_scaler(scaling: dict[str, Any], x: np.ndarray) -> np.ndarray:
-    if scaling["kind"] == "none":
-        return x
-    shape = x.shape
-    shift = np.asarray(scaling["shift"], dtype=np.float32)
-    scale = np.asarray(scaling["scale"], dtype=np.float32)
-    return ((x.reshape(len(x), -1) - shift) / scale).reshape(shape).astype(np.float32)
 
 
 def dump_preprocessing(data: Dataset, path: Path) -> Path:

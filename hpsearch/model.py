@@ -7,6 +7,7 @@ dict, so one function serves both backends.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import math
 import os
@@ -203,6 +204,60 @@ def loss_and_metrics(task: str) -> tuple[str, list[Any]]:
     if task == "binary":
         return "binary_crossentropy", ["accuracy", keras.metrics.AUC(name="auc")]
     return "mse", ["mae", "mse", keras.metrics.RootMeanSquaredError(name="rmse")]
+
+
+#: Regression metrics that scale with the target (times std), and those in its square (std^2),
+#: by the names Keras logs them under (``mae`` or ``mean_absolute_error``, as compiled).
+_LINEAR_METRICS = frozenset({"mae", "mean_absolute_error", "rmse", "root_mean_squared_error"})
+_SQUARED_METRICS = frozenset({"mse", "mean_squared_error"})
+
+
+def in_target_units(logs: dict[str, Any], scale: float) -> dict[str, Any]:
+    """``logs`` of a model trained on a target divided by ``scale``, in place, with its
+    error metrics (train and ``val_``) in the target's own units. ``loss`` stays on the
+    standardised target: it is what the optimiser minimised."""
+    for key, value in logs.items():
+        name = key.removeprefix("val_")
+        if name in _LINEAR_METRICS:
+            logs[key] = float(value) * scale
+        elif name in _SQUARED_METRICS:
+            logs[key] = float(value) * scale * scale
+    return logs
+
+
+def target_units(scale: float | None) -> list[Any]:
+    """The callbacks that go FIRST in every ``fit`` of a regression model trained on a
+    standardised target: one that rewrites each epoch's logs into the target's units.
+
+    Keras 3 hands one logs dict to each callback in turn (``CallbackList.on_epoch_end``),
+    and adds its History and progress bar after the caller's callbacks, as Keras Tuner adds
+    its TunerCallback and SaveBestEpoch: everything after this one (EarlyStopping, the
+    tuner's oracle, Ray's reports, History) sees target units, and a user's builder that
+    compiles its own ``mae`` is covered too. Empty for classification (``scale`` None)."""
+    if scale is None:
+        return []
+    return [_target_units_class()(scale)]
+
+
+def is_target_units(callback: Any) -> bool:
+    """Whether ``callback`` is target_units' (a k-fold replay must not apply it twice)."""
+    return isinstance(callback, _target_units_class())
+
+
+@functools.cache
+def _target_units_class() -> type:
+    import keras
+
+    class TargetUnits(keras.callbacks.Callback):  # type: ignore[misc]
+        def __init__(self, scale: float) -> None:
+            super().__init__()
+            self.target_scale = float(scale)
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            if logs is not None:
+                in_target_units(logs, self.target_scale)
+
+    return TargetUnits
 
 
 def make_optimizer(name: str, learning_rate: Any) -> keras.optimizers.Optimizer:

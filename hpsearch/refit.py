@@ -5,9 +5,10 @@ Everything comes back from MLflow: the parent run's seed, the best trial's param
 epochs, and the space file logged under ``space/``. The dataset is loaded with the search's
 seed, so the split is the same one and the test rows were never seen by any trial.
 
-Preprocessing: the features keep the search's scaling, fitted on the train split alone
-(``preprocessing.json`` on the parent run), so the final model takes exactly the inputs the
-search's best model took and no test statistic enters anything. Only a ``normalize``
+Preprocessing: the features keep the search's encoding and scaling, fitted on the train
+split alone (the recipe in ``preprocessing.json`` on the parent run), so the final model
+takes exactly the inputs the search's best model took and no test statistic enters
+anything; the logged model applies that recipe to raw rows itself. Only a ``normalize``
 Normalization layer, which lives inside the model, adapts on train+valid, the data it is
 refit on.
 """
@@ -84,11 +85,11 @@ def final_fit(
     (``epochs`` overrides that), with the trial's batch size, after
     ``keras.utils.set_random_seed(seed)``; then it is evaluated on the test split. On the
     parent run it logs ``test_<metric>`` for each metric (``test_loss``, ``test_accuracy``,
-    ...) and ``refit_epochs``, the model as ``final_model`` (Keras flavour, with a
-    signature) and the tag ``hpsearch.final_model_uri``. With ``register``, the model
-    becomes a new version of the registered model named after the experiment, tagged with
-    ``param.<name>`` for each best param, the test metrics, ``parent_run_id`` and
-    ``space_sha256``.
+    ...) and ``refit_epochs``, the model as ``final_model`` (a pyfunc on the raw
+    columns, see tracking.log_final_model) and the tag ``hpsearch.final_model_uri``. With
+    ``register``, the model becomes a new version of the registered model named after the
+    experiment, tagged with ``param.<name>`` for each best param, the test metrics,
+    ``parent_run_id`` and ``space_sha256``.
 
     Raises tracking.NoSearches (no such run, a trial's run, no finished trial),
     SpaceError (the search's space has no test split, or its builder cannot be imported),
@@ -137,7 +138,7 @@ def final_fit(
     quiet_tensorflow(verbose)
     import keras
 
-    from hpsearch.model import build_model, fit_options
+    from hpsearch.model import build_model, fit_options, in_target_units, target_units
 
     x_fit = np.concatenate([data.x_train, data.x_valid])
     y_fit = np.concatenate([data.y_train, data.y_valid])
@@ -160,7 +161,7 @@ def final_fit(
         epochs=n_epochs,
         **options,
         shuffle=True,
-        callbacks=[keras.callbacks.TerminateOnNaN()],
+        callbacks=[*target_units(data.target_scale), keras.callbacks.TerminateOnNaN()],
         verbose=1 if verbose else 0,
     )
     losses = history.history.get("loss", [])
@@ -172,6 +173,8 @@ def final_fit(
     scores = model.evaluate(
         data.x_test, data.y_test, batch_size=options["batch_size"], verbose=0, return_dict=True
     )
+    if data.target_scale is not None:  # regression: errors in the target's units
+        scores = in_target_units(dict(scores), data.target_scale)
     test_metrics = {f"test_{k}": float(v) for k, v in scores.items()}
 
     register_as = search["experiment"] if register else None
@@ -188,13 +191,14 @@ def final_fit(
     description = (
         f"Best trial {search['trial_id']} of search {search['parent_run_id']}, refit on "
         f"train+valid ({len(x_fit)} rows, {n_epochs} epochs) and scored once on the held-out "
-        f"test split ({len(data.x_test)} rows): {shown}. Inputs are scaled as in the "
-        "parent run's preprocessing.json (statistics of the train split)."
+        f"test split ({len(data.x_test)} rows): {shown}. It takes the dataset's raw "
+        "columns and answers with labels and class probabilities, or predictions in the "
+        "target's units: the encoding and scaling of the train split live inside it."
     )
     logged = log_final_model(
         search["parent_run_id"],
         model,
-        data.x_valid[:5],
+        data.model_inputs(),
         metrics={**test_metrics, "refit_epochs": float(n_epochs)},
         tracking_uri=uri,
         register_as=register_as,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hpsearch import recipe
 from hpsearch.space import DatasetSpec, did_you_mean, short
 
 if TYPE_CHECKING:
@@ -147,6 +148,8 @@ class Table:
     y: np.ndarray
     class_names: list[str] | None
     summary: DataSummary  # the task and the feature names are the summary's
+    encoding: dict[str, Any] = field(default_factory=dict)  # recipe.encode replays it
+    rows: np.ndarray | None = None  # each row's position in the frame as read
 
 
 # ----------------------------------------------------------------------------- reading
@@ -358,7 +361,8 @@ def prepare_table(
     missing_target = y_col.isna()
     if _is_numeric(y_col):
         missing_target |= ~np.isfinite(y_col.to_numpy(dtype=float, na_value=np.nan))
-    features = _expand_dates(features, summary)
+    date_sources: dict[str, tuple[str, str, str]] = {}  # part column -> (column, part, kind)
+    features = _expand_dates(features, summary, date_sources)
     explicit = set(spec.features or [])
     _drop_useless(features, summary, explicit)
     if features.shape[1] == 0:
@@ -391,17 +395,19 @@ def prepare_table(
         summary.notes.append(
             "imputed missing features: numeric with the train mean, categorical as 'missing'"
         )
+    rows = np.flatnonzero(keep.to_numpy(dtype=bool))
     features, y_col = features[keep], y_col[keep]
     summary.rows = len(features)
     if len(features) == 0:
         raise DataError(f"{label}: no rows left after removing missing values")
 
-    features = _one_hot(features, summary, label)
+    encoding = _encoding(features, summary, label, date_sources, kept)
     y, classes = encode_target(y_col, label, spec.task, summary)
     _warn_leaks(frame.loc[features.index], kept, y_col, summary)
-    x = features.to_numpy(dtype=np.float32, na_value=np.nan)
-    summary.features = [str(c) for c in features.columns]
-    return Table(x, y, classes, summary)
+    # the very function the logged model applies to raw rows (see hpsearch.recipe)
+    x = recipe.encode(encoding, frame.iloc[rows])
+    summary.features = [c["name"] for c in encoding["columns"]]
+    return Table(x, y, classes, summary, encoding, rows)
 
 
 def _is_numeric(col: pd.Series) -> bool:
@@ -424,17 +430,21 @@ def _infinite_to_missing(features: pd.DataFrame, summary: DataSummary) -> None:
             )
 
 
-def _expand_dates(features: pd.DataFrame, summary: DataSummary) -> pd.DataFrame:
+def _expand_dates(
+    features: pd.DataFrame, summary: DataSummary, sources: dict[str, tuple[str, str, str]]
+) -> pd.DataFrame:
     """Date and time columns become numeric parts (year, month, day, weekday, and hour and
-    minute when the times vary): never one category per date."""
+    minute when the times vary): never one category per date. ``sources`` gets each part
+    column's (date column, part, recipe kind: "datetime" read as such, "date" as text)."""
     import pandas as pd
 
     out = features
     for col in list(features.columns):
         series = features[col]
         if pd.api.types.is_datetime64_any_dtype(series):
-            parsed = series
+            parsed, kind = series, "datetime"
         elif series.dtype == object or pd.api.types.is_string_dtype(series):
+            kind = "date"
             values = series.dropna().astype(str)
             if values.empty or values.head(200).map(lambda v: bool(_DATE.match(v))).mean() < 0.9:
                 continue
@@ -450,20 +460,15 @@ def _expand_dates(features: pd.DataFrame, summary: DataSummary) -> pd.DataFrame:
                 continue
         else:
             continue
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_convert(None)
-        parts = {
-            "year": parsed.dt.year,
-            "month": parsed.dt.month,
-            "day": parsed.dt.day,
-            "weekday": parsed.dt.dayofweek,
-        }
-        if (parsed.dt.hour.fillna(0) != 0).any() or (parsed.dt.minute.fillna(0) != 0).any():
-            parts |= {"hour": parsed.dt.hour, "minute": parsed.dt.minute}
+        parts = recipe.date_parts(parsed)
+        clock = ("hour", "minute")
+        if not any((np.nan_to_num(parts[p]) != 0).any() for p in clock):
+            parts = {k: v for k, v in parts.items() if k not in clock}
         out = out.drop(columns=[col])
-        for part, values in parts.items():
-            out[f"{col}_{part}"] = values.astype("float64")
+        for part, numbers in parts.items():
+            out[f"{col}_{part}"] = pd.Series(numbers, index=out.index)
             summary.feature_kinds[f"{col}_{part}"] = f"date part of '{col}'"
+            sources[f"{col}_{part}"] = (col, part, kind)
         summary.notes.append(f"date column '{col}' expanded into {', '.join(parts)}")
     return out
 
@@ -536,20 +541,34 @@ def _dropped_text(summary: DataSummary) -> str:
     return "; ".join(f"{k}: {v}" for k, v in list(summary.dropped_columns.items())[:4])
 
 
-def _one_hot(features: pd.DataFrame, summary: DataSummary, label: str) -> pd.DataFrame:
-    """Text and boolean columns become one-hot or 0/1 columns; numbers stay numbers."""
+def _encoding(
+    features: pd.DataFrame,
+    summary: DataSummary,
+    label: str,
+    date_sources: dict[str, tuple[str, str, str]],
+    kept: list[str],
+) -> dict[str, Any]:
+    """The recipe's encoding of the kept columns: numbers stay numbers, booleans become
+    0/1, dates their parts, and text one-hot columns over the values seen (a missing value
+    is the category 'missing'), after the other columns, as ``pd.get_dummies`` orders them."""
     import pandas as pd
 
-    categorical = []
+    plain: list[dict[str, Any]] = []
+    one_hot: list[dict[str, Any]] = []
+    kinds: dict[str, str] = {}
     for col in features.columns:
         series = features[col]
-        if col in summary.feature_kinds:  # a date part
-            continue
-        if pd.api.types.is_bool_dtype(series):
-            features[col] = series.astype("float64")
+        if col in date_sources:
+            source, part, kinds[source] = date_sources[col]
+            plain.append({"name": col, "from": source, "op": "date", "part": part})
+        elif pd.api.types.is_bool_dtype(series):
             summary.feature_kinds[col] = "numeric"
+            kinds[col] = "bool"
+            plain.append({"name": col, "from": col, "op": "bool"})
         elif _is_numeric(series):
             summary.feature_kinds[col] = "numeric"
+            kinds[col] = "numeric"
+            plain.append({"name": col, "from": col, "op": "numeric"})
         else:
             n = series.nunique(dropna=True)
             if n > MAX_CATEGORIES:
@@ -558,15 +577,21 @@ def _one_hot(features: pd.DataFrame, summary: DataSummary, label: str) -> pd.Dat
                     f"one-hot encoding stops at {MAX_CATEGORIES}: list it in dataset.drop or "
                     "encode it yourself",
                 )
-            categorical.append(col)
             extra = " and missing" if series.isna().any() else ""
             summary.feature_kinds[col] = f"one-hot ({n} values{extra})"
-    if not categorical:
-        return features
-    filled = features.copy()
-    for col in categorical:
-        filled[col] = filled[col].astype(str).where(filled[col].notna(), "missing")
-    return pd.get_dummies(filled, columns=categorical, dtype=np.float32)
+            kinds[col] = "text"
+            values = pd.Categorical(recipe.text_values(series)).categories  # get_dummies' order
+            one_hot += [
+                {"name": f"{col}_{v}", "from": col, "op": "one_hot", "value": str(v)}
+                for v in values
+            ]
+    columns = plain + one_hot
+    used = {c["from"] for c in columns}
+    return {
+        "input": "table",
+        "inputs": [{"name": name, "kind": kinds[name]} for name in kept if name in used],
+        "columns": columns,
+    }
 
 
 def encode_target(

@@ -498,12 +498,14 @@ class MlflowTracker(SearchCallback):
         best: TrialResult | None,
         trials_csv: Path,
         model: Any = None,
-        input_example: Any = None,
+        serving: tuple[dict[str, Any], Any] | None = None,
         extra_artifacts: tuple[Path, ...] = (),
     ) -> str | None:
         """Log best_* on the parent, the trial CSV and the best model; close the parent.
 
-        Returns the best model's URI (``models:/...``) when a model was logged.
+        ``serving`` is the data's recipe and raw example rows (``Dataset.model_inputs``):
+        the model is logged to take raw rows (see log_served_model). Returns the best
+        model's URI (``models:/...``) when a model was logged.
         """
         assert self.parent_run_id
         pid = self.parent_run_id
@@ -527,8 +529,8 @@ class MlflowTracker(SearchCallback):
             child = self._children.get(best.trial_id)
             if child:
                 self.client.set_tag(pid, "hpsearch.best_trial_run_id", child)
-            if model is not None:
-                model_uri = self._log_model(model, input_example)
+            if model is not None and serving is not None:
+                model_uri = self._log_model(model, serving)
                 self.client.set_tag(pid, "hpsearch.best_model_uri", model_uri)
         self.client.set_tag(pid, "mlflow.note.content", self._note(best, trials_csv, model_uri))
         self.client.set_terminated(pid, FINISHED)
@@ -564,31 +566,27 @@ class MlflowTracker(SearchCallback):
         ]
         return "\n".join(lines)
 
-    def _log_model(self, model: Any, input_example: Any) -> str:
-        import keras
+    def _log_model(self, model: Any, serving: tuple[dict[str, Any], Any]) -> str:
         import mlflow
-        import tensorflow as tf
 
-        reqs = [f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}"]
-        signature = None
-        if input_example is not None:
-            from mlflow.models import infer_signature
-
-            signature = infer_signature(input_example, model.predict(input_example, verbose=0))
         with mlflow.start_run(run_id=self.parent_run_id):
-            info = mlflow.keras.log_model(
-                model, name="best_model", signature=signature, pip_requirements=reqs
-            )
-        return str(info.model_uri)
+            return log_served_model(model, serving, "best_model")
 
     def fail(self, error: str, *, killed: bool = False) -> None:
-        """Close the parent run as FAILED (or KILLED) with the reason as a tag."""
+        """Close the parent run as FAILED (or KILLED: interrupted, resumable) with the
+        reason as a tag. A trial still running is FAILED either way, with the reason:
+        its result is lost, and ``--resume`` runs it again."""
         if self.parent_run_id and not self.offline:
             self.client.set_tag(self.parent_run_id, "hpsearch.error", error[:5000])
             for trial_id, run_id in self._children.items():
                 if trial_id in self._epochs:  # still running when the search stopped
-                    self.client.set_terminated(run_id, "KILLED" if killed else FAILED)
+                    self._fail_child(run_id, INTERRUPTED if killed else error)
             self.client.set_terminated(self.parent_run_id, "KILLED" if killed else FAILED)
+
+    def _fail_child(self, run_id: str, error: str) -> None:
+        self.client.set_tag(run_id, "hpsearch.status", FAILED)
+        self.client.set_tag(run_id, "hpsearch.error", error[:5000])
+        self.client.set_terminated(run_id, FAILED)
 
     def _log_params(self, run_id: str, params: dict[str, Any]) -> None:
         from mlflow.entities import Param
@@ -1075,7 +1073,7 @@ def _best_finished_child(client: Any, parent: Any) -> Any:
 def log_final_model(
     parent_run_id: str,
     model: Any,
-    input_example: Any,
+    serving: tuple[dict[str, Any], Any],
     *,
     metrics: dict[str, float],
     tracking_uri: str | None = None,
@@ -1087,9 +1085,10 @@ def log_final_model(
     """Log a refit model and its test metrics on a search's parent run; register it.
 
     ``metrics`` (``test_accuracy``, ``refit_epochs``, ...) go on the parent run at step 0,
-    before the model, so the LoggedModel carries them too. The model is logged with the
-    Keras flavour and a signature (as the search's best model is), named ``final_model``,
-    and the parent is tagged ``hpsearch.final_model_uri``. The parent keeps its status.
+    before the model, so the LoggedModel carries them too. The model is logged to take raw
+    rows, as the search's best model is (see log_served_model; ``serving`` is the data's
+    recipe and example rows), named ``final_model``, and the parent is tagged
+    ``hpsearch.final_model_uri``. The parent keeps its status.
     With ``register_as``, a new version of that registered model is created (the model
     first, if needed) with ``version_tags`` and ``description``; the parent is tagged
     ``hpsearch.registered_model_uri``. Returns ``model_uri`` (``models:/<model id>``),
@@ -1097,11 +1096,8 @@ def log_final_model(
     (``models:/<name>/<version>``), the last three None without ``register_as``."""
     import io
 
-    import keras
     import mlflow
-    import tensorflow as tf
     from mlflow.entities import Metric
-    from mlflow.models import infer_signature
 
     client = _client(resolve_tracking_uri(tracking_uri))
     status = client.get_run(parent_run_id).info.status
@@ -1109,21 +1105,14 @@ def log_final_model(
     items = [Metric(k, float(v), now, 0) for k, v in metrics.items() if _finite(v)]
     if items:
         client.log_batch(parent_run_id, metrics=items)
-    reqs = [f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}"]
-    signature = infer_signature(input_example, model.predict(input_example, verbose=0))
     active = mlflow.active_run()
     if active is not None and active.info.run_id == parent_run_id:
-        info = mlflow.keras.log_model(
-            model, name=FINAL_MODEL_NAME, signature=signature, pip_requirements=reqs
-        )
+        model_uri = log_served_model(model, serving, FINAL_MODEL_NAME)
     else:
         with mlflow.start_run(run_id=parent_run_id):
-            info = mlflow.keras.log_model(
-                model, name=FINAL_MODEL_NAME, signature=signature, pip_requirements=reqs
-            )
+            model_uri = log_served_model(model, serving, FINAL_MODEL_NAME)
         if status != FINISHED:  # start_run/end_run reopened and closed it: put it back
             client.update_run(parent_run_id, status=status)
-    model_uri = str(info.model_uri)
     client.set_tag(parent_run_id, "hpsearch.final_model_uri", model_uri)
     out: dict[str, str | None] = {
         "model_uri": model_uri,
@@ -1145,6 +1134,76 @@ def log_final_model(
             "registered_uri": registered,
         }
     return out
+
+
+#: The MLflow types of a recipe's raw input kinds (hpsearch.recipe). Numbers are double even
+#: when the column holds integers: a missing value is a NaN, which int64 cannot hold.
+_INPUT_TYPES = {
+    "numeric": "double",
+    "bool": "boolean",
+    "text": "string",
+    "date": "string",
+    "datetime": "datetime",
+}
+
+
+def log_served_model(model: Any, serving: tuple[dict[str, Any], Any], name: str) -> str:
+    """Log ``model`` in the active run as a pyfunc that takes the dataset's raw rows.
+
+    MLflow's "models from code": hpsearch/served_model.py is the model's code, and its
+    artifacts are the Keras model (``model.keras``), the recipe (``recipe.json``) and the
+    code that applies it (hpsearch/recipe.py, numpy and pandas only), so the model loads
+    and serves where hpsearch is not installed. The signature names the raw columns and
+    the answers: ``label`` and a probability per class, or ``prediction``. Requirements are
+    pinned to what is installed here, never resolved over the network."""
+    import json
+    import tempfile
+
+    import keras
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    import tensorflow as tf
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema, TensorSpec
+
+    recipe, example = serving
+    encoding = recipe["encoding"]
+    specs: list[ColSpec | TensorSpec]
+    if encoding["input"] == "array":
+        specs = [TensorSpec(np.dtype("float64"), (-1, *(int(n) for n in encoding["shape"])))]
+    else:
+        specs = [ColSpec(_INPUT_TYPES[i["kind"]], i["name"]) for i in encoding["inputs"]]
+    answers: list[ColSpec | TensorSpec] = [ColSpec("double", "prediction")]
+    if recipe["task"] != "regression":
+        answers = [ColSpec("string", "label")]
+        answers += [ColSpec("double", c) for c in recipe["classes"]]
+    signature = ModelSignature(inputs=Schema(specs), outputs=Schema(answers))
+    here = Path(__file__).parent
+    reqs = [
+        f"mlflow=={mlflow.__version__}",
+        f"tensorflow=={tf.__version__}",
+        f"keras=={keras.__version__}",
+        f"numpy=={np.__version__}",
+        f"pandas=={pd.__version__}",
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        keras_path, recipe_path = Path(tmp) / "model.keras", Path(tmp) / "recipe.json"
+        model.save(keras_path)
+        recipe_path.write_text(json.dumps(recipe, allow_nan=False), encoding="utf-8")
+        info = mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(here / "served_model.py"),
+            artifacts={
+                "keras_model": str(keras_path),
+                "recipe": str(recipe_path),
+                "recipe_code": str(here / "recipe.py"),
+            },
+            signature=signature,
+            input_example=example,
+            pip_requirements=reqs,
+        )
+    return str(info.model_uri)
 
 
 # ----------------------------------------------------------------------------- lr finder

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.in_process import hpsearch
+from tests.raw_rows import raw_rows
 
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,10 +86,10 @@ def test_refit_logs_test_metrics_and_registers_a_loadable_model(tmp_path: Path) 
 
     mlflow.set_tracking_uri(uri)
     model = mlflow.pyfunc.load_model(out["registered_uri"])
-    data = load_dataset(load_space(DIGITS).dataset, 42)  # the search's split and scaling
-    proba = np.asarray(model.predict(data.x_test))
-    assert proba.shape == (len(data.x_test), 10)
-    accuracy = float((proba.argmax(axis=1) == data.y_test).mean())
+    data = load_dataset(load_space(DIGITS).dataset, 42)  # the search's split
+    answers = model.predict(raw_rows("digits", data, "test"))  # the raw pixels of the test rows
+    assert answers.shape == (len(data.x_test), 11)  # label, then a probability per class
+    accuracy = float((answers["label"] == np.asarray(data.class_names)[data.y_test]).mean())
     assert accuracy == pytest.approx(out["test_metrics"]["test_accuracy"], abs=1e-6)
 
 
@@ -100,8 +101,10 @@ def test_penguins_run_final_fit_beats_the_logistic_regression_baseline(
     (the seed's logistic regression: 0.971), the test metrics on the parent run, and the
     registered model loading from its models:/ URI and predicting one row per example."""
     import mlflow
-    import numpy as np
     from mlflow import MlflowClient
+
+    from hpsearch.data import load_dataset
+    from hpsearch.space import load_space
 
     uri = f"sqlite:///{tmp_path}/m.db"
     out = _search(tmp_path, uri, PENGUINS, "--max-trials", "4", "--final-fit")
@@ -112,9 +115,9 @@ def test_penguins_run_final_fit_beats_the_logistic_regression_baseline(
     assert metrics["test_accuracy"] == pytest.approx(fit["test_metrics"]["test_accuracy"])
     mlflow.set_tracking_uri(uri)
     model = mlflow.pyfunc.load_model(fit["registered_uri"])
-    width = model.metadata.get_input_schema().inputs[0].shape[-1]
-    prediction = np.asarray(model.predict(np.zeros((5, width), dtype="float32")))
-    assert prediction.shape == (5, 3)
+    data = load_dataset(load_space(PENGUINS).dataset, 42)
+    answers = model.predict(raw_rows("penguins", data, "test")[:5])  # the CSV's own columns
+    assert list(answers.columns) == ["label", *data.class_names]
 
 
 @pytest.fixture(scope="module")

@@ -153,7 +153,10 @@ def test_best_prints_the_best_trial_and_a_model_that_loads(store: dict[str, Any]
     assert top["parent_run_id"] == best.data.tags["mlflow.parentRunId"]
     mlflow.set_tracking_uri(store["uri"])
     model = mlflow.pyfunc.load_model(top["model_uri"])
-    assert np.asarray(model.predict(np.zeros((3, 64), dtype="float32"))).shape == (3, 10)
+    from sklearn.datasets import load_digits
+
+    raw = pd.DataFrame(np.zeros((3, 64)), columns=load_digits().feature_names)  # raw pixels
+    assert model.predict(raw).shape == (3, 11)  # label, then a probability per digit
 
     one = store["runs"][0]["parent_run_id"]
     plain = inproc("best", "--run-id", one, "--tracking-uri", store["uri"], cwd=store["root"])

@@ -15,6 +15,7 @@ import pytest
 
 from hpsearch.api import SearchSummary, prepare, run_search
 from hpsearch.space import parse_space
+from tests.raw_rows import raw_rows
 
 pytestmark = pytest.mark.slow
 
@@ -149,7 +150,8 @@ def test_best_model_loads_and_reproduces_the_best_objective(searched: Any) -> No
     model = mlflow.pyfunc.load_model(summary.best_model_uri)
     space = parse_space(SPACE)
     data = load_dataset(space.dataset, 7)
-    probs = np.asarray(model.predict(np.asarray(data.x_valid)))
+    answers = model.predict(raw_rows(space.dataset.name, data, "valid"))  # raw pixels
+    probs = answers[data.class_names].to_numpy()
     assert probs.shape == (len(data.x_valid), 10)
     accuracy = float(np.mean(probs.argmax(axis=1) == data.y_valid))
     assert accuracy == pytest.approx(summary.best.objective, abs=1e-6)

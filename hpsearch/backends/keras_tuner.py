@@ -25,9 +25,11 @@ from hpsearch.model import (
     GraphJanitor,
     build_model,
     fit_options,
+    is_target_units,
     quiet_tensorflow,
     settle_heap,
     settled_heap,
+    target_units,
 )
 from hpsearch.space import Bool, Choice, FloatRange, IntRange, Param, Space, hyperband_trials
 from hpsearch.trials import FAILED, FINISHED, SearchCallback, SearchInfo, TrialResult
@@ -330,7 +332,9 @@ def _build_tuner(
 def _search_kwargs(keras: Any, space: Space, data: Dataset, verbose: bool) -> dict[str, Any]:
     """What ``tuner.search`` gets besides x and y: validation data, epochs, fit callbacks."""
     objective = space.objective
-    fit_callbacks: list[Any] = [keras.callbacks.TerminateOnNaN()]
+    # target_units first: everything after it, the tuner's own callbacks included, sees
+    # a regression's metrics in the target's units
+    fit_callbacks: list[Any] = [*target_units(data.target_scale), keras.callbacks.TerminateOnNaN()]
     if space.training.patience:
         fit_callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -395,7 +399,7 @@ def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
 
             callbacks = list(kwargs.pop("callbacks", []))
             ours = (keras.callbacks.TerminateOnNaN, keras.callbacks.EarlyStopping)
-            tuners = [c for c in callbacks if not isinstance(c, ours)]
+            tuners = [c for c in callbacks if not (isinstance(c, ours) or is_target_units(c))]
             result = cross_validate(
                 lambda: self.build(hp),
                 np.concatenate([data.x_train, data.x_valid]),
@@ -408,7 +412,7 @@ def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
                 fit_kwargs={
                     **options,
                     "epochs": kwargs.get("epochs"),
-                    "callbacks": [c for c in callbacks if isinstance(c, ours)],
+                    "callbacks": [c for c in callbacks if c not in tuners],  # per fold
                     "verbose": kwargs.get("verbose", 0),
                 },
             )

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.backends.base import SearchOutcome, SearchStalled
-from hpsearch.model import GraphJanitor, build_model, fit_options, quiet_tensorflow, settle_heap
+from hpsearch.model import (
+    GraphJanitor,
+    build_model,
+    fit_options,
+    quiet_tensorflow,
+    settle_heap,
+    target_units,
+)
 from hpsearch.space import TASK_METRICS, Bool, Choice, FloatRange, IntRange, Param, Space
 from hpsearch.trials import FAILED, FINISHED, SearchCallback, SearchInfo, TrialResult
 
@@ -219,7 +226,8 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
         _cross_validate_trial(payload, params, build, node_id)
         return
 
-    callbacks: list[Any] = [keras.callbacks.TerminateOnNaN(), Report()]
+    units = target_units(data.get("target_scale"))  # first: Report sends the target's units
+    callbacks: list[Any] = [*units, keras.callbacks.TerminateOnNaN(), Report()]
     if payload["patience"]:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -251,7 +259,8 @@ def _cross_validate_trial(
     from hpsearch.cv import cross_validate
 
     data, metric, direction = payload["data"], payload["metric"], payload["direction"]
-    callbacks: list[Any] = [keras.callbacks.TerminateOnNaN()]
+    units = target_units(data.get("target_scale"))  # each fold's history in target units
+    callbacks: list[Any] = [*units, keras.callbacks.TerminateOnNaN()]
     if payload["patience"]:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -570,6 +579,7 @@ class RayTuneBackend:
                 "input_shape": data.input_shape,
                 "task": data.task,
                 "n_outputs": data.n_outputs,
+                "target_scale": data.target_scale,
             },
             "fixed": fixed,
             "seed": search.seed,

@@ -428,7 +428,9 @@ def test_the_best_parallel_model_reloads_and_scores_its_objective(
     assert summary.best is not None and summary.best_model_uri
     model = mlflow.pyfunc.load_model(summary.best_model_uri)
     data = load_dataset(parse_space(SPACE).dataset, 7)
-    probs = np.asarray(model.predict(np.asarray(data.x_valid)))
+    from tests.raw_rows import raw_rows
+
+    probs = model.predict(raw_rows("digits", data, "valid"))[data.class_names].to_numpy()
     accuracy = float(np.mean(probs.argmax(axis=1) == data.y_valid))
     assert accuracy == pytest.approx(summary.best.objective, abs=1e-6)
 

@@ -120,9 +120,10 @@ def test_ray_best_model_loads_from_the_parent_run(searched: Any) -> None:
     _, summary = searched
     model = mlflow.pyfunc.load_model(summary.best_model_uri)
     data = load_dataset(parse_space(SPACE).dataset, 11)
-    accuracy = float(
-        np.mean(np.asarray(model.predict(data.x_valid)).argmax(axis=1) == data.y_valid)
-    )
+    from tests.raw_rows import raw_rows
+
+    probs = model.predict(raw_rows("digits", data, "valid"))[data.class_names].to_numpy()
+    accuracy = float(np.mean(probs.argmax(axis=1) == data.y_valid))
     assert accuracy == pytest.approx(summary.best.objective, abs=1e-6)
 
 
