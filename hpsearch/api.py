@@ -50,17 +50,26 @@ class SearchSummary:
     best: TrialResult | None
     best_model_uri: str | None = None
     warnings: list[str] = field(default_factory=list)
+    searched: list[str] = field(default_factory=list)  # the names the space varies
+
+    def best_params(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The best trial's searched params, then the fixed ones (what a reader wants
+        first, and what only --verbose needs)."""
+        params = self.best.params if self.best else {}
+        first = {k: params[k] for k in self.searched if k in params}
+        return first, {k: v for k, v in params.items() if k not in first}
 
     def as_json(self) -> dict[str, Any]:
         from hpsearch.tracking import redact_uri
 
+        first, fixed = self.best_params()
         return {
             "experiment": self.experiment,
             "parent_run_id": self.parent_run_id,
             "trials": len(self.frame),
             "finished": int((self.frame["status"] == "FINISHED").sum()) if len(self.frame) else 0,
             "best_value": self.best.objective if self.best else None,
-            "best_params": self.best.params if self.best else None,
+            "best_params": {**first, **fixed} if self.best else None,
             "best_trial_id": self.best.trial_id if self.best else None,
             "best_model_uri": self.best_model_uri,
             "trials_csv": str(self.trials_csv),
@@ -85,6 +94,18 @@ def prepare(
     if space.search.strategy == "grid":  # a grid runs every configuration, once
         space = space.with_overrides(max_trials=space.size())
     return space
+
+
+class _Resumed(CallbackList):
+    """Hands callbacks the trials a resumed search finished before (a display counts on
+    from them)."""
+
+    def __init__(self, callbacks: Iterable[SearchCallback], previous: list[TrialResult]) -> None:
+        super().__init__(callbacks)
+        self.previous = tuple(previous)
+
+    def on_search_begin(self, info: SearchInfo) -> None:
+        super().on_search_begin(dataclasses.replace(info, previous=self.previous))
 
 
 def plan_search(
@@ -283,13 +304,19 @@ def run_search(
     resume_run: str | None = None,
     warm_start: str | None = None,
     on_data: Callable[[DataSummary], None] | None = None,
+    on_status: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> SearchSummary:
     """Load the data once, run the backend, record every trial in MLflow, write trials.csv.
 
     ``budget_epochs`` / ``budget_seconds`` stop the search early, before ``max_trials``,
     once that many epochs were trained or seconds passed (see EpochBudget). ``tags`` go on
     the parent run (``compare`` and ``sweep`` mark their searches with them).
-    ``on_data`` is called with the data's summary once it is loaded, before training.
+    ``on_data`` is called with the data's summary once it is loaded, before training;
+    ``on_status`` with what is happening before the first trial (loading the data, opening
+    the store, starting the engine); ``on_warning`` with what changes the search (a resumed
+    parent, a cut Hyperband schedule, a warm start) as soon as it is known. Without
+    ``on_warning`` those go into the summary's warnings.
     ``resume_run`` resumes that parent run (``sweep`` knows which one it wants); it must be
     a search of the same space, strategy, backend and seed. ``warm_start`` (a parent run id
     or an experiment) seeds a bayesian or tpe search with that search's finished trials.
@@ -300,7 +327,7 @@ def run_search(
     """
     from hpsearch.backends.base import SearchStalled, get_backend
     from hpsearch.data import dump_preprocessing, finite_json, load_dataset
-    from hpsearch.tracking import MlflowTracker, preflight, resolve_tracking_uri
+    from hpsearch.tracking import MlflowTracker, preflight, resolve_tracking_uri, store_label
 
     if budget_epochs is not None or budget_seconds is not None:
         _check_budget_options(space, options or {})
@@ -312,18 +339,23 @@ def run_search(
 
     from hpsearch.plan import check_destination
 
+    notes: list[str] = []
+    status = on_status or (lambda text: None)
+    warn = on_warning or notes.append
     check_destination(tracking_uri, space.name if experiment is None else experiment, Path(output))
     preflight(resolve_tracking_uri(tracking_uri))  # an unreachable server: before the data
     if space.builder:  # fail before any training: a typo here would fail every trial
         from hpsearch.builders import BuilderError, check_builder
         from hpsearch.model import load_builder
 
-        try:
-            check_builder(space.builder, space.builder_dirs())  # before anything is imported
-            load_builder(space.builder, space.builder_dirs())
+        status(f"importing the builder {space.builder}")
+        try:  # checked before anything is imported; imported without TF's start-up lines
+            check_builder(space.builder, space.builder_dirs(), declared=list(space.params))
+            load_builder(space.builder, space.builder_dirs(), verbose=verbose)
         except BuilderError as exc:
             raise space.error_at("builder", str(exc)) from None
     base_dir = space.source.parent if space.source else None
+    status(f"loading data: {space.dataset.name}")
     data = load_dataset(space.dataset, space.search.seed, base_dir)
     space = space.for_task(data.task)  # file datasets: the task is known only now
     problem = space.model_problem(math.prod(data.input_shape))
@@ -331,13 +363,16 @@ def run_search(
         raise space.error_at("hyperparameters.n_neurons", problem)
     if on_data is not None and data.info is not None:
         on_data(data.info)
+    cut = space.hyperband_cap()[1]
+    if cut:
+        warn(cut)
 
+    status(f"opening the MLflow store: {store_label(resolve_tracking_uri(tracking_uri))}")
     tracker = MlflowTracker(space, tracking_uri=tracking_uri, experiment=experiment)
-    notes: list[str] = []
     warm: list[tuple[dict[str, Any], float]] = []
     if warm_start:
         warm, skipped = warm_trials(space, warm_start, tracker.tracking_uri)
-        notes.append(
+        warn(
             f"warm start from {warm_start}: {len(warm)} earlier trial(s) seed the "
             f"{space.search.strategy} search"
             + (f"; {skipped} skipped (outside this space or unfinished)" if skipped else "")
@@ -354,7 +389,7 @@ def run_search(
     parent_resumed = parent is not None
     if parent:
         interrupted = tracker.resume(parent)
-        notes.append(
+        warn(
             f"resumed parent run {parent}"
             + (
                 f"; interrupted trial(s) {', '.join(interrupted)} marked FAILED"
@@ -364,7 +399,7 @@ def run_search(
         )
     else:
         if resume:
-            notes.append("--resume: no unfinished search of this space here; started a new one")
+            warn("--resume: no unfinished search of this space here; started a new one")
         parent = tracker.start(command or _command_line(), Path(output))
     if data.info is not None:
         tracker.log_json("data_summary.json", finite_json(data.info.as_json()))
@@ -381,7 +416,7 @@ def run_search(
     if parent_resumed:
         synced = tracker.replay(previous)
         if synced:
-            notes.append(f"logged {synced} trial(s) from the journal that MLflow had missed")
+            warn(f"logged {synced} trial(s) from the journal that MLflow had missed")
     limit = max_failures or default_max_failures(space.search.max_trials)
     failures = _FailureLimit(limit, sum(not r.finished for r in previous))
     engine = get_backend(space.search.backend, verbose=verbose, **(options or {}))
@@ -394,7 +429,8 @@ def run_search(
         tracker.tag("hpsearch.budget_seconds", f"{budget_seconds:g}")
     for key, value in (tags or {}).items():
         tracker.tag(key, value)
-    events = CallbackList([journal, tracker, *callbacks, failures, *budgets])
+    events = _Resumed([journal, tracker, *callbacks, failures, *budgets], previous)
+    status(f"starting {space.search.backend} (TensorFlow loads in a few seconds)")
     error: BaseException | None = None
     try:
         kwargs: dict[str, Any] = {"resume": bool(resume and parent_resumed)}
@@ -452,6 +488,7 @@ def run_search(
         best=best,
         best_model_uri=model_uri,
         warnings=warnings,
+        searched=list(space.searched()),
     )
 
 
@@ -686,6 +723,8 @@ def best(
     params = {
         c[7:]: _plain(row[c]) for c in row.index if c.startswith("params.") and row[c] == row[c]
     }
+    searched = [k for k in _searched_names(s.space_text) if k in params]
+    params = {k: params[k] for k in searched} | params  # searched first
     is_logged = s.tags.get("hpsearch.best_trial_id") == row["trial_id"]
     return {
         "experiment": s.experiment,
@@ -699,8 +738,19 @@ def best(
         "value": float(row["objective"]),
         "epochs": _plain(row["epochs"]),
         "params": params,
+        "searched": searched,
         "model_uri": s.model_uri if is_logged else None,
     }
+
+
+def _searched_names(space_text: str | None) -> list[str]:
+    """The params a search varied, from its logged space file ([] when it does not parse)."""
+    from hpsearch.space import parse_space
+
+    try:
+        return list(parse_space(space_text).searched()) if space_text else []
+    except SpaceError:
+        return []
 
 
 def _plain(value: Any) -> Any:

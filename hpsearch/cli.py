@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 import signal
 import socket
 import sys
@@ -182,7 +183,7 @@ def _check_builder(s: Space) -> None:
     from hpsearch.builders import BuilderError, check_builder
 
     try:
-        check_builder(s.builder, s.builder_dirs())
+        check_builder(s.builder, s.builder_dirs(), declared=list(s.params))
     except BuilderError as exc:
         fail(str(s.error_at("builder", str(exc))))
 
@@ -232,7 +233,8 @@ def run(
     epochs: Annotated[
         int | None,
         typer.Option(
-            help="Epochs per trial (Hyperband: max_epochs unless the file sets it).",
+            help="The most epochs any trial trains (early stopping may end it sooner): "
+            "training.epochs, and Hyperband's and ASHA's max_epochs too.",
             show_default=False,
         ),
     ] = None,
@@ -407,6 +409,7 @@ def run(
         fail(str(exc))
     display = ProgressDisplay(sys.stderr, budget_epochs=budget_epochs)
     signal.signal(signal.SIGTERM, _terminate)  # cron, Kubernetes: stop cleanly, resumable
+    _hint_resume("run")
     sys.unraisablehook = _quiet_unraisable
     try:
         summary = run_search(
@@ -425,6 +428,8 @@ def run(
             resume_run=resume_run,
             warm_start=warm_start,
             on_data=_print_data,
+            on_status=_print_status,
+            on_warning=_print_warning,
         )
     except DataError as exc:  # found once the data is read: point at the setting's line
         fail(str(s.error_at(exc.field, str(exc))))
@@ -448,7 +453,10 @@ def run(
         typer.echo(json.dumps(summary.as_json() | extra, default=str))
         return
     _print_top(summary.frame, s)
-    typer.echo(f"\nbest: {json.dumps(summary.as_json()['best_params'], default=str)}")
+    searched, fixed = summary.best_params()
+    typer.echo(f"\nbest: {json.dumps(searched, default=str)}")
+    if verbose and fixed:
+        typer.echo(f"fixed: {json.dumps(fixed, default=str)}")
     typer.echo(f"trials: {summary.trials_csv}")
     if refit is not None:
         metrics = ", ".join(f"{k}={v:.4f}" for k, v in refit["test_metrics"].items())
@@ -459,6 +467,17 @@ def run(
         f"mlflow: experiment '{summary.experiment}', parent run {summary.parent_run_id} "
         f"at {summary.as_json()['tracking_uri']} (open it with: hpsearch ui)"
     )
+
+
+def _print_status(text: str) -> None:
+    """What the run is doing before its first trial, for someone watching a terminal (a
+    log or a pipe gets the data summary and the trials, and an error as its one line)."""
+    if sys.stderr.isatty():
+        typer.echo(f"{text} ...", err=True)
+
+
+def _print_warning(text: str) -> None:
+    typer.echo(f"warning: {text}", err=True)
 
 
 def _print_data(summary: Any) -> None:
@@ -479,7 +498,28 @@ def _parse_tags(items: list[str]) -> dict[str, str]:
     return tags
 
 
-TERMINATED = "terminated (SIGTERM): the search is marked KILLED; --resume continues it"
+TERMINATED = "terminated (SIGTERM)"
+#: How the command that was stopped picks up again; set by the commands that can.
+_resume_hint: list[str] = []
+
+
+def _stopped(terminated: bool) -> str:
+    """The line printed when Ctrl+C or SIGTERM stops a command: what happened, and how to
+    continue."""
+    head = TERMINATED if terminated else "interrupted"
+    return f"{head}: {_resume_hint[0]}" if _resume_hint else head
+
+
+def _hint_resume(command: str) -> None:
+    """From here on, a stop says: the search is KILLED, its running trial FAILED, and
+    ``command --resume`` continues it."""
+    argv = [a for a in sys.argv[1:] if a != "--resume"]
+    again = shlex.join(["hpsearch", *argv, "--resume"])
+    _resume_hint[:] = [
+        f"the search is marked KILLED and its running trial FAILED; continue it with: {again}"
+        if command == "run"
+        else f"run the same command again to continue: {shlex.join(['hpsearch', *argv])}"
+    ]
 
 
 class Terminated(KeyboardInterrupt):
@@ -648,7 +688,9 @@ def compare(
         int | None,
         typer.Option(
             "--budget-epochs",
-            help="Epochs each search may train in all (the fair unit).",
+            help="Each search stops once its trials trained this many epochs in all (the "
+            "fair unit; the running trial ends after that epoch). Every strategy's "
+            "max_trials is lifted; Hyperband repeats its brackets until it is spent.",
             show_default=False,
         ),
     ] = None,
@@ -656,14 +698,18 @@ def compare(
         float | None,
         typer.Option(
             "--budget-time",
-            help="Seconds each search may run, instead.",
+            help="Each search stops after this many seconds instead, the same way.",
             show_default=False,
             parser=finite,
         ),
     ] = None,
     epochs: Annotated[
         int | None,
-        typer.Option(help="Epochs per trial (Hyperband: max_epochs).", show_default=False),
+        typer.Option(
+            help="The most epochs any trial of every search trains: training.epochs, and "
+            "Hyperband's and ASHA's max_epochs too.",
+            show_default=False,
+        ),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed shared by every search.")] = None,
     tracking_uri: TrackingOpt = None,
@@ -764,6 +810,9 @@ def best(
     ] = None,
     tracking_uri: TrackingOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also list the settings the search held fixed.")
+    ] = False,
 ) -> None:
     """Print the best trial of an experiment (or a search): params, value, model URI."""
     from hpsearch.api import best as find_best
@@ -786,8 +835,16 @@ def best(
         f"{top['strategy']}/{top['backend']} search {top['parent_run_id']} "
         f"(experiment '{top['experiment']}')"
     )
-    for key, value in top["params"].items():
-        typer.echo(f"  {key} = {value}")
+    searched = top["searched"] or list(top["params"])  # a space that no longer parses: all
+    for key in searched:
+        typer.echo(f"  {key} = {top['params'][key]}")
+    fixed = {k: v for k, v in top["params"].items() if k not in searched}
+    if fixed and verbose:
+        typer.echo("fixed:")
+        for key, value in fixed.items():
+            typer.echo(f"  {key} = {value}")
+    elif fixed:
+        typer.echo(f"  ({len(fixed)} fixed settings: --verbose lists them)")
     typer.echo(f"trial run: {top['trial_run_id']}")
     typer.echo(f"model: {top['model_uri'] or 'not logged for this trial'}")
 
@@ -830,6 +887,7 @@ def sweep(
     def log(line: str) -> None:
         typer.echo(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] {line}", err=True)
 
+    _hint_resume("sweep")  # a sweep run again skips what finished and resumes the rest
     try:
         preflight(uri)
         code = run_sweep(spec, tracking_uri=uri, dry_run=dry_run, log=log, echo=typer.echo)
@@ -1020,14 +1078,15 @@ def main() -> None:
     an unexpected exception becomes one line and exit code 1 (its traceback with --debug)."""
     global _debug
     _debug = False
+    _resume_hint.clear()
     try:
         code = app(standalone_mode=False)
         if code == 130:  # typer turns KeyboardInterrupt (and so SIGTERM) into exit 130
-            typer.echo(TERMINATED if _terminated else "interrupted", err=True)
+            typer.echo(_stopped(bool(_terminated)), err=True)
             code = 143 if _terminated else 130
     except typer.Abort as exc:  # click turns KeyboardInterrupt (and so SIGTERM) into Abort
         if isinstance(exc.__cause__, Terminated) or _terminated:
-            typer.echo(TERMINATED, err=True)
+            typer.echo(_stopped(True), err=True)
             code = 143
         else:
             typer.echo("aborted", err=True)
@@ -1042,7 +1101,7 @@ def main() -> None:
             typer.echo(f"error: {where}{message}", err=True)
         code = getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:
-        typer.echo(TERMINATED if _terminated else "interrupted", err=True)
+        typer.echo(_stopped(bool(_terminated)), err=True)
         code = 143 if _terminated else 130
     except Exception as exc:  # a bug or an unforeseen failure: one line, exit 1
         if _debug:

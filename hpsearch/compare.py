@@ -159,10 +159,11 @@ def _command(
         str(space.source or "SPACE.yaml"),
         f"--strategy {s.strategy}",
         f"--backend {s.backend}",
-        f"--epochs {space.training.epochs}",
         f"--seed {s.seed}",
         f"--experiment {experiment}",
     ]
+    if s.hyperband.max_epochs in (None, space.training.epochs):  # else: the file's own
+        parts.insert(4, f"--epochs {space.training.epochs}")  # --epochs sets max_epochs too
     if budget_epochs is not None:
         parts.append(f"--budget-epochs {budget_epochs}")
     if budget_seconds is not None:

@@ -286,6 +286,7 @@ def build_model(
     n_train: int | None = None,
     builder: str | None = None,
     builder_dirs: Sequence[str] = (),
+    hp: Any = None,
 ) -> keras.Model:
     """An MLP: Flatten for images, n_hidden Dense(+Dropout) layers, a task-fitted head.
 
@@ -298,11 +299,12 @@ def build_model(
             adapted on them, so the logged model takes the same inputs as training did.
         n_train: training examples, for ``lr_schedule: step`` (default: len(norm_data)).
         builder: ``module:function`` to call instead (see build_custom).
+        hp: Keras Tuner's HyperParameters, for a builder of its form (on Keras Tuner).
     """
     import keras
 
     if builder:
-        return build_custom(builder, builder_dirs, params, input_shape, task, n_outputs)
+        return build_custom(builder, builder_dirs, params, input_shape, task, n_outputs, hp)
 
     p = {k: params.get(k, VOCABULARY[k].default) for k in BUILD_PARAMS}
     p |= {k: v for k, v in params.items() if k.startswith("n_neurons_")}
@@ -348,10 +350,12 @@ def build_model(
     return model
 
 
-def load_builder(spec: str, dirs: Sequence[str] = ()) -> Any:
-    """Import exactly ``module:function`` (``dirs`` first on the path), nothing else."""
+def load_builder(spec: str, dirs: Sequence[str] = (), *, verbose: bool = False) -> Any:
+    """Import exactly ``module:function`` (``dirs`` first on the path), nothing else; a
+    module that imports TensorFlow does so quietly, as hpsearch's own imports do."""
     import importlib
 
+    quiet_tensorflow(verbose)
     module_name, _, attr = spec.partition(":")
     added = [d for d in dirs if d not in sys.path]
     sys.path[:0] = added
@@ -376,18 +380,32 @@ def build_custom(
     input_shape: Sequence[int],
     task: str,
     n_outputs: int,
+    hp: Any = None,
 ) -> keras.Model:
-    """A user's builder: ``fn(params, input_shape, task)`` (plus ``n_outputs=`` when the
-    function takes it) returns a Keras model. An uncompiled model is compiled here with the
-    task's loss and metrics and the ``optimizer``/``learning_rate`` params, so the
-    objective (e.g. val_accuracy) is reported as for hpsearch's own models."""
+    """A user's builder, in either form: hpsearch's ``fn(params, input_shape, task)`` (plus
+    ``n_outputs=`` when the function takes it), or Keras Tuner's ``fn(hp)``, which gets
+    ``hp`` (Keras Tuner's own, on that engine) or else a SampledHP of ``params``. An
+    uncompiled model is compiled here with the task's loss and metrics and the
+    ``optimizer``/``learning_rate`` params, so the objective (e.g. val_accuracy) is
+    reported as for hpsearch's own models."""
     import inspect
 
+    from hpsearch.builders import SampledHP, builder_form, undeclared
+
     fn = load_builder(spec, dirs)
-    kwargs: dict[str, Any] = {}
-    if "n_outputs" in inspect.signature(fn).parameters:
-        kwargs["n_outputs"] = n_outputs
-    model = fn(dict(params), tuple(input_shape), task, **kwargs)
+    if builder_form(fn) == "hp":
+        declared = set(hp.values) if hp is not None else set()
+        model = fn(hp if hp is not None else SampledHP(params))
+        added = [n for n in (hp.values if hp is not None else {}) if n not in declared]
+        if added:  # Keras Tuner registered a name the space does not declare
+            raise BuilderError(undeclared(added[0], list(params)))
+    else:
+        kwargs: dict[str, Any] = {}
+        if "n_outputs" in inspect.signature(fn).parameters:
+            kwargs["n_outputs"] = n_outputs
+        model = fn(dict(params), tuple(input_shape), task, **kwargs)
+    if not getattr(model, "built", True):  # Sequential() without an Input, as in the seed:
+        model.build((None, *input_shape))  # weights exist now, so a checkpoint can load
     if not getattr(model, "compiled", False):
         loss, metrics = loss_and_metrics(task)
         lr = float(params.get("learning_rate", VOCABULARY["learning_rate"].default))

@@ -39,6 +39,9 @@ class ProgressDisplay(SearchCallback):
         self.close()  # one display may follow several searches (compare)
         self.info, self.start = info, time.perf_counter()
         self.best, self.done, self.failed, self.epochs = None, 0, 0, 0
+        for earlier in info.previous:  # a resumed search counts on from where it stopped
+            self._count(earlier)
+            self.epochs += earlier.epochs
         limit = (
             f"until {self.budget_epochs} epochs are spent"
             if self.budget_epochs
@@ -70,10 +73,15 @@ class ProgressDisplay(SearchCallback):
                 transient=False,
             )
             total = self.budget_epochs or info.max_trials
-            self._task = self._progress.add_task("search", total=total, best="")
+            done = min(self.epochs, total) if self.budget_epochs else self.done
+            best = f"best {info.objective}={self.best:.4f}" if self.best is not None else ""
+            self._task = self._progress.add_task("search", total=total, best=best, completed=done)
             self._progress.start()
         else:
             self._line(header)
+        if info.previous:
+            best = f", best {info.objective}={self.best:.4f}" if self.best is not None else ""
+            self._line(f"resumed: {self.done} trial(s) done before{best}")
 
     def on_epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
         self.epochs += 1
@@ -82,12 +90,7 @@ class ProgressDisplay(SearchCallback):
 
     def on_trial_end(self, result: TrialResult) -> None:
         assert self.info
-        self.done += 1
-        if result.finished and result.objective is not None:
-            if is_better(result.objective, self.best, self.info.direction):
-                self.best = result.objective
-        else:
-            self.failed += 1
+        self._count(result)
         best = f"best {self.info.objective}={self.best:.4f}" if self.best is not None else ""
         if self._progress is not None:
             if self.budget_epochs:
@@ -108,10 +111,22 @@ class ProgressDisplay(SearchCallback):
             f"({result.seconds:.1f}s, elapsed {time.perf_counter() - self.start:.0f}s){tail}"
         )
 
+    def _count(self, result: TrialResult) -> None:
+        assert self.info
+        self.done += 1
+        if result.finished and result.objective is not None:
+            if is_better(result.objective, self.best, self.info.direction):
+                self.best = result.objective
+        else:
+            self.failed += 1
+
     def close(self) -> None:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
 
     def _line(self, text: str) -> None:
+        if self._progress is not None:  # above the live bar, not through it
+            self._progress.console.print(text)
+            return
         print(f"[{_stamp()}] {text}", file=self.stream, flush=True)

@@ -118,7 +118,7 @@ def final_fit(
         from hpsearch.model import BuilderError, load_builder
 
         try:
-            load_builder(space.builder, builder_dirs)
+            load_builder(space.builder, builder_dirs, verbose=verbose)
         except BuilderError as exc:
             raise space.error_at("builder", str(exc)) from None
     data = load_dataset(space.dataset, seed, space_file.parent)

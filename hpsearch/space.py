@@ -863,16 +863,35 @@ class Space:
             return p.min
         return VOCABULARY[name].default
 
+    def hyperband_cap(self) -> tuple[int, str | None]:
+        """The trials Keras Tuner's Hyperband will run (max_trials may cut its bracket
+        schedule), and a warning when it does: said before the search, as it changes it."""
+        search = self.search
+        if search.strategy != "hyperband" or search.backend != "keras-tuner":
+            return search.max_trials, None
+        hb = search.hyperband
+        full = hyperband_trials(hb.max_epochs or self.training.epochs, hb.factor, hb.iterations)
+        if full <= search.max_trials:
+            return full, None
+        return search.max_trials, (
+            f"hyperband: max_trials={search.max_trials} cuts the bracket schedule of {full} "
+            "trials; raise --max-trials to run it whole"
+        )
+
     def with_overrides(self, *, epochs: int | None = None, **search: Any) -> Space:
-        """A copy with search settings replaced: CLI flags win over the file."""
+        """A copy with search settings replaced: CLI flags win over the file. ``epochs``
+        caps every trial, so it is Hyperband's and ASHA's ``max_epochs`` too."""
         changes = {k: v for k, v in search.items() if v is not None}
         try:
-            new_search = SearchSpec.model_validate(self.search.model_dump() | changes)
             training = self.training
-            if epochs is not None:
+            if epochs is not None:  # checked first: a bad value is --epochs', not Hyperband's
                 training = TrainingSpec.model_validate(
                     self.training.model_dump() | {"epochs": epochs}
                 )
+                if self.search.hyperband.max_epochs is not None:
+                    hyperband = changes.get("hyperband") or self.search.hyperband.model_dump()
+                    changes["hyperband"] = dict(hyperband) | {"max_epochs": epochs}
+            new_search = SearchSpec.model_validate(self.search.model_dump() | changes)
         except ValidationError as exc:
             err = exc.errors()[0]
             flag = "--" + str(err["loc"][0] if err["loc"] else "strategy").replace("_", "-")

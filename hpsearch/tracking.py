@@ -366,11 +366,11 @@ class MlflowTracker(SearchCallback):
         children = _search_all(self.client, run.info.experiment_id, query)
         for child in sorted(children, key=lambda r: r.info.start_time):
             tid = child.data.tags.get(TRIAL_TAG, "")
-            if child.info.status == "RUNNING":
-                self.client.set_tag(child.info.run_id, "hpsearch.status", FAILED)
-                self.client.set_tag(child.info.run_id, "hpsearch.error", INTERRUPTED)
-                self.client.set_terminated(child.info.run_id, FAILED)
+            if child.info.status in ("RUNNING", "KILLED"):  # KILLED: an older hpsearch's
+                self._fail_child(child.info.run_id, INTERRUPTED)
                 interrupted.append(tid)
+            elif child.data.tags.get("hpsearch.error") == INTERRUPTED:
+                interrupted.append(tid)  # marked when the search was stopped
             else:
                 self._children[tid] = child.info.run_id
         self.client.set_tag(parent_run_id, "hpsearch.resumed", str(time.time()))

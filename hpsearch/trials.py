@@ -81,6 +81,8 @@ class SearchInfo:
     direction: str
     seed: int
     settings: dict[str, Any] = field(default_factory=dict)
+    #: trials a resumed search finished before (they count towards max_trials)
+    previous: tuple[TrialResult, ...] = ()
 
 
 class SearchCallback:

@@ -67,3 +67,33 @@ def slow_to_stop(
 
     model = build(params, input_shape, task, n_outputs)
     return SlowToStop(model.inputs, model.outputs)
+
+
+def build_model(hp: Any) -> Any:
+    """The seed's Keras Tuner builder (Hands-On ML 10.3), unchanged but for a record of what
+    it was given: the space, not these ranges, decides the values; Keras Tuner passes its
+    own HyperParameters, Ray hpsearch's stand-in."""
+    import json
+    import uuid
+    from pathlib import Path
+
+    import keras
+
+    n_hidden = hp.Int("n_hidden", min_value=0, max_value=8, default=2)
+    n_neurons = hp.Int("n_neurons", min_value=16, max_value=256)
+    learning_rate = hp.Float("learning_rate", min_value=1e-4, max_value=1e-2, sampling="log")
+    optimizer = hp.Choice("optimizer", values=["sgd", "adam"])
+    if optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(learning_rate=learning_rate)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    model = keras.Sequential()
+    model.add(keras.layers.Flatten())
+    for _ in range(n_hidden):
+        model.add(keras.layers.Dense(n_neurons, activation="relu"))
+    model.add(keras.layers.Dense(10, activation="softmax"))
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"])
+    record = {"hp": type(hp).__name__, "n_hidden": n_hidden, "n_neurons": n_neurons}
+    folder = Path(hp.Fixed("record_dir", "unused"))
+    (folder / f"{uuid.uuid4().hex}.json").write_text(json.dumps(record))
+    return model

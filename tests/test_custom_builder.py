@@ -139,3 +139,57 @@ def test_a_trial_slow_to_stop_does_not_lose_a_ray_hyperband_trial(
     assert done.returncode == 0, done.stderr[-3000:]
     frame = pd.read_csv(tmp_path / json.loads(done.stdout)["trials_csv"])
     assert len(frame) == 4 and (frame["status"] == "FINISHED").all(), frame
+
+
+KT_SPACE = """
+name: kt-form
+builder: mymodels:build_model
+dataset: {{name: digits, max_rows: 600}}
+hyperparameters:
+  n_hidden: {{int: [1, 2]}}
+  n_neurons: {{int: [8, 12]}}
+  learning_rate: {{float: [1e-3, 1e-2], log: true}}
+  optimizer: {{choice: [sgd, adam]}}
+  record_dir: {record_dir}
+  batch_size: 64
+training: {{epochs: 2}}
+search: {{max_trials: 3, seed: 4}}
+"""
+#: What TensorFlow prints on its own when imported unquietened (absl, CUDA probing, oneDNN).
+TF_NOISE = ("E0000", "I0000", "cuInit", "oneDNN", "absl::InitializeLog", "cuda drivers")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["keras-tuner", "ray"])
+def test_a_keras_tuner_builder_runs_unchanged_on_both_engines(tmp_path: Path, backend: str) -> None:
+    """`def build_model(hp)`, the seed's form: on Keras Tuner it gets Keras Tuner's own
+    HyperParameters, on Ray a stand-in with the same methods; either way it gets the
+    values the space samples (n_neurons 8-12, though the builder says 16-256), and those
+    are the trial's recorded params. Run as a user runs it (a process, the builder beside
+    the space file): no TensorFlow start-up line reaches the terminal."""
+    records = tmp_path / "records"
+    records.mkdir()
+    (tmp_path / "space.yaml").write_text(KT_SPACE.format(record_dir=records))
+    shutil.copy(TESTS / "custom_builders.py", tmp_path)
+    # a user's module imports TensorFlow at its top, before hpsearch could quieten it
+    (tmp_path / "mymodels.py").write_text(
+        "import tensorflow as tf  # noqa: F401\n\nimport custom_builders\n\n\n"
+        "def build_model(hp):\n    return custom_builders.build_model(hp)\n"
+    )
+    args = [HPSEARCH, "run", "space.yaml", "--backend", backend, "--json", "--no-report",
+            "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"]  # fmt: skip
+    if backend == "ray":
+        args += ["--max-concurrent", "1"]
+    done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not [n for n in TF_NOISE if n in done.stderr], done.stderr[-3000:]
+    out = json.loads(done.stdout)
+    frame = pd.read_csv(tmp_path / out["trials_csv"])
+    assert out["finished"] == 3 and (frame["status"] == "FINISHED").all()
+    seen = [json.loads(p.read_text()) for p in records.glob("*.json")]
+    kinds = {r["hp"] for r in seen}
+    assert kinds == ({"HyperParameters"} if backend == "keras-tuner" else {"SampledHP"})
+    assert all(8 <= r["n_neurons"] <= 12 for r in seen)
+    built = {(r["n_hidden"], r["n_neurons"]) for r in seen}
+    trials = set(zip(frame["params.n_hidden"], frame["params.n_neurons"], strict=True))
+    assert trials <= built  # every trial's recorded params are what its model was built with

@@ -117,3 +117,68 @@ def test_kill_9_then_resume(tmp_path: Path, strategy: str, backend: str) -> None
     resumed_at = float(parents[0].data.tags["hpsearch.resumed"]) * 1000
     assert sum(c.info.start_time < resumed_at for c in finished) >= done_before
     assert "resumed parent run" in second.stderr
+
+
+SLOW_TRIALS = (
+    SPACE.replace("{name: digits}", "{name: digits, max_rows: 600}")
+    .replace("epochs: 3,", "epochs: 20,")
+    .replace("max_trials: 4", "max_trials: 3")
+)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_search_says_how_to_resume_and_the_count_goes_on(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """Ctrl+C (SIGINT) or SIGTERM mid-trial: exit 130/143 and a last line that says what
+    happened to the search and the trial, and the command that continues it. MLflow agrees:
+    the parent is KILLED, the running trial FAILED ("interrupted"). That command (after
+    SIGTERM) then says it resumed before the first trial, and counts on from the trials
+    done before."""
+    space = tmp_path / "space.yaml"
+    space.write_text(SLOW_TRIALS)
+    db = tmp_path / "m.db"
+    uri = f"sqlite:///{db}"
+    args = [HPSEARCH, "run", str(space), "--tracking-uri", uri, "--output", str(tmp_path / "out")]
+    first = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)  # fmt: skip
+    deadline = time.time() + 240
+    try:
+        while _finished_children(db) < 1:
+            assert first.poll() is None, first.communicate()[1][-2000:]
+            assert time.time() < deadline, "no trial finished in time"
+            time.sleep(0.1)
+        time.sleep(1.0)  # into the next trial's 25 epochs
+        first.send_signal(sig)
+        _, err = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == (130 if sig == signal.SIGINT else 143), err[-2000:]
+    last = err.strip().splitlines()[-1]
+    head = "interrupted" if sig == signal.SIGINT else "terminated (SIGTERM)"
+    assert last.startswith(f"{head}: the search is marked KILLED and its running trial FAILED; "
+                           "continue it with: hpsearch run "), last  # fmt: skip
+    again = last.split("continue it with: ", 1)[1]
+    assert again.endswith(" --resume")
+    parents, children = _runs(uri)
+    assert [p.info.status for p in parents] == ["KILLED"]
+    unfinished = [c for c in children if c.info.status != "FINISHED"]
+    assert unfinished and all(c.info.status == "FAILED" for c in unfinished)
+    assert all(c.data.tags["hpsearch.error"].startswith("interrupted") for c in unfinished)
+    done_before = len(children) - len(unfinished)
+    if sig == signal.SIGINT:
+        return  # the resume below is the same after either signal; once is enough
+
+    second = hpsearch(*again.split()[1:], cwd=tmp_path)  # the printed command, as typed
+    assert second.returncode == 0, second.stderr[-3000:]
+    lines = second.stderr.splitlines()
+    trials = [i for i, line in enumerate(lines) if "] trial " in line]
+    resumed = next(i for i, line in enumerate(lines) if "resumed parent run" in line)
+    assert resumed < trials[0]  # said before the first trial, not after the search
+    assert f"resumed: {done_before} trial(s) done before" in second.stderr
+    assert f" {done_before + 1}/3 " in lines[trials[0]], lines[trials[0]]
+    assert " 3/3 " in lines[trials[-1]]
+    parents, children = _runs(uri)
+    assert [p.info.status for p in parents] == ["FINISHED"]
+    assert sum(c.info.status == "FINISHED" for c in children) == 3

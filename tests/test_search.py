@@ -253,3 +253,38 @@ def test_cli_run_json_in_a_real_subprocess(tmp_path: Path) -> None:
     assert Path(out["trials_csv"]).is_file()
     assert Path(out["trials_csv"]).parent.name == out["parent_run_id"]
     assert "Traceback" not in done.stderr and "cudart" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("strategy", "backend"),
+    [("hyperband", "keras-tuner"), ("hyperband", "ray"), ("asha", "ray")],
+)
+def test_epochs_flag_caps_every_trial_hyperband_and_asha_included(
+    tmp_path: Path, strategy: str, backend: str
+) -> None:
+    """`--epochs 2` on a space whose Hyperband max_epochs is 6 (as the shipped digits.yaml
+    sets one): no trial trains more than 2 epochs, and the longest trains exactly 2, on
+    both engines. The flag wins over the file."""
+    from tests import shared_ray
+    from tests.in_process import hpsearch
+
+    text = SPACE.replace("{name: digits}", "{name: digits, max_rows: 500}")
+    text = text.replace(
+        "hyperband: {max_epochs: 2, factor: 2}", "hyperband: {max_epochs: 6, factor: 3}"
+    )
+    text = text.replace("epochs: 2, patience: 1", "epochs: 6, patience: 0")
+    space = tmp_path / "space.yaml"
+    space.write_text(text)
+    args = ["run", str(space), "--strategy", strategy, "--backend", backend, "--epochs", "2",
+            "--max-trials", "4", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}",
+            "--output", str(tmp_path / "out"), "--json", "--no-report"]  # fmt: skip
+    if backend == "ray":
+        shared_ray.start()
+        args += ["--max-concurrent", "2"]
+    done = hpsearch(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    import pandas as pd
+
+    frame = pd.read_csv(json.loads(done.stdout)["trials_csv"])
+    assert len(frame) >= 2 and (frame["status"] == "FINISHED").all()
+    assert frame["epochs"].max() == 2, frame[["trial_id", "epochs"]]

@@ -370,3 +370,17 @@ def test_hyperband_trials_follow_keras_tuner_brackets(
     max_epochs: int, factor: int, iterations: int, expected: int
 ) -> None:
     assert hyperband_trials(max_epochs, factor, iterations) == expected
+
+
+def test_epochs_flag_is_every_trials_cap_hyperbands_max_epochs_included() -> None:
+    """`--epochs N` wins over the file: training.epochs and Hyperband's (and ASHA's)
+    max_epochs both become N; a space without max_epochs keeps none (it follows epochs)."""
+    digits = load_space(ROOT / "search_spaces" / "digits.yaml")
+    assert digits.search.hyperband.max_epochs == 10
+    capped = digits.with_overrides(epochs=2)
+    assert capped.training.epochs == 2 and capped.search.hyperband.max_epochs == 2
+    assert capped.hyperband_cap()[0] <= capped.search.max_trials
+    plain = parse_space("name: t\ndataset: {name: digits}\nhyperparameters:\n  n_hidden: 2\n")
+    assert plain.with_overrides(epochs=3).search.hyperband.max_epochs is None
+    with pytest.raises(SpaceError, match="--epochs"):
+        digits.with_overrides(epochs=0)

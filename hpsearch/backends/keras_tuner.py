@@ -20,18 +20,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.backends.base import SearchOutcome
+from hpsearch.builders import builder_form
 from hpsearch.gpus import WorkerSlot, assign_workers, enable_memory_growth, restrict_to
 from hpsearch.model import (
     GraphJanitor,
     build_model,
     fit_options,
     is_target_units,
+    load_builder,
     quiet_tensorflow,
     settle_heap,
     settled_heap,
     target_units,
 )
-from hpsearch.space import Bool, Choice, FloatRange, IntRange, Param, Space, hyperband_trials
+from hpsearch.space import Bool, Choice, FloatRange, IntRange, Param, Space
 from hpsearch.trials import FAILED, FINISHED, SearchCallback, SearchInfo, TrialResult
 
 if TYPE_CHECKING:
@@ -142,7 +144,8 @@ class KerasTunerBackend:
         finished trials are kept, an interrupted one is run again. ``warm``: earlier
         (params, objective) pairs the oracle starts from (see seed_oracle)."""
         search, objective = space.search, space.objective
-        max_trials, warnings = _max_trials(space)
+        max_trials = space.hyperband_cap()[0]  # its warning is run_search's, said up front
+        warnings: list[str] = []
         settings: dict[str, Any] = {"workers": self.workers}
         if self.gpus:
             settings["gpus"] = ",".join(map(str, self.gpus))
@@ -251,22 +254,6 @@ def _quiet_stdout(verbose: bool) -> Any:
     return contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
 
 
-def _max_trials(space: Space) -> tuple[int, list[str]]:
-    """The trial cap the oracle gets (Hyperband's schedule may be cut), and why if cut."""
-    search = space.search
-    max_trials, warnings = search.max_trials, []
-    if search.strategy == "hyperband":
-        hb_epochs = search.hyperband.max_epochs or space.training.epochs
-        full = hyperband_trials(hb_epochs, search.hyperband.factor, search.hyperband.iterations)
-        if full > max_trials:
-            warnings.append(
-                f"hyperband: max_trials={max_trials} cuts the bracket schedule of {full} "
-                "trials; raise --max-trials to run it whole"
-            )
-        max_trials = min(max_trials, full)
-    return max_trials, warnings
-
-
 def _build_tuner(
     kt: Any,
     keras: Any,
@@ -282,7 +269,7 @@ def _build_tuner(
     """The reporting tuner for ``space``: the same one in-process, in every child process
     of a parallel search, and when the parent reloads the best model afterwards."""
     search, objective = space.search, space.objective
-    max_trials, _ = _max_trials(space)
+    max_trials = space.hyperband_cap()[0]
     hypermodel = _make_hypermodel(kt, keras, space, data)
     common: dict[str, Any] = {
         "objective": kt.Objective(objective.metric, direction=objective.direction),
@@ -367,6 +354,15 @@ def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
             if params.get("layer_shape") == "per_layer":  # conditional: one per active layer
                 for name in space.per_layer_names()[: int(params["n_hidden"])]:
                     params[name] = hp_value(hp, name, space.params["n_neurons"])
+            builder = space.builder
+            kt_form = (
+                bool(builder)
+                and builder_form(load_builder(builder or "", space.builder_dirs())) == "hp"
+            )
+            if kt_form:  # the builder reads every value from hp: fixed ones are there too
+                for name in fixed_params(space):
+                    if isinstance(params[name], (bool, int, float, str)):
+                        hp.Fixed(name, params[name])
             keras.utils.set_random_seed(space.search.seed)  # same weights for the same params
             return build_model(
                 params,
@@ -376,6 +372,7 @@ def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
                 norm_data=data.x_train,
                 builder=space.builder,
                 builder_dirs=space.builder_dirs(),
+                hp=hp if kt_form else None,
             )
 
         def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
