@@ -9,6 +9,7 @@ are drawn with plotly and the page embeds plotly.js, so it opens offline with no
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import time
@@ -16,7 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpsearch.space import FloatRange, IntRange, SpaceError, parse_space
+from hpsearch.space import (
+    VOCABULARY,
+    Bool,
+    Choice,
+    FloatRange,
+    IntRange,
+    SpaceError,
+    parse_space,
+)
 from hpsearch.trials import FINISHED, SearchRecord
 
 if TYPE_CHECKING:
@@ -163,10 +172,44 @@ def _searched(search: SearchRecord) -> list[str] | None:
 def _space(search: SearchRecord) -> Any:
     if not search.space_text:
         return None
+    return _parsed(search.space_text)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> Any:
+    """A space file's text parsed once per report (every section asks for it)."""
     try:
-        return parse_space(search.space_text, source=Path("space.yaml"))
+        return parse_space(text, source=Path("space.yaml"))
     except SpaceError:
         return None
+
+
+def _declared(searches: list[SearchRecord]) -> dict[str, Any]:
+    """Each searched param's declaration (IntRange, FloatRange, Choice, Bool) from the
+    newest search whose space declares it; params of spaces that did not parse are absent."""
+    out: dict[str, Any] = {}
+    for s in searches:  # oldest first: a newer declaration wins
+        space = _space(s)
+        if space is not None:
+            out.update(space.searched())
+    return out
+
+
+def _categorical(p: Any, values: Any) -> bool:
+    """Whether a param's values are labels (a choice, a bool), not points on a scale.
+
+    The space says so when it is known: ``batch_size: {choice: [32, 64]}`` is a choice
+    although its values are numbers. Without it, only non-numbers are labels."""
+    if p is not None:
+        return isinstance(p, (Choice, Bool))
+    return not _is_number(values)
+
+
+def _label(value: Any) -> str:
+    """A choice's label: 64 and 64.0 (a column with gaps turns ints to floats) read alike."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _fmt(value: Any) -> str:
@@ -288,7 +331,8 @@ def _is_number(values: Any) -> bool:
 
 
 def next_steps(searches: list[SearchRecord], ranks: dict[str, float]) -> list[str]:
-    """What to try next, read off the data: more budget, a wider range, a narrower one."""
+    """What to try next, read off the data: more budget, a wider range, a narrower one, a
+    choice to fix. Each hint fits its param's kind: a choice is never "searched finely"."""
     tips: list[str] = []
     scored = _scored(searches)
     if not scored:
@@ -309,34 +353,133 @@ def next_steps(searches: list[SearchRecord], ranks: dict[str, float]) -> list[st
             "plateaued: more budget of the same kind is unlikely to help; change the space."
         )
     best = _best_row(win)
+    low = [k for k, v in ranks.items() if v < 0.05]  # fixed below, not widened
     for name, lo, hi, log in _bounds(win):
+        if name in low:
+            continue
         value = best.get(f"params.{name}") if best is not None else None
         if value is None or value != value:
             continue
         pos = _position(float(value), lo, hi, log)
         if pos is None:
             continue
-        if pos >= 0.9:
+        info = VOCABULARY.get(name)
+        where = f"The best {name} ({_fmt(value)}) sits at the"
+        if pos >= 0.9 and info is not None and info.high is not None and hi >= info.high:
+            tips.append(f"{where} top of its range, the highest {name} can be: fix it there.")
+        elif pos >= 0.9:
             tips.append(
-                f"The best {name} ({_fmt(value)}) sits at the top of its range "
-                f"[{_fmt(lo)}, {_fmt(hi)}]: widen the range upward."
+                f"{where} top of its range [{_fmt(lo)}, {_fmt(hi)}]: widen the range upward."
             )
+        elif pos <= 0.1 and info is not None and info.low is not None and lo <= info.low:
+            tips.append(f"{where} bottom of its range, the lowest {name} can be: fix it there.")
         elif pos <= 0.1:
             tips.append(
-                f"The best {name} ({_fmt(value)}) sits at the bottom of its range "
-                f"[{_fmt(lo)}, {_fmt(hi)}]: widen the range downward."
+                f"{where} bottom of its range [{_fmt(lo)}, {_fmt(hi)}]: widen the range downward."
             )
+    declared = _declared(searches)
+    tips += _choice_edges(win, best, {k: p for k, p in declared.items() if k not in low})
     if ranks:
         top, share = next(iter(ranks.items()))
-        low = [k for k, v in ranks.items() if v < 0.05]
-        tips.append(
-            f"{top} matters most ({share:.0%} of the explained variance): search it more "
-            "finely around the best trials' values."
-            + (f" {', '.join(low)} hardly matter (< 5%): fix them to save budget." if low else "")
-        )
+        tips.append(_top_tip(searches, top, share, declared.get(top)))
+        if low:
+            keep = _params_text(best, low) if best is not None else ""
+            tips.append(
+                f"{', '.join(low)} hardly matter (< 5% each): fix them"
+                + (f" ({keep}, as in the best trial)" if keep else "")
+                + " to save budget."
+            )
     failed = sum(int((s.trials["status"] != FINISHED).sum()) for s in searches if len(s.trials))
     if failed:
         tips.append(f"{failed} trial(s) failed: their errors are listed below.")
+    return tips
+
+
+def _finished(searches: list[SearchRecord]) -> pd.DataFrame:
+    frame = trials_frame(searches)
+    if frame.empty:
+        return frame
+    return frame[(frame["status"] == FINISHED) & frame["objective"].notna()]
+
+
+def _top_tip(searches: list[SearchRecord], name: str, share: float, p: Any) -> str:
+    """The hint for the param that matters most: a choice is fixed to its winner or given
+    company; a range is narrowed to where the best trials lie."""
+    head = f"{name} matters most ({share:.0%} of the explained variance)"
+    ok = _finished(searches)
+    col = f"params.{name}"
+    if ok.empty or col not in ok.columns:
+        return f"{head}."
+    maximise = searches[0].direction == "max"
+    ok = ok[ok[col].notna()].sort_values("objective", ascending=not maximise)
+    values = ok[col].tolist()
+    if not values:
+        return f"{head}."
+    if _categorical(p, values):
+        by_level: dict[str, float] = {}
+        for v, obj in zip(ok[col], ok["objective"], strict=True):
+            by_level.setdefault(_label(v), float(obj))  # sorted: the first is the level's best
+        levels = list(by_level)
+        untried = [_label(o) for o in (p.values() if p is not None else []) or []]
+        untried = [o for o in untried if o not in by_level]
+        tail = (
+            f" ({', '.join(untried)} never finished a trial: give it trials before fixing)"
+            if untried
+            else ""
+        )
+        top_value = by_level[levels[0]]
+        tied = [k for k in levels if by_level[k] == top_value]
+        rest = ", ".join(f"{k} {by_level[k]:.4f}" for k in levels if k not in tied)
+        rest = f"; best of the rest: {rest}" if rest else ""
+        if len(tied) > 1:
+            return (
+                f"{head}: {' and '.join(tied)} tie for the best trial ({searches[0].metric} "
+                f"{top_value:.4f}{rest}). Keep only those and spend the budget on the other "
+                f"parameters{tail}."
+            )
+        return (
+            f"{head}: {levels[0]} gave the best trial ({searches[0].metric} "
+            f"{top_value:.4f}{rest}). Fix {name} to {levels[0]} and spend the budget on the "
+            f"other parameters, or add choices to compare with {levels[0]}{tail}."
+        )
+    top = [float(v) for v in values[: max(3, len(values) // 4)]]
+    lo, hi = min(top), max(top)
+    if lo == hi:
+        return f"{head}: the best {len(top)} trials all have {name} = {_fmt(values[0])}: fix it."
+    where = f"the best {len(top)} trials lie in [{_fmt(lo)}, {_fmt(hi)}]"
+    if isinstance(p, (IntRange, FloatRange)):
+        span = _position(hi, float(p.min), float(p.max), p.log)
+        start = _position(lo, float(p.min), float(p.max), p.log)
+        now = f"[{_fmt(p.min)}, {_fmt(p.max)}]"
+        if span is not None and start is not None and span - start >= 0.8:
+            return (
+                f"{head}, but {where}, across most of its range {now}: give it more "
+                "trials before narrowing the range."
+            )
+        return f"{head}: {where}; narrow its range {now} to that and search it more finely."
+    return f"{head}: {where}; search that interval more finely."
+
+
+def _choice_edges(win: SearchRecord, best: Any, declared: dict[str, Any]) -> list[str]:
+    """A numeric choice of three or more whose best value is the largest or smallest
+    option: the optimum may lie past the options (a range's edge hint, for choices)."""
+    tips = []
+    for name, p in declared.items():
+        if not isinstance(p, Choice) or len(p.options) < 3 or not _is_number(p.options):
+            continue
+        value = best.get(f"params.{name}") if best is not None else None
+        if value is None or value != value:
+            continue
+        options = sorted(float(o) for o in p.options)
+        if float(value) == options[-1]:
+            tips.append(
+                f"The best {name} ({_fmt(value)}) is the largest of its choices: add a larger one."
+            )
+        elif float(value) == options[0]:
+            tips.append(
+                f"The best {name} ({_fmt(value)}) is the smallest of its choices: "
+                "add a smaller one."
+            )
     return tips
 
 
@@ -387,32 +530,15 @@ def _figures(searches: list[SearchRecord], ranks: dict[str, float], top_k: int) 
     import plotly.graph_objects as go
 
     metric = searches[0].metric
-    figs = []
-    for x, title in (
-        ("trial", "Best so far by trial"),
-        ("seconds", "Best so far by wall-clock seconds"),
-        ("epochs", "Best so far by epochs consumed (the fair unit)"),
-    ):
-        fig = go.Figure()
-        for i, s in enumerate(searches):
-            p = progress(s).dropna(subset=["best"])
-            if x == "seconds":
-                p = p.dropna(subset=["seconds"])
-            fig.add_trace(
-                go.Scatter(
-                    x=p[x],
-                    y=p["best"],
-                    mode="lines+markers",
-                    line={"shape": "hv", "color": PALETTE[i % len(PALETTE)]},
-                    name=s.label,
-                    hovertext=[f"trial {t}" for t in p["trial_id"]],
-                )
-            )
-        fig.update_layout(title=title, xaxis_title=x, yaxis_title=f"best {metric}")
-        window = _y_window(searches)
-        if window:
-            fig.update_yaxes(range=window)
-        figs.append(fig)
+    zoom = _zoom(searches)
+    figs = [
+        _progress_figure(searches, x, title, zoom)
+        for x, title in (
+            ("trial", "Best so far by trial"),
+            ("seconds", "Best so far by wall-clock seconds"),
+            ("epochs", "Best so far by epochs consumed (the fair unit)"),
+        )
+    ]
 
     fig = go.Figure()
     for i, s in enumerate(searches):
@@ -438,40 +564,9 @@ def _figures(searches: list[SearchRecord], ranks: dict[str, float], top_k: int) 
     )
     figs.append(fig)
 
-    frame = trials_frame(searches)
-    ok = frame[(frame["status"] == FINISHED) & frame["objective"].notna()] if len(frame) else frame
-    dims = []
-    for col in sorted(c for c in ok.columns if c.startswith("params.")):
-        values = ok[col]
-        if values.isna().any() or values.nunique() < 2:
-            continue
-        if _is_number(values):
-            dims.append({"label": col[7:], "values": values.astype(float).tolist()})
-        else:
-            levels = sorted({str(v) for v in values})
-            codes = [levels.index(str(v)) for v in values]
-            dims.append(
-                {
-                    "label": col[7:],
-                    "values": codes,
-                    "tickvals": list(range(len(levels))),
-                    "ticktext": levels,
-                }
-            )
-    if len(ok):
-        dims.append({"label": metric, "values": ok["objective"].astype(float).tolist()})
-        fig = go.Figure(
-            go.Parcoords(
-                line={
-                    "color": ok["objective"].astype(float).tolist(),
-                    "colorscale": "Viridis",
-                    "showscale": True,
-                },
-                dimensions=dims,
-            )
-        )
-        fig.update_layout(title=f"Hyperparameters against {metric} (finished trials)")
-        figs.append(fig)
+    parcoords = _parcoords(searches)
+    if parcoords is not None:
+        figs.append(parcoords)
 
     if ranks:
         fig = go.Figure(go.Bar(x=list(ranks.values()), y=list(ranks.keys()), orientation="h"))
@@ -482,14 +577,196 @@ def _figures(searches: list[SearchRecord], ranks: dict[str, float], top_k: int) 
         )
         figs.append(fig)
     for fig in figs:
-        fig.update_layout(template="plotly_white", height=420, margin={"t": 60})
+        fig.update_layout(template="plotly_white")
+        if fig.layout.height is None:
+            fig.update_layout(height=420)
+        if fig.layout.margin.t is None:
+            fig.update_layout(margin={"t": 60})
     return figs
+
+
+# ----------------------------------------------------------------------------- best so far
+
+
+@dataclass
+class _Zoom:
+    """The y window the best-so-far plots show: where the searches compete. Values worse
+    than the window are drawn on its edge (a triangle) and counted in a visible note."""
+
+    lo: float
+    hi: float
+    maximise: bool
+
+    def outside(self, value: float) -> bool:
+        return value < self.lo if self.maximise else value > self.hi
+
+    def clip(self, value: float) -> float:
+        return max(value, self.lo) if self.maximise else min(value, self.hi)
+
+    @property
+    def range(self) -> list[float]:
+        pad = (self.hi - self.lo) * 0.04  # room for the edge markers
+        return [self.lo - pad, self.hi] if self.maximise else [self.lo, self.hi + pad]
+
+
+def _zoom(searches: list[SearchRecord]) -> _Zoom | None:
+    """A zoom when the first trials' poor values would squeeze the race at the top into a
+    line: the window (see _y_window) spans under a fifth of all best-so-far values. None
+    shows every value."""
+    window = _y_window(searches)
+    values = [float(v) for s in searches for v in progress(s)["best"].dropna() if math.isfinite(v)]
+    if window is None or not values:
+        return None
+    zoom = _Zoom(window[0], window[1], searches[0].direction == "max")
+    full = max(values) - min(values)
+    if not any(zoom.outside(v) for v in values) or window[1] - window[0] >= 0.2 * full:
+        return None
+    return zoom
+
+
+def _progress_figure(searches: list[SearchRecord], x: str, title: str, zoom: _Zoom | None) -> Any:
+    """Best so far against ``x``; zoomed, it says so on the plot, with how many points lie
+    outside, and offers the full range (the buttons restyle the data, not just the axis)."""
+    import plotly.graph_objects as go
+
+    metric = searches[0].metric
+    fig = go.Figure()
+    zoomed_y: list[list[float]] = []  # per trace: each search's line, then its edge marks
+    full_y: list[list[float]] = []
+    hidden = total = 0
+    for i, s in enumerate(searches):
+        p = progress(s).dropna(subset=["best"])
+        if x == "seconds":
+            p = p.dropna(subset=["seconds"])
+        ys = [float(v) for v in p["best"]]
+        out = [zoom is not None and zoom.outside(v) for v in ys]
+        hidden += sum(out)
+        total += len(ys)
+        text = [
+            f"trial {t}: best {metric} {v:.4f}" + (" (outside the zoom)" if o else "")
+            for t, v, o in zip(p["trial_id"], ys, out, strict=True)
+        ]
+        color = PALETTE[i % len(PALETTE)]
+        clipped = [zoom.clip(v) for v in ys] if zoom else ys
+        fig.add_trace(
+            go.Scatter(
+                x=p[x],
+                y=clipped,
+                mode="lines+markers",
+                line={"shape": "hv", "color": color},
+                marker={"size": 6},
+                name=s.label,
+                legendgroup=s.label,
+                hovertext=text,
+                hovertemplate="%{hovertext}<extra>%{fullData.name}</extra>",
+            )
+        )
+        zoomed_y.append(clipped)
+        full_y.append(ys)
+        if zoom is None:
+            continue
+        marks = [j for j, o in enumerate(out) if o]
+        edge_y = [clipped[j] for j in marks]
+        fig.add_trace(  # a triangle on the edge for each point beyond it, over the line
+            go.Scatter(
+                x=[p[x].iloc[j] for j in marks],
+                y=edge_y,
+                mode="markers",
+                marker={
+                    "symbol": "triangle-down" if zoom.maximise else "triangle-up",
+                    "size": 11,
+                    "color": color,
+                    "line": {"width": 1, "color": "white"},
+                },
+                name=f"{s.label}: outside the zoom",
+                legendgroup=s.label,
+                showlegend=False,
+                hovertext=[text[j] for j in marks],
+                hovertemplate="%{hovertext}<extra>%{fullData.name}</extra>",
+            )
+        )
+        zoomed_y.append(edge_y)
+        full_y.append(edge_y)
+    fig.update_layout(
+        title={"text": title, "y": 0.97, "yanchor": "top"},
+        xaxis_title=x,
+        yaxis_title=f"best {metric}",
+        height=440,
+        margin={"t": 90},
+    )
+    if zoom is None or not hidden:
+        return fig
+    side = "below" if zoom.maximise else "above"
+    edge = "bottom" if zoom.maximise else "top"
+    zoomed_note = (
+        f"Zoomed to {metric} {_fmt(zoom.lo)} to {_fmt(zoom.hi)}, where the searches compete: "
+        f"{hidden} of {total} points lie {side}, drawn as triangles on the {edge} edge "
+        "(hover for their values)."
+    )
+    full_note = f"All {total} points, unzoomed."
+    note = {
+        "xref": "paper",
+        "yref": "paper",
+        "x": 0,
+        "y": 1.0,
+        "xanchor": "left",
+        "yanchor": "bottom",
+        "showarrow": False,
+        "align": "left",
+        "font": {"size": 12, "color": "#8a4b00"},
+    }
+    zoomed_title = f"best {metric} (zoomed: {hidden} points {side})"
+    fig.update_layout(
+        yaxis={"range": zoom.range, "title": {"text": zoomed_title}},
+        annotations=[{**note, "text": zoomed_note}],
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "right",
+                "showactive": True,
+                "active": 0,
+                "x": 1.0,
+                "xanchor": "right",
+                "y": 1.16,
+                "yanchor": "bottom",
+                "pad": {"t": 0, "b": 0},
+                "font": {"size": 11},
+                "buttons": [
+                    {
+                        "label": "Zoomed",
+                        "method": "update",
+                        "args": [
+                            {"y": zoomed_y, "visible": [True] * len(zoomed_y)},
+                            {
+                                "yaxis.range": zoom.range,
+                                "yaxis.autorange": False,
+                                "yaxis.title.text": zoomed_title,
+                                "annotations": [{**note, "text": zoomed_note}],
+                            },
+                        ],
+                    },
+                    {
+                        "label": "All trials",
+                        "method": "update",
+                        "args": [
+                            {"y": full_y, "visible": [True, False] * len(searches)},
+                            {
+                                "yaxis.autorange": True,
+                                "yaxis.title.text": f"best {metric}",
+                                "annotations": [{**note, "text": full_note}],
+                            },
+                        ],
+                    },
+                ],
+            }
+        ],
+    )
+    return fig
 
 
 def _y_window(searches: list[SearchRecord]) -> list[float] | None:
     """The y range where the searches compete: from the worst best-so-far at half of any
-    search's trials to the best final value. The first trials' poor values would otherwise
-    squeeze the race at the top into a line (zoom out in the page to see them)."""
+    search's trials to the best final value."""
     halves, finals = [], []
     for s in searches:
         p = progress(s).dropna(subset=["best"])
@@ -503,6 +780,147 @@ def _y_window(searches: list[SearchRecord]) -> list[float] | None:
     lo, hi = min(values), max(values)
     pad = (hi - lo) * 0.15 or abs(hi) * 0.01 or 0.01
     return [lo - pad, hi + pad]
+
+
+# ----------------------------------------------------------------------------- parameters
+
+
+def _parcoords(searches: list[SearchRecord]) -> Any:
+    """Parallel coordinates of the finished trials, one axis per varied param read as its
+    space declares it: log params on a log10 axis labelled with real values, choices as
+    labelled categories, ints with integer ticks. None when no trial finished."""
+    import plotly.graph_objects as go
+
+    metric = searches[0].metric
+    ok = _finished(searches)
+    if ok.empty:
+        return None
+    declared = _declared(searches)
+    dims = []
+    for col in sorted(c for c in ok.columns if c.startswith("params.")):
+        values = ok[col]
+        if values.isna().any() or values.nunique() < 2:
+            continue
+        dims.append(_dimension(col[7:], values.tolist(), declared.get(col[7:])))
+    objective = ok["objective"].astype(float).tolist()
+    dims.append({"label": metric, "values": objective})
+    maximise = searches[0].direction == "max"
+    line: dict[str, Any] = {
+        "color": objective,
+        "colorscale": "Viridis",
+        "reversescale": not maximise,  # the better trials are the bright ones either way
+        "showscale": True,
+        "colorbar": {"title": {"text": metric, "side": "right"}, "thickness": 14, "x": 1.04},
+    }
+    zoom = _zoom(searches)
+    if zoom is not None:
+        # the colours spread over the window where the searches compete; the poor first
+        # trials share the darkest one instead of squeezing the rest into one colour
+        line["cmin"], line["cmax"] = min(zoom.lo, max(objective)), max(zoom.hi, min(objective))
+        edge = "≤" if maximise else "≥"
+        cut = zoom.lo if maximise else zoom.hi
+        line["colorbar"]["title"]["text"] = f"{metric} ({edge} {_fmt(cut)}: one colour)"
+    fig = go.Figure(
+        go.Parcoords(
+            line=line,
+            dimensions=dims,
+            labelangle=-20 if len(dims) > 7 else 0,
+            labelside="top",
+            labelfont={"size": 13},
+            tickfont={"size": 11},
+            rangefont={"size": 1, "color": "rgba(0,0,0,0)"},
+        )
+    )
+    fig.update_layout(
+        title={
+            "text": f"Hyperparameters against {metric} ({len(ok)} finished trials; "
+            "drag along an axis to filter)",
+            "y": 0.98,
+            "yanchor": "top",
+        },
+        height=500,
+        margin={"t": 130, "l": 70, "r": 130, "b": 40},
+    )
+    return fig
+
+
+def _dimension(name: str, values: list[Any], p: Any) -> dict[str, Any]:
+    """One parcoords axis. Plotly has no log axis for parcoords, so a log param is drawn
+    as log10 with ticks labelled in real values."""
+    if _categorical(p, values):
+        levels = [_label(o) for o in (p.values() if p is not None else []) or []]
+        levels += sorted({_label(v) for v in values} - set(levels))
+        index = {level: i for i, level in enumerate(levels)}
+        return {
+            "label": name,
+            "values": [index[_label(v)] for v in values],
+            "tickvals": list(range(len(levels))),
+            "ticktext": levels,
+            "range": [0, len(levels) - 1],
+        }
+    nums = [float(v) for v in values]
+    lo, hi = min(nums), max(nums)
+    if isinstance(p, (IntRange, FloatRange)):
+        lo, hi = min(lo, float(p.min)), max(hi, float(p.max))
+    integer = isinstance(p, IntRange) or (p is None and all(v.is_integer() for v in nums))
+    log = bool(p.log) if isinstance(p, (IntRange, FloatRange)) else (lo > 0 and hi >= 100 * lo)
+    if log and lo > 0:
+        ticks = _log_ticks(lo, hi, integer)
+        return {
+            "label": f"{name} (log)",
+            "values": [math.log10(v) for v in nums],
+            "range": [math.log10(lo), math.log10(hi)],
+            "tickvals": [math.log10(t) for t in ticks],
+            "ticktext": [_fmt(int(t) if integer else t) for t in ticks],
+        }
+    dim: dict[str, Any] = {"label": name, "values": nums, "range": [lo, hi]}
+    grid = p.values() if isinstance(p, (IntRange, FloatRange)) and (p.count() or 99) <= 8 else None
+    if grid:
+        ticks = [float(t) for t in grid]
+    elif integer:
+        ticks = _int_ticks(lo, hi)
+    else:
+        return dim  # plotly's own ticks read well on a linear float axis
+    dim["tickvals"] = ticks
+    dim["ticktext"] = [_fmt(int(t) if integer else t) for t in ticks]
+    return dim
+
+
+def _log_ticks(lo: float, hi: float, integer: bool) -> list[float]:
+    """Round values in [lo, hi] for a log axis: powers of 2 for ints (16, 32, 64) when
+    they give 2 to 8 ticks, else the densest of 1-9, 1-2-5, 1 per decade with at most 8."""
+    eps = 1e-9 * hi
+    if integer:
+        twos = [2.0**k for k in range(0, 64) if lo - eps <= 2.0**k <= hi + eps]
+        if 2 <= len(twos) <= 8:
+            return twos
+    decades = range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+    ticks: list[float] = []
+    for mantissas in ((1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 5), (1,)):
+        ticks = [
+            float(f"{m * 10.0**d:.12g}")
+            for d in decades
+            for m in mantissas
+            if lo - eps <= m * 10.0**d <= hi + eps and (not integer or m * 10.0**d >= 1)
+        ]
+        if len(ticks) <= 8:
+            break
+    if len(ticks) > 8:  # many decades: every k-th power of ten
+        ticks = ticks[:: math.ceil(len(ticks) / 8)]
+    if len(ticks) < 2:
+        ticks = sorted({lo, hi, *ticks})
+    return ticks
+
+
+def _int_ticks(lo: float, hi: float) -> list[float]:
+    """Integer ticks at a round step (1, 2, 5, 10, 20, ...), at most seven of them."""
+    span = max(hi - lo, 1.0)
+    k, step = 0, 1.0
+    while span / step > 6:
+        k += 1
+        step = (1, 2, 5)[k % 3] * 10.0 ** (k // 3)
+    first = math.ceil(lo / step) * step
+    return [first + i * step for i in range(int((hi - first) // step) + 1)]
 
 
 # ----------------------------------------------------------------------------- writing
@@ -623,7 +1041,10 @@ def _markdown(c: _Content) -> str:
     out += ["## Reproduce", ""]
     for s in searches:
         original, equivalent = commands(s)
-        out += [f"{s.label}:", "", "```", *([original] if original else []), equivalent, "```", ""]
+        block = [*(["# as it was run", original] if original else []), equivalent]
+        if original:
+            block[2:2] = ["# equivalent, from the settings the run recorded"]
+        out += [f"{s.label}:", "", "```", *block, "```", ""]
     return "\n".join(out)
 
 
@@ -633,8 +1054,13 @@ max-width:1200px;padding:0 1rem;color:#222}
 h1{font-size:1.6rem}h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.3rem}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
 th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
+@media (max-width:1100px){table{font-size:.75rem}th,td{padding:.25rem .35rem}}
 th{background:#f5f5f5}.verdict{background:#f0f7ff;border-left:4px solid #1f77b4;
-padding:.6rem 1rem}pre{background:#f6f8fa;padding:.6rem;overflow-x:auto}
+padding:.6rem 1rem}.table{overflow-x:auto}
+pre{background:#f6f8fa;padding:.6rem;white-space:pre-wrap;overflow-wrap:anywhere}
+pre.cmd{padding-left:2.2rem;text-indent:-1.6rem;margin-top:.2rem}
+pre.cmd .w{display:inline-block;max-width:100%;text-indent:0}p.cmd{margin:.6rem 0 0;
+font-size:.85rem;color:#555}
 .plot{margin:1rem 0}
 """
 
@@ -652,7 +1078,15 @@ def _table_html(rows: list[dict[str, Any]]) -> str:
         + "</tr>"
         for r in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<div class='table'>{table}</div>"
+
+
+def _command_html(command: str) -> str:
+    """A command that wraps between its words, never at the hyphens inside one (a path
+    longer than the line still wraps, anywhere); continuation lines are indented."""
+    words = " ".join(f"<span class='w'>{html.escape(w)}</span>" for w in command.split(" "))
+    return f"<pre class='cmd'>{words}</pre>"
 
 
 def _html(c: _Content, figs: list[Any]) -> str:
@@ -702,10 +1136,12 @@ def _html(c: _Content, figs: list[Any]) -> str:
     parts += ["<h2>Failed trials</h2>", _table_html(failed), "<h2>Reproduce</h2>"]
     for s in searches:
         original, equivalent = commands(s)
-        cmd = "\n".join([*([original] if original else []), equivalent])
+        parts += [f"<h3>{e(s.label)} — MLflow run <code>{e(s.run_id)}</code></h3>"]
+        if original:
+            parts += ["<p class='cmd'>As it was run:</p>", _command_html(original)]
         parts += [
-            f"<p>{e(s.label)} — MLflow run <code>{e(s.run_id)}</code></p>",
-            f"<pre>{e(cmd)}</pre>",
+            "<p class='cmd'>Equivalent, from the settings the run recorded:</p>",
+            _command_html(equivalent),
         ]
     parts += ["</body></html>"]
     return "\n".join(parts)
