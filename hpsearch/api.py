@@ -660,10 +660,10 @@ def make_report(
     artifact_path: str | None = None,
 ) -> Any:
     """Read searches back from MLflow and write index.html, report.md and trials.csv into
-    ``output`` (default ``reports/<experiment>``); with ``log``, attach the report to each
-    parent run it covers, under ``artifact_path`` (default ``reports/<folder name>``: a
-    search's own report, written by ``hpsearch run``, is ``report/``). Returns a
-    ``report.Report``; raises tracking.NoSearches."""
+    ``output`` (default ``reports/<experiment>``); with ``log``, store it once in MLflow
+    and point each parent run it covers at it (tracking.log_report), under ``artifact_path``
+    (default ``reports/<folder name>``: a search's own report, written by ``hpsearch run``,
+    is ``report/``). Returns a ``report.Report``; raises tracking.NoSearches."""
     from hpsearch.report import write_report
     from hpsearch.tracking import load_searches, log_report
 

@@ -795,11 +795,65 @@ def _record(
 
 def log_report(
     run_ids: list[str], folder: Path, artifact_path: str, tracking_uri: str | None = None
-) -> None:
-    """Attach a written report to each parent run it covers, under ``artifact_path``."""
+) -> str:
+    """Store a written report once, under ``artifact_path`` of the first of ``run_ids``,
+    and point every run it covers at it; returns the report's ``runs:/`` URI.
+
+    A report inlines plotly.js (about 4.9 MB), so a copy per covered run grew the store
+    with the square of the searches. make_report passes the runs oldest first: the home
+    stays the same as an experiment grows, so a new report rewrites the old copy. Every
+    covered run gets the tag ``hpsearch.report/<artifact_path>`` (the URI), and each of the
+    others a 1 KB index.html in its place that says where the report is (MLflow's UI shows
+    HTML in a sandboxed iframe, where links to another run do not work); that page also
+    overwrites a full copy an earlier report left there."""
+    import tempfile
+
     client = _client(resolve_tracking_uri(tracking_uri))
+    home, *others = run_ids
+    client.log_artifacts(home, str(folder), artifact_path)
+    uri = f"runs:/{home}/{artifact_path}/index.html"
+    key = report_tag(artifact_path)
     for rid in run_ids:
-        client.log_artifacts(rid, str(folder), artifact_path)
+        client.set_tag(rid, key, uri)
+    if others:
+        page = _report_pointer(client, home, folder, artifact_path, key, len(run_ids))
+        with tempfile.TemporaryDirectory() as tmp:
+            Path(tmp, "index.html").write_text(page, encoding="utf-8")
+            for rid in others:
+                client.log_artifacts(rid, tmp, artifact_path)
+    return uri
+
+
+def report_tag(artifact_path: str) -> str:
+    """The tag that points a covered run at the report stored under ``artifact_path``."""
+    return "hpsearch.report/" + re.sub(r"[^/\w.\- ]", "_", artifact_path.strip("/"))
+
+
+def _report_pointer(
+    client: Any, home: str, folder: Path, artifact_path: str, key: str, n_runs: int
+) -> str:
+    """The small page a covered run holds instead of the report: where the report is."""
+    from html import escape
+
+    md = folder / "report.md"
+    first = md.read_text(encoding="utf-8").split("\n", 1)[0] if md.exists() else ""
+    title = first.removeprefix("# ").strip() or "hpsearch report"
+    run = client.get_run(home)
+    name = run.info.run_name or home
+    path = f"{artifact_path}/index.html"
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{escape(title)}: stored on run {escape(name)}</title></head>"
+        "<body style='font-family:system-ui,sans-serif;margin:2rem;max-width:50rem'>"
+        f"<h1 style='font-size:1.4rem'>{escape(title)}</h1>"
+        f"<p>This report covers {n_runs} searches. It is stored once, on the search "
+        f"<b>{escape(name)}</b> (parent run <code>{escape(home)}</code>), as "
+        f"<code>{escape(path)}</code>: open that run's Artifacts tab to read it.</p>"
+        "<p>Or download it:</p><pre style='white-space:pre-wrap;overflow-wrap:anywhere'>"
+        f"mlflow artifacts download -u runs:/{escape(home)}/{escape(artifact_path)} -d .</pre>"
+        f"<p>Each run it covers carries the tag <code>{escape(key)}</code> with the URI "
+        f"<code>runs:/{escape(home)}/{escape(path)}</code>.</p></body></html>"
+    )
 
 
 def run_experiment(run_id: str, tracking_uri: str | None = None) -> str | None:

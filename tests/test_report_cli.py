@@ -96,8 +96,60 @@ def test_report_holds_every_trial_with_mlflow_values_and_logs_itself(store: dict
         assert f"Best val_accuracy = **{run['best_value']:.4f}**" in note
         own = {a.path for a in client.list_artifacts(run["parent_run_id"], "report")}
         assert {"report/index.html", "report/report.md", "report/trials.csv"} <= own
-        shared = {a.path for a in client.list_artifacts(run["parent_run_id"], "reports/rep")}
-        assert {"reports/rep/index.html", "reports/rep/report.md"} <= shared
+
+
+def _report_copies(client: Any, run_ids: list[str]) -> dict[str, int]:
+    """Every index.html under the runs' artifacts, by path, with its size."""
+    found: dict[str, int] = {}
+
+    def walk(rid: str, path: str | None) -> None:
+        for a in client.list_artifacts(rid, path):
+            if a.is_dir:
+                walk(rid, a.path)
+            elif a.path.endswith("index.html"):
+                found[f"{rid}/{a.path}"] = a.file_size
+
+    for rid in run_ids:
+        walk(rid, None)
+    return found
+
+
+@pytest.mark.slow
+def test_a_report_over_several_searches_stores_plotly_js_once(
+    store: dict[str, Any], tmp_path: Path
+) -> None:
+    """The full report (plotly.js inlined) lives on the oldest search it covers; the other
+    holds a 1 KB page naming it, and both carry a tag with its URI. Made again, the store
+    still holds one copy more than before: this report's."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=store["uri"])
+    home, other = (r["parent_run_id"] for r in store["runs"])  # oldest first
+
+    def full_copies() -> set[str]:
+        return {p for p, size in _report_copies(client, [home, other]).items() if size > 10**6}
+
+    before = full_copies()
+    assert {f"{home}/report/index.html", f"{other}/report/index.html"} <= before  # their own
+    for _ in range(2):
+        done = inproc("report", "--experiment", "rep-digits", "--tracking-uri", store["uri"],
+                      "-o", str(tmp_path / "cmp"), cwd=store["root"])  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert full_copies() == before | {f"{home}/reports/cmp/index.html"}
+    copies = _report_copies(client, [home, other])
+    assert copies[f"{other}/reports/cmp/index.html"] < 2_000
+    assert {a.path for a in client.list_artifacts(other, "reports/cmp")} == {
+        "reports/cmp/index.html"
+    }
+    uri = f"runs:/{home}/reports/cmp/index.html"
+    for rid in (home, other):
+        assert client.get_run(rid).data.tags["hpsearch.report/reports/cmp"] == uri
+    mlflow.set_tracking_uri(store["uri"])
+    pointer = mlflow.artifacts.load_text(f"runs:/{other}/reports/cmp/index.html")
+    assert f"parent run <code>{home}</code>" in pointer and "reports/cmp/index.html" in pointer
+    stored = mlflow.artifacts.load_text(uri)
+    assert stored == (tmp_path / "cmp" / "index.html").read_text()  # the page, as written
 
 
 @pytest.mark.slow
@@ -127,6 +179,18 @@ def test_html_report_renders_every_plot_in_a_real_browser(
         for plot in plots:  # every plot drew data, not an empty frame
             traces = driver.execute_script("return arguments[0].data.length", plot)
             assert traces >= 1
+        dims = {  # the space's log range on a log10 axis, its int ranges with int ticks
+            d["label"]: d
+            for d in driver.execute_script("return arguments[0].data[0].dimensions", plots[4])
+        }
+        lr = dims["learning_rate (log)"]
+        assert lr["range"] == [-3, -2] and lr["ticktext"] == ["0.001", "0.002", "0.005", "0.01"]
+        for name in {"n_hidden", "n_neurons"} & set(dims):
+            assert all(float(t).is_integer() for t in dims[name]["tickvals"])
+        for pre in driver.find_elements(By.TAG_NAME, "pre"):  # the commands, whole
+            width = driver.execute_script("return [arguments[0].scrollWidth, "
+                                          "arguments[0].clientWidth]", pre)  # fmt: skip
+            assert width[0] <= width[1]
         assert console_errors(driver) == []
         text = driver.find_element(By.TAG_NAME, "body").text
         assert "Winner: " in text and "What to try next" in text
