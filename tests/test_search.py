@@ -288,3 +288,43 @@ def test_epochs_flag_caps_every_trial_hyperband_and_asha_included(
     frame = pd.read_csv(json.loads(done.stdout)["trials_csv"])
     assert len(frame) >= 2 and (frame["status"] == "FINISHED").all()
     assert frame["epochs"].max() == 2, frame[["trial_id", "epochs"]]
+
+
+def test_a_terminal_is_told_what_happens_before_the_first_trial(tmp_path: Path) -> None:
+    """On a terminal, `hpsearch run` says what it is doing from its first second: loading
+    the data, the data, the store, the engine, then the trials (off a terminal only the
+    data and the trials: a log or a pipe keeps an error to its one line)."""
+    import os
+    import pty
+    import select
+
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE.replace("{name: digits}", "{name: digits, max_rows: 300}"))
+    master, slave = pty.openpty()
+    args = [str(Path(sys.executable).with_name("hpsearch")), "run", str(space), "--max-trials",
+            "1", "--epochs", "1", "--no-report", "--tracking-uri",
+            f"sqlite:///{tmp_path / 'm.db'}", "--output", str(tmp_path / "out")]  # fmt: skip
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        elif proc.poll() is not None:
+            break
+    proc.wait(timeout=300)
+    os.close(master)
+    text = seen.decode(errors="replace")
+    assert proc.returncode == 0, text[-3000:]
+    steps = ["loading data: digits ...", "data: digits", "opening the MLflow store:",
+             "starting keras-tuner", "random search on keras-tuner"]  # fmt: skip
+    where = [text.find(step) for step in steps]
+    assert -1 not in where and where == sorted(where), (where, text[:2000])
+    # how soon the first line comes is measured in benchmarks/cli_latency.py, not here
