@@ -225,7 +225,17 @@ def test_best_prints_the_best_trial_and_a_model_that_loads(store: dict[str, Any]
     one = store["runs"][0]["parent_run_id"]
     plain = inproc("best", "--run-id", one, "--tracking-uri", store["uri"], cwd=store["root"])
     assert plain.returncode == 0, plain.stderr
-    assert f"search {one}" in plain.stdout and plain.stdout.count("  ") >= 3
+    assert f"search {one}" in plain.stdout
+    # the searched params, in the space's order; the fixed ones only counted
+    listed = [line.split(" = ")[0].strip() for line in plain.stdout.splitlines() if " = " in line]
+    assert listed[1:] == ["n_hidden", "n_neurons", "learning_rate"], plain.stdout
+    assert "fixed settings: --verbose lists them" in plain.stdout
+    assert "batch_size" not in plain.stdout
+    verbose = inproc("best", "--run-id", one, "--tracking-uri", store["uri"], "--verbose",
+                     cwd=store["root"])  # fmt: skip
+    assert "fixed:\n" in verbose.stdout and "  batch_size = 64" in verbose.stdout
+    assert list(top["params"])[:3] == ["n_hidden", "n_neurons", "learning_rate"]
+    assert top["searched"] == ["n_hidden", "n_neurons", "learning_rate"]
 
 
 @pytest.mark.slow
