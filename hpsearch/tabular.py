@@ -95,7 +95,9 @@ class DataSummary:
         classes = f", {len(self.classes)} classes" if self.classes else ""
         first = (
             f"data: {self.dataset}: {self.rows:,} rows, {len(self.features)} features "
-            f"({kinds}); target '{self.target or 'built in'}', {self.task}{classes}"
+            f"({kinds}); "
+            + (f"target '{self.target}', " if self.target else "")
+            + f"{self.task}{classes}"
         )
         dropped = []
         if self.dropped_rows:
