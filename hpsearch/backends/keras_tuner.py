@@ -77,6 +77,19 @@ def hp_value(hp: Any, name: str, param: Param) -> Any:
     return hp.Fixed(name, param.value)
 
 
+def clamp_to_space(space: Space, values: dict[str, Any]) -> dict[str, Any]:
+    """Int values put back inside their declared range, in place.
+
+    keras-tuner 1.4.8's ``Int.prob_to_value`` maps a probability in [0, 1) onto
+    ``[min, max + 1)``, but its Bayesian oracle optimises over [0, 1] inclusive, so a
+    proposal at the edge becomes max + 1 (``n_neurons=257`` from ``[16, 256]``)."""
+    for name, param in space.searched().items():
+        value = values.get(name)
+        if isinstance(param, IntRange) and isinstance(value, int) and value > param.max:
+            values[name] = param.max
+    return values
+
+
 def fixed_params(space: Space) -> dict[str, Any]:
     """The params a search holds fixed, by name (every vocabulary name has one)."""
     searched = space.searched()
@@ -343,6 +356,7 @@ def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
 
     class SpaceHyperModel(kt.HyperModel):  # type: ignore[misc]
         def build(self, hp: Any) -> Any:
+            clamp_to_space(space, hp.values)  # the trial's record too: hp is the trial's
             # Only searched params are Keras Tuner hyperparameters: each one it declares
             # moves its sampling seed, so fixed ones would make the same seed sample other
             # configurations whenever the vocabulary grows.
@@ -678,6 +692,7 @@ class OracleSuggester:
         self.oracle.verbose = 0  # no per-trial tables on the terminal
         seed_oracle(kt, self.oracle, warm)
         self.metric = objective.metric
+        self.space = space
         self._trials: dict[str, Any] = {}
 
     def suggest(self, key: str) -> dict[str, Any] | None:
@@ -686,7 +701,8 @@ class OracleSuggester:
         if str(trial.status) != "RUNNING":
             return None
         self._trials[key] = trial
-        return {k: _plain(v) for k, v in trial.hyperparameters.values.items()}
+        values = clamp_to_space(self.space, trial.hyperparameters.values)
+        return {k: _plain(v) for k, v in values.items()}
 
     def observe(self, key: str, value: float | None) -> None:
         """Report a trial's objective (None or non-finite: the trial failed)."""

@@ -1,0 +1,31 @@
+"""The Keras Tuner adapter's own rules, without a search."""
+
+from __future__ import annotations
+
+from hpsearch.backends.keras_tuner import clamp_to_space, hp_value
+from hpsearch.space import parse_space
+
+SPACE = """
+name: t
+dataset: {name: digits}
+hyperparameters:
+  n_neurons: {int: [16, 256], log: true}
+  n_hidden: {int: [1, 3]}
+  learning_rate: {float: [1e-4, 1e-2], log: true}
+"""
+
+
+def test_an_int_proposed_at_the_edge_stays_inside_its_range() -> None:
+    """keras-tuner maps probability 1.0, which its Bayesian oracle may propose, to max + 1:
+    the value a trial is built with and recorded under is put back to max."""
+    import keras_tuner as kt
+
+    space = parse_space(SPACE)
+    hp = kt.HyperParameters()
+    for name, param in space.searched().items():
+        hp_value(hp, name, param)
+    n_neurons = next(h for h in hp.space if h.name == "n_neurons")
+    assert n_neurons.prob_to_value(1.0) == 257  # the keras-tuner behaviour guarded here
+    values = {"n_neurons": 257, "n_hidden": 3, "learning_rate": 0.01}
+    assert clamp_to_space(space, values) == {"n_neurons": 256, "n_hidden": 3, "learning_rate": 0.01}
+    assert clamp_to_space(space, {"n_neurons": 16}) == {"n_neurons": 16}
