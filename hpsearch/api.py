@@ -55,9 +55,7 @@ class SearchSummary:
     def best_params(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The best trial's searched params, then the fixed ones (what a reader wants
         first, and what only --verbose needs)."""
-        params = self.best.params if self.best else {}
-        first = {k: params[k] for k in self.searched if k in params}
-        return first, {k: v for k, v in params.items() if k not in first}
+        return split_params(self.searched, self.best.params if self.best else {})
 
     def as_json(self) -> dict[str, Any]:
         from hpsearch.tracking import redact_uri
@@ -75,6 +73,15 @@ class SearchSummary:
             "trials_csv": str(self.trials_csv),
             "tracking_uri": redact_uri(self.tracking_uri),
         }
+
+
+def split_params(
+    names: Iterable[str], params: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A trial's params as the searched ones (in ``names``' order), then the fixed rest:
+    how every command prints a trial."""
+    first = {k: params[k] for k in names if k in params}
+    return first, {k: v for k, v in params.items() if k not in first}
 
 
 def prepare(
@@ -488,7 +495,7 @@ def run_search(
         best=best,
         best_model_uri=model_uri,
         warnings=warnings,
-        searched=list(space.searched()),
+        searched=space.searched_names(),
     )
 
 
@@ -723,8 +730,7 @@ def best(
     params = {
         c[7:]: _plain(row[c]) for c in row.index if c.startswith("params.") and row[c] == row[c]
     }
-    searched = [k for k in _searched_names(s.space_text) if k in params]
-    params = {k: params[k] for k in searched} | params  # searched first
+    searched, fixed = split_params(_searched_names(s.space_text), params)
     is_logged = s.tags.get("hpsearch.best_trial_id") == row["trial_id"]
     return {
         "experiment": s.experiment,
@@ -737,8 +743,8 @@ def best(
         "direction": s.direction,
         "value": float(row["objective"]),
         "epochs": _plain(row["epochs"]),
-        "params": params,
-        "searched": searched,
+        "params": {**searched, **fixed},
+        "searched": list(searched),
         "model_uri": s.model_uri if is_logged else None,
     }
 
@@ -748,7 +754,7 @@ def _searched_names(space_text: str | None) -> list[str]:
     from hpsearch.space import parse_space
 
     try:
-        return list(parse_space(space_text).searched()) if space_text else []
+        return parse_space(space_text).searched_names() if space_text else []
     except SpaceError:
         return []
 

@@ -151,6 +151,8 @@ def builder_form(fn: Any) -> str:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return "params"
+    if any(p.kind == p.VAR_POSITIONAL for p in params):  # as check_builder reads *args
+        return "params"
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     required = [
         p

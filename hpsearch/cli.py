@@ -442,6 +442,11 @@ def run(
         fail(f"search stopped: {exc} (trials so far: {exc.trials_csv})", code=1)
     finally:
         display.close()
+    _resume_hint[:] = [  # the search is FINISHED: --resume would start another one
+        f"the search had finished (parent run {summary.parent_run_id}); "
+        f"hpsearch refit {summary.parent_run_id} / hpsearch report --run-id "
+        f"{summary.parent_run_id} make what was left"
+    ]
     refit = _final_fit(summary, verbose) if final_fit else None
     report_html = _search_report(summary) if with_report else None
     for warning in summary.warnings:
@@ -816,6 +821,7 @@ def best(
 ) -> None:
     """Print the best trial of an experiment (or a search): params, value, model URI."""
     from hpsearch.api import best as find_best
+    from hpsearch.api import split_params
     from hpsearch.tracking import NoSearches, TrackingUnavailable, preflight, resolve_tracking_uri
 
     if not experiment and not run_id:
@@ -835,10 +841,10 @@ def best(
         f"{top['strategy']}/{top['backend']} search {top['parent_run_id']} "
         f"(experiment '{top['experiment']}')"
     )
-    searched = top["searched"] or list(top["params"])  # a space that no longer parses: all
-    for key in searched:
-        typer.echo(f"  {key} = {top['params'][key]}")
-    fixed = {k: v for k, v in top["params"].items() if k not in searched}
+    # a space that no longer parses: every param is shown as searched
+    searched, fixed = split_params(top["searched"] or top["params"], top["params"])
+    for key, value in searched.items():
+        typer.echo(f"  {key} = {value}")
     if fixed and verbose:
         typer.echo("fixed:")
         for key, value in fixed.items():

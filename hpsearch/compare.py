@@ -24,7 +24,7 @@ from hpsearch.api import (
     make_report,
     run_search,
 )
-from hpsearch.space import BACKENDS, RAY_ONLY, STRATEGIES, Space, SpaceError
+from hpsearch.space import BACKENDS, RAY_ONLY, STRATEGIES, Space, SpaceError, epochs_flag_repeats
 from hpsearch.trials import SearchCallback
 
 COMPARISON_TAG = "hpsearch.comparison"
@@ -162,8 +162,8 @@ def _command(
         f"--seed {s.seed}",
         f"--experiment {experiment}",
     ]
-    if s.hyperband.max_epochs in (None, space.training.epochs):  # else: the file's own
-        parts.insert(4, f"--epochs {space.training.epochs}")  # --epochs sets max_epochs too
+    if epochs_flag_repeats(space.training.epochs, s.hyperband.max_epochs):
+        parts.insert(4, f"--epochs {space.training.epochs}")
     if budget_epochs is not None:
         parts.append(f"--budget-epochs {budget_epochs}")
     if budget_seconds is not None:

@@ -212,17 +212,28 @@ _LINEAR_METRICS = frozenset({"mae", "mean_absolute_error", "rmse", "root_mean_sq
 _SQUARED_METRICS = frozenset({"mse", "mean_squared_error"})
 
 
-def in_target_units(logs: dict[str, Any], scale: float) -> dict[str, Any]:
+def in_target_units(
+    logs: dict[str, Any], scale: float, *, squared_loss: bool = False
+) -> dict[str, Any]:
     """``logs`` of a model trained on a target divided by ``scale``, in place, with its
-    error metrics (train and ``val_``) in the target's own units. ``loss`` stays on the
-    standardised target: it is what the optimiser minimised."""
+    error metrics (train and ``val_``) in the target's own units. With ``squared_loss``
+    (an MSE loss: regression's default objective is ``val_loss``), ``loss`` too, in the
+    target's units squared, an L1/L2 penalty scaled with it; another loss (a builder's
+    own, say Huber) is left as the optimiser saw it."""
+    squared = _SQUARED_METRICS | ({"loss"} if squared_loss else set())
     for key, value in logs.items():
         name = key.removeprefix("val_")
         if name in _LINEAR_METRICS:
             logs[key] = float(value) * scale
-        elif name in _SQUARED_METRICS:
+        elif name in squared:
             logs[key] = float(value) * scale * scale
     return logs
+
+
+def is_mse(loss: Any) -> bool:
+    """Whether a compiled ``model.loss`` is the mean squared error."""
+    name = loss if isinstance(loss, str) else type(loss).__name__
+    return name in ("mse", "mean_squared_error", "MeanSquaredError")
 
 
 def target_units(scale: float | None) -> list[Any]:
@@ -255,7 +266,8 @@ def _target_units_class() -> type:
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             if logs is not None:
-                in_target_units(logs, self.target_scale)
+                loss = getattr(self.model, "loss", None)
+                in_target_units(logs, self.target_scale, squared_loss=is_mse(loss))
 
     return TargetUnits
 
@@ -355,7 +367,8 @@ def load_builder(spec: str, dirs: Sequence[str] = (), *, verbose: bool = False) 
     module that imports TensorFlow does so quietly, as hpsearch's own imports do."""
     import importlib
 
-    quiet_tensorflow(verbose)
+    if "tensorflow" not in sys.modules:  # once; later calls must not undo --verbose
+        quiet_tensorflow(verbose)
     module_name, _, attr = spec.partition(":")
     added = [d for d in dirs if d not in sys.path]
     sys.path[:0] = added

@@ -24,6 +24,7 @@ from hpsearch.space import (
     FloatRange,
     IntRange,
     SpaceError,
+    epochs_flag_repeats,
     parse_space,
 )
 from hpsearch.trials import FINISHED, SearchRecord
@@ -512,10 +513,11 @@ def commands(search: SearchRecord) -> tuple[str | None, str]:
         f"--strategy {search.strategy}",
         f"--backend {search.backend}",
         f"--max-trials {p.get('max_trials', '?')}",
-        f"--epochs {p.get('epochs', '?')}",
         f"--seed {p.get('seed', '?')}",
         f"--experiment {search.experiment}",
     ]
+    if epochs_flag_repeats(p.get("epochs"), p.get("hyperband_max_epochs")):
+        parts.insert(5, f"--epochs {p.get('epochs', '?')}")
     if "hpsearch.budget_epochs" in search.tags:
         parts.append(f"--budget-epochs {search.tags['hpsearch.budget_epochs']}")
     if "hpsearch.budget_seconds" in search.tags:

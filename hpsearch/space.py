@@ -737,6 +737,11 @@ class Space:
             field=field,
         )
 
+    def searched_names(self) -> list[str]:
+        """Every name a search decides, in the file's order: the searched params, then the
+        per-layer widths ``layer_shape: per_layer`` adds (what a reader wants first)."""
+        return [*self.searched(), *self.per_layer_names()]
+
     def per_layer_names(self) -> list[str]:
         """``n_neurons_1`` ... for the deepest net, when ``layer_shape`` may be per_layer."""
         shape = self.params.get("layer_shape")
@@ -1254,6 +1259,13 @@ def check_objective(metric: str, task: str, fail: Any = None) -> None:
             f"choose from {', '.join(options)}"
         )
         raise fail(("objective",), msg) if fail else SpaceError(msg, field="objective")
+
+
+def epochs_flag_repeats(epochs: Any, max_epochs: Any) -> bool:
+    """Whether ``--epochs <epochs>`` repeats a search whose space set Hyperband's (and
+    ASHA's) ``max_epochs``: the flag sets both, so only when they were equal or max_epochs
+    unset. Otherwise a reproduce command leaves both to the space file."""
+    return max_epochs in (None, "None", "") or str(max_epochs) == str(epochs)
 
 
 def hyperband_trials(max_epochs: int, factor: int, iterations: int) -> int:

@@ -293,7 +293,7 @@ class MlflowTracker(SearchCallback):
             "objective": self.space.objective.metric,
             "direction": self.space.objective.direction,
         }
-        if s.strategy == "hyperband":
+        if s.strategy in ("hyperband", "asha"):  # ASHA reads the hyperband section too
             out |= {f"hyperband_{k}": v for k, v in s.hyperband.model_dump().items()}
         if s.strategy == "bayesian":
             out |= {f"bayesian_{k}": v for k, v in s.bayesian.model_dump().items()}
@@ -364,13 +364,15 @@ class MlflowTracker(SearchCallback):
         query = f"tags.`{PARENT_TAG}` = '{parent_run_id}'"
         interrupted = []
         children = _search_all(self.client, run.info.experiment_id, query)
+        rerun = {c.data.tags.get(TRIAL_TAG) for c in children if c.info.status == FINISHED}
         for child in sorted(children, key=lambda r: r.info.start_time):
             tid = child.data.tags.get(TRIAL_TAG, "")
             if child.info.status in ("RUNNING", "KILLED"):  # KILLED: an older hpsearch's
                 self._fail_child(child.info.run_id, INTERRUPTED)
                 interrupted.append(tid)
             elif child.data.tags.get("hpsearch.error") == INTERRUPTED:
-                interrupted.append(tid)  # marked when the search was stopped
+                if tid not in rerun:  # marked when the search was stopped, not run since
+                    interrupted.append(tid)
             else:
                 self._children[tid] = child.info.run_id
         self.client.set_tag(parent_run_id, "hpsearch.resumed", str(time.time()))
@@ -668,6 +670,11 @@ def load_trials(
     frame = pd.DataFrame(rows)
     if frame.empty:
         return order_columns(frame)
+    # a trial stopped by Ctrl+C and run again by --resume is that trial once, not a failure
+    stopped = frame["error"] == INTERRUPTED
+    keys = list(zip(frame["parent_run_id"], frame["trial_id"], strict=True))
+    rerun = {k for k, s in zip(keys, stopped, strict=True) if not s}
+    frame = frame[[not (s and k in rerun) for k, s in zip(keys, stopped, strict=True)]]
     frame = frame.sort_values(["parent_run_id", "trial_id"], kind="stable").reset_index(drop=True)
     return order_columns(frame)
 

@@ -18,6 +18,7 @@ import pytest
 
 from hpsearch.report import (
     _zoom,
+    commands,
     epochs_to_reach,
     importance,
     md_table,
@@ -444,3 +445,16 @@ def test_long_commands_wrap_and_nothing_is_wider_than_the_page(page: Any) -> Non
                   .map(w => w.textContent)"""
     )
     assert split == []
+
+
+def test_the_equivalent_command_passes_epochs_only_where_it_repeats_the_search() -> None:
+    """`--epochs N` sets Hyperband's and ASHA's max_epochs too: a search whose file set a
+    different max_epochs is repeated by leaving both to the file."""
+    plain = record([{"objective": 0.8}])
+    assert "--epochs 3 " in commands(plain)[1]
+    same = record([{"objective": 0.8}], strategy="hyperband")
+    same.params["hyperband_max_epochs"] = "3"
+    assert "--epochs 3 " in commands(same)[1]
+    other = record([{"objective": 0.8}], strategy="hyperband")
+    other.params["hyperband_max_epochs"] = "10"
+    assert "--epochs" not in commands(other)[1]

@@ -182,3 +182,7 @@ def test_a_stopped_search_says_how_to_resume_and_the_count_goes_on(
     parents, children = _runs(uri)
     assert [p.info.status for p in parents] == ["FINISHED"]
     assert sum(c.info.status == "FINISHED" for c in children) == 3
+    from hpsearch.tracking import load_trials
+
+    table = load_trials("resume-test", tracking_uri=uri)  # what report and best read
+    assert len(table) == 3 and (table["status"] == "FINISHED").all()  # stopped, not failed

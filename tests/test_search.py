@@ -293,7 +293,9 @@ def test_epochs_flag_caps_every_trial_hyperband_and_asha_included(
 def test_a_terminal_is_told_what_happens_before_the_first_trial(tmp_path: Path) -> None:
     """On a terminal, `hpsearch run` says what it is doing from its first second: loading
     the data, the data, the store, the engine, then the trials (off a terminal only the
-    data and the trials: a log or a pipe keeps an error to its one line)."""
+    data and the trials: a log or a pipe keeps an error to its one line). A warning that
+    changes the search (--max-trials cutting Hyperband's schedule) comes before the first
+    trial, not after the search."""
     import os
     import pty
     import select
@@ -302,7 +304,7 @@ def test_a_terminal_is_told_what_happens_before_the_first_trial(tmp_path: Path) 
     space.write_text(SPACE.replace("{name: digits}", "{name: digits, max_rows: 300}"))
     master, slave = pty.openpty()
     args = [str(Path(sys.executable).with_name("hpsearch")), "run", str(space), "--max-trials",
-            "1", "--epochs", "1", "--no-report", "--tracking-uri",
+            "1", "--strategy", "hyperband", "--no-report", "--tracking-uri",
             f"sqlite:///{tmp_path / 'm.db'}", "--output", str(tmp_path / "out")]  # fmt: skip
     proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=slave)
     os.close(slave)
@@ -323,8 +325,10 @@ def test_a_terminal_is_told_what_happens_before_the_first_trial(tmp_path: Path) 
     os.close(master)
     text = seen.decode(errors="replace")
     assert proc.returncode == 0, text[-3000:]
-    steps = ["loading data: digits ...", "data: digits", "opening the MLflow store:",
-             "starting keras-tuner", "random search on keras-tuner"]  # fmt: skip
+    steps = ["loading data: digits ...", "data: digits",
+             "warning: hyperband: max_trials=1 cuts the bracket schedule of 5 trials",
+             "opening the MLflow store:", "starting keras-tuner",
+             "hyperband search on keras-tuner"]  # fmt: skip
     where = [text.find(step) for step in steps]
     assert -1 not in where and where == sorted(where), (where, text[:2000])
     # how soon the first line comes is measured in benchmarks/cli_latency.py, not here

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hpsearch.model import build_model, in_target_units, is_target_units, target_units
+from hpsearch.model import build_model, in_target_units, is_mse, is_target_units, target_units
 
 
 def test_logs_are_rewritten_in_place_for_train_and_validation() -> None:
@@ -19,12 +19,15 @@ def test_logs_are_rewritten_in_place_for_train_and_validation() -> None:
     assert logs == {"loss": 0.5, "mae": 5.0, "val_mae": 2.5, "val_rmse": 10.0, "mse": 50.0,
                     "val_x": 2}  # fmt: skip
     assert target_units(None) == []
+    mse_loss = in_target_units({"loss": 0.5, "val_loss": 0.25}, 10.0, squared_loss=True)
+    assert mse_loss == {"loss": 50.0, "val_loss": 25.0}  # an MSE loss is in units squared
+    assert is_mse("mse") and not is_mse("huber")
 
 
 def test_every_callback_after_it_and_the_history_see_target_units() -> None:
     """Keras 3 hands one logs dict to its callbacks in order and adds History last: the
     callback placed first makes EarlyStopping, a later callback and History see errors in
-    the target's units; ``loss`` stays the standardised MSE that was minimised."""
+    the target's units, ``loss`` (an MSE) too, in units squared."""
     import keras
 
     rng = np.random.default_rng(0)
@@ -49,7 +52,7 @@ def test_every_callback_after_it_and_the_history_see_target_units() -> None:
     assert history.history["val_mae"][-1] == pytest.approx(20 * scores["mae"], rel=1e-5)
     assert history.history["val_mse"][-1] == pytest.approx(400 * scores["mse"], rel=1e-5)
     assert history.history["val_rmse"][-1] == pytest.approx(20 * scores["rmse"], rel=1e-5)
-    assert history.history["val_loss"][-1] == pytest.approx(scores["loss"], rel=1e-5)
+    assert history.history["val_loss"][-1] == pytest.approx(400 * scores["loss"], rel=1e-5)
     assert seen[-1]["val_mae"] == history.history["val_mae"][-1]
     assert stop.best == min(history.history["val_mae"])
 

@@ -73,3 +73,31 @@ def test_ensure_experiment_marks_an_existing_experiment(tmp_path: Path) -> None:
     exp_id = client.create_experiment("made-by-hand")
     assert ensure_experiment(client, "made-by-hand") == exp_id
     assert client.get_experiment(exp_id).tags[EXPERIMENT_KIND_TAG] == MODEL_TRAINING
+
+
+def test_ui_page_links_the_experiment_and_marks_older_ones(tmp_path: Path) -> None:
+    """`hpsearch ui`'s link: a named experiment's runs in the model-training view; with two
+    experiments and no name, the list. An experiment an older hpsearch wrote (untagged, one
+    search) is marked model-training; one without searches is left alone. A name the store
+    lacks is one line with a "did you mean", before any UI starts."""
+    from mlflow.tracking import MlflowClient
+
+    from hpsearch.tracking import NoSearches, ui_page
+
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    assert ui_page(uri, None) == "#/" and not (tmp_path / "m.db").exists()
+    client = MlflowClient(uri)
+    digits = ensure_experiment(client, "digits-mlp")
+    older = client.create_experiment("penguins-mlp")
+    client.create_run(older, tags={"hpsearch.role": "search"})
+    other = client.create_experiment("someone-else")
+    assert ui_page(uri, None) == "#/"
+    assert client.get_experiment(older).tags[EXPERIMENT_KIND_TAG] == MODEL_TRAINING
+    assert EXPERIMENT_KIND_TAG not in client.get_experiment(other).tags
+    page = f"#/experiments/{digits}/runs?workflowType=machine_learning"
+    assert ui_page(uri, "digits-mlp") == page
+    with pytest.raises(NoSearches, match=r"did you mean 'digits-mlp'"):
+        ui_page(uri, "digits-mpl")
+    done = hpsearch("ui", "--tracking-uri", uri, "--experiment", "digits-mpl", "--port", "1",
+                    cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2 and "did you mean 'digits-mlp'" in done.stderr

@@ -354,6 +354,11 @@ def _search_kwargs(keras: Any, space: Space, data: Dataset, verbose: bool) -> di
 def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
     """A kt.HyperModel whose build() samples the space and whose fit() sets batch_size."""
 
+    builder = space.builder
+    kt_form = (
+        bool(builder) and builder_form(load_builder(builder or "", space.builder_dirs())) == "hp"
+    )
+
     class SpaceHyperModel(kt.HyperModel):  # type: ignore[misc]
         def build(self, hp: Any) -> Any:
             clamp_to_space(space, hp.values)  # the trial's record too: hp is the trial's
@@ -368,11 +373,6 @@ def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
             if params.get("layer_shape") == "per_layer":  # conditional: one per active layer
                 for name in space.per_layer_names()[: int(params["n_hidden"])]:
                     params[name] = hp_value(hp, name, space.params["n_neurons"])
-            builder = space.builder
-            kt_form = (
-                bool(builder)
-                and builder_form(load_builder(builder or "", space.builder_dirs())) == "hp"
-            )
             if kt_form:  # the builder reads every value from hp: fixed ones are there too
                 for name in fixed_params(space):
                     if isinstance(params[name], (bool, int, float, str)):
@@ -468,7 +468,8 @@ def _tuner_class(base: type) -> type:
             self._janitor = GraphJanitor()
 
         def _params(self, trial: Any) -> dict[str, Any]:
-            values = trial.hyperparameters.values
+            # before anything is logged: the trial's own record, which build() then reads
+            values = clamp_to_space(self._space, trial.hyperparameters.values)
             params = {k: _plain(v) for k, v in values.items() if not k.startswith("tuner/")}
             return self._space.active_params(fixed_params(self._space) | params)
 

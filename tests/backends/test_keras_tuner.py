@@ -29,3 +29,23 @@ def test_an_int_proposed_at_the_edge_stays_inside_its_range() -> None:
     values = {"n_neurons": 257, "n_hidden": 3, "learning_rate": 0.01}
     assert clamp_to_space(space, values) == {"n_neurons": 256, "n_hidden": 3, "learning_rate": 0.01}
     assert clamp_to_space(space, {"n_neurons": 16}) == {"n_neurons": 16}
+
+
+def test_the_trial_is_reported_with_the_value_it_is_built_with() -> None:
+    """The clamp happens where a trial's params are first read (on_trial_begin logs them to
+    MLflow), on the trial's own record, which the model is then built from."""
+    from types import SimpleNamespace
+
+    import keras_tuner as kt
+
+    from hpsearch.backends.keras_tuner import _tuner_class
+
+    space = parse_space(SPACE)
+    reporting = _tuner_class(kt.RandomSearch)
+    tuner = reporting.__new__(reporting)
+    tuner._space = space
+    values = {"n_neurons": 257, "n_hidden": 2, "learning_rate": 1e-3, "tuner/epochs": 2}
+    trial = SimpleNamespace(hyperparameters=SimpleNamespace(values=values))
+    params = tuner._params(trial)
+    assert params["n_neurons"] == 256 and values["n_neurons"] == 256
+    assert "tuner/epochs" not in params
