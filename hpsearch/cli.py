@@ -409,6 +409,7 @@ def run(
         fail(str(exc))
     display = ProgressDisplay(sys.stderr, budget_epochs=budget_epochs)
     signal.signal(signal.SIGTERM, _terminate)  # cron, Kubernetes: stop cleanly, resumable
+    signal.signal(signal.SIGINT, _interrupt)  # Ctrl+C: the same, and never lost
     _hint_resume("run")
     sys.unraisablehook = _quiet_unraisable
     try:
@@ -532,7 +533,13 @@ class Terminated(KeyboardInterrupt):
     its running trials are marked KILLED and ``--resume`` picks the search up."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl+C (SIGINT), raised where the search is, as Python's own handler does, but
+    remembered, so that a raise swallowed on the way is raised again (see below)."""
+
+
 _terminated: list[int] = []
+_interrupted: list[int] = []
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -540,24 +547,35 @@ def _terminate(signum: int, frame: Any) -> None:
     raise Terminated()
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    _interrupted.append(signum)
+    raise Interrupted()
+
+
 def _quiet_unraisable(info: Any) -> None:
-    """Drop the "Exception ignored in ..." report of a swallowed Terminated (see below)."""
-    if not isinstance(info.exc_value, Terminated):
+    """Drop the "Exception ignored in ..." report of a swallowed stop (see below)."""
+    if not isinstance(info.exc_value, (Terminated, Interrupted)):
         sys.__unraisablehook__(info)
 
 
 class _TerminationCheck(SearchCallback):
-    """Raises Terminated at the next epoch if SIGTERM's own raise was swallowed (a signal
-    handler runs wherever the main thread is, a weakref callback included, where Python
-    only prints what it raises)."""
+    """Raises the stop again at the next epoch if the signal handler's own raise was
+    swallowed: a handler runs wherever the main thread is, a weakref callback or a
+    ``__del__`` included, where Python only prints what it raises (a Ctrl+C lost so let a
+    search run to its end)."""
 
     def on_epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
-        if _terminated:
-            raise Terminated()
+        self._check()
 
     def on_trial_end(self, result: Any) -> None:
+        self._check()
+
+    @staticmethod
+    def _check() -> None:
         if _terminated:
             raise Terminated()
+        if _interrupted:
+            raise Interrupted()
 
 
 def _final_fit(summary: Any, verbose: bool) -> dict[str, Any]:
@@ -1085,6 +1103,8 @@ def main() -> None:
     global _debug
     _debug = False
     _resume_hint.clear()
+    _terminated.clear()
+    _interrupted.clear()
     try:
         code = app(standalone_mode=False)
         if code == 130:  # typer turns KeyboardInterrupt (and so SIGTERM) into exit 130

@@ -21,7 +21,8 @@ def hpsearch(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     from hpsearch.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    argv, here, sigterm = sys.argv, os.getcwd(), signal.getsignal(signal.SIGTERM)
+    argv, here = sys.argv, os.getcwd()
+    sigterm, sigint = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     sys.argv = ["hpsearch", *args]
     os.chdir(cwd)
     try:
@@ -34,5 +35,6 @@ def hpsearch(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     finally:
         sys.argv = argv
         os.chdir(here)
-        signal.signal(signal.SIGTERM, sigterm)  # `run` installs its own handler
+        signal.signal(signal.SIGTERM, sigterm)  # `run` installs its own handlers
+        signal.signal(signal.SIGINT, sigint)
     return subprocess.CompletedProcess(["hpsearch", *args], code, out.getvalue(), err.getvalue())

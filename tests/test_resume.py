@@ -39,15 +39,17 @@ search:
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
 
 
-def _finished_children(db: Path) -> int:
-    """FINISHED child runs in the store, read with plain sqlite while the search writes."""
+def _finished_children(db: Path, status: str = "FINISHED") -> int:
+    """Child runs in the store with ``status``, read with plain sqlite while the search
+    writes."""
     if not db.exists():
         return 0
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
             row = con.execute(
                 "select count(*) from runs r join tags t on t.run_uuid = r.run_uuid "
-                "where t.key = 'mlflow.parentRunId' and r.status = 'FINISHED'"
+                "where t.key = 'mlflow.parentRunId' and r.status = ?",
+                (status,),
             ).fetchone()
     except sqlite3.Error:
         return 0
@@ -144,11 +146,12 @@ def test_a_stopped_search_says_how_to_resume_and_the_count_goes_on(
                              text=True)  # fmt: skip
     deadline = time.time() + 240
     try:
-        while _finished_children(db) < 1:
+        # a trial finished and the next one running: the signal lands mid-trial
+        while _finished_children(db) < 1 or _finished_children(db, "RUNNING") < 1:
             assert first.poll() is None, first.communicate()[1][-2000:]
             assert time.time() < deadline, "no trial finished in time"
             time.sleep(0.1)
-        time.sleep(1.0)  # into the next trial's 25 epochs
+        time.sleep(0.5)  # into its 20 epochs
         first.send_signal(sig)
         _, err = first.communicate(timeout=120)
     finally:
