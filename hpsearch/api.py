@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpsearch.space import Space, SpaceError, load_space
+from hpsearch.space import Space, SpaceError, load_space, parse_logged
 from hpsearch.trials import (
     CallbackList,
     SearchCallback,
@@ -730,7 +730,8 @@ def best(
     params = {
         c[7:]: _plain(row[c]) for c in row.index if c.startswith("params.") and row[c] == row[c]
     }
-    searched, fixed = split_params(_searched_names(s.space_text), params)
+    logged = parse_logged(s.space_text)
+    searched, fixed = split_params(logged.searched_names() if logged else [], params)
     is_logged = s.tags.get("hpsearch.best_trial_id") == row["trial_id"]
     return {
         "experiment": s.experiment,
@@ -747,16 +748,6 @@ def best(
         "searched": list(searched),
         "model_uri": s.model_uri if is_logged else None,
     }
-
-
-def _searched_names(space_text: str | None) -> list[str]:
-    """The params a search varied, from its logged space file ([] when it does not parse)."""
-    from hpsearch.space import parse_space
-
-    try:
-        return parse_space(space_text).searched_names() if space_text else []
-    except SpaceError:
-        return []
 
 
 def _plain(value: Any) -> Any:

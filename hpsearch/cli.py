@@ -18,7 +18,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from hpsearch import __version__
-from hpsearch.space import BACKENDS, STRATEGIES, Space, SpaceError, hyperband_trials, load_space
+from hpsearch.space import BACKENDS, STRATEGIES, Space, SpaceError, load_space
 from hpsearch.trials import SearchCallback
 
 app = typer.Typer(
@@ -153,9 +153,8 @@ def validate(
     search = s.search
     typer.echo(f"space size: {size_text}")
     budget = f"{search.max_trials} trials"
-    if search.strategy == "hyperband":
-        hb = search.hyperband
-        full = hyperband_trials(hb.max_epochs or s.training.epochs, hb.factor, hb.iterations)
+    full = s.hyperband_schedule()
+    if full is not None:
         budget = f"{min(full, search.max_trials)} trials (schedule {full}, max_trials caps it)"
     if search.strategy == "grid":
         sides = " x ".join(str(p.count()) for p in s.searched().values())

@@ -9,7 +9,6 @@ are drawn with plotly and the page embeds plotly.js, so it opens offline with no
 
 from __future__ import annotations
 
-import functools
 import html
 import math
 import time
@@ -23,9 +22,8 @@ from hpsearch.space import (
     Choice,
     FloatRange,
     IntRange,
-    SpaceError,
     epochs_flag_repeats,
-    parse_space,
+    parse_logged,
 )
 from hpsearch.trials import FINISHED, SearchRecord
 
@@ -167,22 +165,11 @@ def _params_text(row: Any, names: list[str] | None = None) -> str:
 def _searched(search: SearchRecord) -> list[str] | None:
     """The names the search varied, from its space file; None when unknown (all shown)."""
     space = _space(search)
-    return list(space.searched()) if space else None
+    return space.searched_names() if space else None
 
 
 def _space(search: SearchRecord) -> Any:
-    if not search.space_text:
-        return None
-    return _parsed(search.space_text)
-
-
-@functools.lru_cache(maxsize=64)
-def _parsed(text: str) -> Any:
-    """A space file's text parsed once per report (every section asks for it)."""
-    try:
-        return parse_space(text, source=Path("space.yaml"))
-    except SpaceError:
-        return None
+    return parse_logged(search.space_text)
 
 
 def _declared(searches: list[SearchRecord]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import hashlib
 import itertools
 import math
@@ -868,16 +869,21 @@ class Space:
             return p.min
         return VOCABULARY[name].default
 
+    def hyperband_schedule(self) -> int | None:
+        """Trials in one full Hyperband schedule, by Keras Tuner's bracket arithmetic (None
+        for other strategies)."""
+        if self.search.strategy != "hyperband":
+            return None
+        hb = self.search.hyperband
+        return hyperband_trials(hb.max_epochs or self.training.epochs, hb.factor, hb.iterations)
+
     def hyperband_cap(self) -> tuple[int, str | None]:
         """The trials Keras Tuner's Hyperband will run (max_trials may cut its bracket
         schedule), and a warning when it does: said before the search, as it changes it."""
         search = self.search
-        if search.strategy != "hyperband" or search.backend != "keras-tuner":
-            return search.max_trials, None
-        hb = search.hyperband
-        full = hyperband_trials(hb.max_epochs or self.training.epochs, hb.factor, hb.iterations)
-        if full <= search.max_trials:
-            return full, None
+        full = self.hyperband_schedule() if search.backend == "keras-tuner" else None
+        if full is None or full <= search.max_trials:
+            return search.max_trials if full is None else full, None
         return search.max_trials, (
             f"hyperband: max_trials={search.max_trials} cuts the bracket schedule of {full} "
             "trials; raise --max-trials to run it whole"
@@ -1166,6 +1172,18 @@ def validate_yaml(raw: dict[str, Any], model: type[M], fail: Callable[..., Space
     except ValidationError as exc:
         loc, msg = _pydantic_error(exc, model)
         raise fail(loc, msg) from None
+
+
+@functools.lru_cache(maxsize=64)
+def parse_logged(text: str | None) -> Space | None:
+    """The space file a search logged, parsed once (reports and ``best`` ask for it many
+    times); None when there is none or it no longer parses."""
+    if not text:
+        return None
+    try:
+        return parse_space(text, source=Path("space.yaml"))
+    except SpaceError:
+        return None
 
 
 def parse_space(text: str, *, source: Path | None = None) -> Space:

@@ -21,6 +21,7 @@ from hpsearch.space import (
     SpaceError,
     hyperband_trials,
     load_space,
+    parse_logged,
     parse_space,
 )
 
@@ -384,3 +385,10 @@ def test_epochs_flag_is_every_trials_cap_hyperbands_max_epochs_included() -> Non
     assert plain.with_overrides(epochs=3).search.hyperband.max_epochs is None
     with pytest.raises(SpaceError, match="--epochs"):
         digits.with_overrides(epochs=0)
+
+
+def test_a_logged_space_is_parsed_once_and_a_broken_one_is_none() -> None:
+    text = "name: t\ndataset: {name: digits}\nhyperparameters:\n  n_hidden: {int: [1, 3]}\n"
+    assert parse_logged(text) is parse_logged(text)  # cached: reports ask per search
+    assert parse_logged(text).searched_names() == ["n_hidden"]  # type: ignore[union-attr]
+    assert parse_logged("nonsense: [") is None and parse_logged(None) is None

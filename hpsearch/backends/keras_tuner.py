@@ -158,7 +158,6 @@ class KerasTunerBackend:
         (params, objective) pairs the oracle starts from (see seed_oracle)."""
         search, objective = space.search, space.objective
         max_trials = space.hyperband_cap()[0]  # its warning is run_search's, said up front
-        warnings: list[str] = []
         settings: dict[str, Any] = {"workers": self.workers}
         if self.gpus:
             settings["gpus"] = ",".join(map(str, self.gpus))
@@ -175,7 +174,7 @@ class KerasTunerBackend:
         if self.workers > 1:
             if warm:
                 raise ValueError("--warm-start needs one Keras Tuner process (drop --workers)")
-            return self._run_parallel(space, data, workdir, callbacks, info, warnings, resume)
+            return self._run_parallel(space, data, workdir, callbacks, info, resume)
 
         quiet_tensorflow(self.verbose)
         import keras
@@ -198,7 +197,7 @@ class KerasTunerBackend:
                 data.x_train, data.y_train, **_search_kwargs(keras, space, data, self.verbose)
             )
 
-        outcome = SearchOutcome(tuner.results, objective.direction, None, warnings)
+        outcome = SearchOutcome(tuner.results, objective.direction)
 
         def load_best() -> Any:
             # This search's best, not the oracle's: a warm start's seed trials are the
@@ -222,7 +221,6 @@ class KerasTunerBackend:
         workdir: Path,
         callbacks: SearchCallback,
         info: SearchInfo,
-        warnings: list[str],
         resume: bool = False,
     ) -> SearchOutcome:
         """A chief and ``workers`` processes; their events reach ``callbacks`` here."""
@@ -257,9 +255,7 @@ class KerasTunerBackend:
                 tuner.oracle.reload()
             return tuner.get_best_models(num_models=1)[0]
 
-        return SearchOutcome(
-            run.results, space.objective.direction, load_best, [*warnings, *run.warnings]
-        )
+        return SearchOutcome(run.results, space.objective.direction, load_best, run.warnings)
 
 
 def _quiet_stdout(verbose: bool) -> Any:
@@ -354,14 +350,13 @@ def _search_kwargs(keras: Any, space: Space, data: Dataset, verbose: bool) -> di
 def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
     """A kt.HyperModel whose build() samples the space and whose fit() sets batch_size."""
 
-    builder = space.builder
     kt_form = (
-        bool(builder) and builder_form(load_builder(builder or "", space.builder_dirs())) == "hp"
+        bool(space.builder)
+        and builder_form(load_builder(str(space.builder), space.builder_dirs())) == "hp"
     )
 
     class SpaceHyperModel(kt.HyperModel):  # type: ignore[misc]
         def build(self, hp: Any) -> Any:
-            clamp_to_space(space, hp.values)  # the trial's record too: hp is the trial's
             # Only searched params are Keras Tuner hyperparameters: each one it declares
             # moves its sampling seed, so fixed ones would make the same seed sample other
             # configurations whenever the vocabulary grows.
