@@ -25,6 +25,7 @@ from hpsearch.trials import (
     SearchInfo,
     TrialResult,
     best_of,
+    finished_rows,
     is_better,
     to_frame,
 )
@@ -716,7 +717,7 @@ def best(
         f = s.trials
         if f.empty:
             continue
-        ok = f[(f["status"] == "FINISHED") & f["objective"].notna()]
+        ok = finished_rows(f)
         for _, row in ok.iterrows():
             value = float(row["objective"])
             if not math.isfinite(value):

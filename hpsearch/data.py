@@ -47,13 +47,10 @@ class Dataset:
     y_test: np.ndarray
     feature_names: list[str] = field(default_factory=list)
     class_names: list[str] | None = None
-    scaling: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     info: DataSummary | None = None  # what was read, dropped and why
-    #: regression: the train split's {"shift": mean, "scale": std}; y_* are standardised
-    #: with it, and metrics are reported back in the target's units (model.target_units)
-    target_scaling: dict[str, float] | None = None
-    #: raw rows -> model inputs, as plain JSON (see hpsearch.recipe); the logged model's
+    #: raw rows -> model inputs, as plain JSON (see hpsearch.recipe); the logged model's.
+    #: The one record of the fill, the scaling and the target's scaling.
     recipe: dict[str, Any] = field(default_factory=dict)
     #: each split's rows as positions in the table as read (``test``: in the test file
     #: when the source ships one), so raw rows can be matched to the arrays
@@ -64,6 +61,17 @@ class Dataset:
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
+
+    @property
+    def scaling(self) -> dict[str, Any]:
+        """The features' scaling, fit on the train split (the recipe's)."""
+        return dict(self.recipe.get("scaling") or {"kind": "none"})
+
+    @property
+    def target_scaling(self) -> dict[str, float] | None:
+        """Regression: the train split's {"shift": mean, "scale": std}; y_* are standardised
+        with it, and metrics are reported back in the target's units (model.target_units)."""
+        return self.recipe.get("target")
 
     @property
     def target_scale(self) -> float | None:
@@ -88,8 +96,6 @@ class Dataset:
             "task": self.task,
             "feature_names": self.feature_names,
             "class_names": self.class_names,
-            "scaling": self.scaling,
-            "target_scaling": self.target_scaling,
             "notes": self.notes,
             "recipe": self.recipe,
         }
@@ -110,7 +116,6 @@ class _Raw:
     encoding: dict[str, Any] = field(default_factory=dict)  # recipe["encoding"]
     rows: np.ndarray | None = None  # x's rows as positions in ``source`` (None: all)
     source: Any = None  # the raw table (or arrays) x was encoded from
-    test_source: Any = None  # the same for ``test``
 
 
 def load_dataset(spec: DatasetSpec, seed: int, base_dir: Path | None = None) -> Dataset:
@@ -217,7 +222,6 @@ def _keras_images(name: str) -> Callable[[DatasetSpec], _Raw]:
             notes=notes,
             encoding=encoding,
             source=x_tr,
-            test_source=x_te,
         )
 
     return load
@@ -424,10 +428,8 @@ def _split_and_scale(spec: DatasetSpec, raw: _Raw, seed: int) -> Dataset:
         y_test=y_te,
         feature_names=raw.feature_names,
         class_names=raw.class_names,
-        scaling=scaling,
         notes=raw.notes,
         info=raw.info,
-        target_scaling=target,
         recipe={
             "version": recipe.VERSION,
             "dataset": label,
@@ -443,10 +445,13 @@ def _split_and_scale(spec: DatasetSpec, raw: _Raw, seed: int) -> Dataset:
         example=_example(raw, i_va[:5]),
     )
     if target is not None:
-        data.notes.append(
+        note = (
             f"target standardised with the train mean {target['shift']:.4g} and std "
             f"{target['scale']:.4g}; metrics are reported in the target's units"
         )
+        data.notes.append(note)
+        if data.info is not None and data.info.notes is not data.notes:
+            data.info.notes.append(note)  # validate --data and data_summary.json say it too
     for a in (data.x_train, data.y_train, data.x_valid, data.y_valid, data.x_test, data.y_test):
         a.setflags(write=False)  # shared by every trial of a search: nobody may mutate it
     return data

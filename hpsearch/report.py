@@ -23,9 +23,10 @@ from hpsearch.space import (
     FloatRange,
     IntRange,
     epochs_flag_repeats,
+    label,
     parse_logged,
 )
-from hpsearch.trials import FINISHED, SearchRecord
+from hpsearch.trials import FINISHED, SearchRecord, finished_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -143,7 +144,7 @@ def summary(searches: list[SearchRecord]) -> list[dict[str, Any]]:
 
 def _best_row(s: SearchRecord) -> Any:
     f = s.trials
-    ok = f[(f["status"] == FINISHED) & f["objective"].notna()] if len(f) else f
+    ok = finished_rows(f)
     if ok.empty:
         return None
     idx = ok["objective"].idxmax() if s.direction == "max" else ok["objective"].idxmin()
@@ -191,13 +192,6 @@ def _categorical(p: Any, values: Any) -> bool:
     if p is not None:
         return isinstance(p, (Choice, Bool))
     return not _is_number(values)
-
-
-def _label(value: Any) -> str:
-    """A choice's label: 64 and 64.0 (a column with gaps turns ints to floats) read alike."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _fmt(value: Any) -> str:
@@ -257,7 +251,7 @@ def importance(searches: list[SearchRecord]) -> tuple[dict[str, float], str]:
     frame = trials_frame(searches)
     if frame.empty:
         return {}, "no trials"
-    ok = frame[(frame["status"] == FINISHED) & frame["objective"].notna()]
+    ok = finished_rows(frame)
     if len(ok) < MIN_TRIALS_FOR_IMPORTANCE:
         return {}, (f"needs at least {MIN_TRIALS_FOR_IMPORTANCE} finished trials (have {len(ok)})")
     import optuna
@@ -384,10 +378,7 @@ def next_steps(searches: list[SearchRecord], ranks: dict[str, float]) -> list[st
 
 
 def _finished(searches: list[SearchRecord]) -> pd.DataFrame:
-    frame = trials_frame(searches)
-    if frame.empty:
-        return frame
-    return frame[(frame["status"] == FINISHED) & frame["objective"].notna()]
+    return finished_rows(trials_frame(searches))
 
 
 def _top_tip(searches: list[SearchRecord], name: str, share: float, p: Any) -> str:
@@ -406,9 +397,9 @@ def _top_tip(searches: list[SearchRecord], name: str, share: float, p: Any) -> s
     if _categorical(p, values):
         by_level: dict[str, float] = {}
         for v, obj in zip(ok[col], ok["objective"], strict=True):
-            by_level.setdefault(_label(v), float(obj))  # sorted: the first is the level's best
+            by_level.setdefault(label(v), float(obj))  # sorted: the first is the level's best
         levels = list(by_level)
-        untried = [_label(o) for o in (p.values() if p is not None else []) or []]
+        untried = [label(o) for o in (p.values() if p is not None else []) or []]
         untried = [o for o in untried if o not in by_level]
         tail = (
             f" ({', '.join(untried)} never finished a trial: give it trials before fixing)"
@@ -532,8 +523,7 @@ def _figures(searches: list[SearchRecord], ranks: dict[str, float], top_k: int) 
     fig = go.Figure()
     for i, s in enumerate(searches):
         f = s.trials
-        ok = f[(f["status"] == FINISHED) & f["objective"].notna()] if len(f) else f
-        ok = ok.sort_values("objective", ascending=s.direction != "max").head(top_k)
+        ok = finished_rows(f).sort_values("objective", ascending=s.direction != "max").head(top_k)
         for _, r in ok.iterrows():
             curve = s.curves.get(str(r["trial_id"]), [])
             fig.add_trace(
@@ -553,7 +543,7 @@ def _figures(searches: list[SearchRecord], ranks: dict[str, float], top_k: int) 
     )
     figs.append(fig)
 
-    parcoords = _parcoords(searches)
+    parcoords = _parcoords(searches, zoom)
     if parcoords is not None:
         figs.append(parcoords)
 
@@ -774,7 +764,7 @@ def _y_window(searches: list[SearchRecord]) -> list[float] | None:
 # ----------------------------------------------------------------------------- parameters
 
 
-def _parcoords(searches: list[SearchRecord]) -> Any:
+def _parcoords(searches: list[SearchRecord], zoom: _Zoom | None) -> Any:
     """Parallel coordinates of the finished trials, one axis per varied param read as its
     space declares it: log params on a log10 axis labelled with real values, choices as
     labelled categories, ints with integer ticks. None when no trial finished."""
@@ -801,7 +791,6 @@ def _parcoords(searches: list[SearchRecord]) -> Any:
         "showscale": True,
         "colorbar": {"title": {"text": metric, "side": "right"}, "thickness": 14, "x": 1.04},
     }
-    zoom = _zoom(searches)
     if zoom is not None:
         # the colours spread over the window where the searches compete; the poor first
         # trials share the darkest one instead of squeezing the rest into one colour
@@ -837,12 +826,12 @@ def _dimension(name: str, values: list[Any], p: Any) -> dict[str, Any]:
     """One parcoords axis. Plotly has no log axis for parcoords, so a log param is drawn
     as log10 with ticks labelled in real values."""
     if _categorical(p, values):
-        levels = [_label(o) for o in (p.values() if p is not None else []) or []]
-        levels += sorted({_label(v) for v in values} - set(levels))
+        levels = [label(o) for o in (p.values() if p is not None else []) or []]
+        levels += sorted({label(v) for v in values} - set(levels))
         index = {level: i for i, level in enumerate(levels)}
         return {
             "label": name,
-            "values": [index[_label(v)] for v in values],
+            "values": [index[label(v)] for v in values],
             "tickvals": list(range(len(levels))),
             "ticktext": levels,
             "range": [0, len(levels) - 1],

@@ -23,6 +23,7 @@ import numpy as np
 
 from hpsearch import recipe
 from hpsearch.space import DatasetSpec, did_you_mean, short
+from hpsearch.space import label as class_label
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -652,16 +653,10 @@ def encode_target(
     lookup = {c: i for i, c in enumerate(classes)}
     encoded = y.map(lookup).to_numpy(dtype=np.int64)
     counts = np.bincount(encoded, minlength=len(classes))
-    names = [_label(c) for c in classes]
+    names = [class_label(c) for c in classes]
     summary.classes = {n: int(k) for n, k in zip(names, counts, strict=True)}
     summary.task = "binary" if len(classes) == 2 else "multiclass"
     return encoded, names
-
-
-def _label(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _warn_leaks(

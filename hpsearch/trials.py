@@ -167,6 +167,13 @@ def to_frame(results: Sequence[TrialResult]) -> pd.DataFrame:
     return order_columns(frame)
 
 
+def finished_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The trials that finished with an objective: what best, reports and rankings read."""
+    if frame.empty:
+        return frame
+    return frame[(frame["status"] == FINISHED) & frame["objective"].notna()]
+
+
 def order_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """trial_id, status, params.*, objective, metrics.*, then the rest: one layout everywhere."""
     for col in (*LEAD_COLUMNS, *TAIL_COLUMNS):
