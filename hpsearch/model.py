@@ -230,6 +230,17 @@ def in_target_units(
     return logs
 
 
+def evaluate(
+    model: Any, x: Any, y: Any, target_scale: float | None, batch_size: int
+) -> dict[str, float]:
+    """``model.evaluate`` as a dict, a regression's errors in the target's units (evaluate
+    runs no epoch callbacks, so target_units cannot do it there)."""
+    scores = dict(model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True))
+    if target_scale is not None:
+        in_target_units(scores, target_scale, squared_loss=is_mse(model.loss))
+    return {k: float(v) for k, v in scores.items()}
+
+
 def is_mse(loss: Any) -> bool:
     """Whether a compiled ``model.loss`` is the mean squared error."""
     name = loss if isinstance(loss, str) else type(loss).__name__

@@ -138,7 +138,7 @@ def final_fit(
     quiet_tensorflow(verbose)
     import keras
 
-    from hpsearch.model import build_model, fit_options, in_target_units, is_mse, target_units
+    from hpsearch.model import build_model, evaluate, fit_options, target_units
 
     x_fit = np.concatenate([data.x_train, data.x_valid])
     y_fit = np.concatenate([data.y_train, data.y_valid])
@@ -170,12 +170,8 @@ def final_fit(
             f"the refit of trial {search['trial_id']} reached a NaN or infinite loss "
             f"after {len(losses)} of {n_epochs} epochs; nothing was logged"
         )
-    scores = model.evaluate(
-        data.x_test, data.y_test, batch_size=options["batch_size"], verbose=0, return_dict=True
-    )
-    if data.target_scale is not None:  # regression: errors in the target's units
-        scores = in_target_units(dict(scores), data.target_scale, squared_loss=is_mse(model.loss))
-    test_metrics = {f"test_{k}": float(v) for k, v in scores.items()}
+    scores = evaluate(model, data.x_test, data.y_test, data.target_scale, options["batch_size"])
+    test_metrics = {f"test_{k}": v for k, v in scores.items()}
 
     register_as = search["experiment"] if register else None
     version_tags = {f"param.{k}": str(v) for k, v in search["trial_params"].items()}

@@ -112,7 +112,10 @@ def test_registered_penguins_model_takes_raw_rows_in_python_and_served(
 ) -> None:
     """`run --final-fit` registers a model that takes the CSV's own columns (text, a
     missing value, an island never seen) and answers with the species the Keras model
-    gives on the encoded rows, loaded in Python and behind `mlflow models serve`."""
+    gives on the encoded rows, loaded in Python and behind `mlflow models serve`. The test
+    rows' encoding is the training arrays'; the two odd rows are encoded by recipe.transform
+    (checked against training in test_recipe.py), and their unseen island and missing bill
+    length are checked here by hand: no island column set, the train mean, both scaled."""
     import mlflow
     from palmerpenguins import load_penguins
 
@@ -139,7 +142,19 @@ def test_registered_penguins_model_takes_raw_rows_in_python_and_served(
 
     wrapped = model.unwrap_python_model()
     assert wrapped.recipe == json.loads(json.dumps(data.recipe))
-    encoded = np.concatenate([data.x_test[:6], recipe.transform(data.recipe, odd)])
+    odd_x = recipe.transform(data.recipe, odd)
+    names, scaling = data.feature_names, data.recipe["scaling"]
+
+    def scaled(i: int, value: float) -> float:  # the train split's standard scaling
+        return float((value - scaling["shift"][i]) / scaling["scale"][i])
+
+    islands = [i for i, n in enumerate(names) if n.startswith("island_")]
+    assert len(islands) == 3  # Biscoe, Dream, Torgersen: Atlantis sets none of them
+    for i in islands:
+        assert odd_x[0, i] == pytest.approx(scaled(i, 0.0), abs=1e-5)
+    bill = names.index("bill_length_mm")  # missing: the train mean
+    assert odd_x[0, bill] == pytest.approx(scaled(bill, data.recipe["fill"][bill]), abs=1e-5)
+    encoded = np.concatenate([data.x_test[:6], odd_x])
     probs = wrapped.keras_model.predict(encoded, verbose=0)
     expected = [data.class_names[i] for i in probs.argmax(axis=1)]
 

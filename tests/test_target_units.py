@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hpsearch.model import build_model, in_target_units, is_mse, is_target_units, target_units
+from hpsearch.model import (
+    build_model,
+    evaluate,
+    in_target_units,
+    is_mse,
+    is_target_units,
+    target_units,
+)
 
 
 def test_logs_are_rewritten_in_place_for_train_and_validation() -> None:
@@ -54,6 +61,9 @@ def test_every_callback_after_it_and_the_history_see_target_units() -> None:
     assert history.history["val_rmse"][-1] == pytest.approx(20 * scores["rmse"], rel=1e-5)
     assert history.history["val_loss"][-1] == pytest.approx(400 * scores["loss"], rel=1e-5)
     assert seen[-1]["val_mae"] == history.history["val_mae"][-1]
+    in_units = evaluate(model, x[48:], y[48:], 20.0, batch_size=32)  # what a refit logs
+    assert in_units["mae"] == pytest.approx(20 * scores["mae"], rel=1e-5)
+    assert in_units["loss"] == pytest.approx(400 * scores["loss"], rel=1e-5)
     assert stop.best == min(history.history["val_mae"])
 
 
