@@ -33,6 +33,7 @@ from hpsearch.trials import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from hpsearch.data import Dataset
     from hpsearch.tabular import DataSummary
 
 DEFAULT_OUTPUT = Path("reports")
@@ -114,6 +115,22 @@ class _Resumed(CallbackList):
 
     def on_search_begin(self, info: SearchInfo) -> None:
         super().on_search_begin(dataclasses.replace(info, previous=self.previous))
+
+
+def load_data(space: Space) -> tuple[Dataset, Space]:
+    """The space's dataset as a search trains on it, and the space for its task (a file's
+    task is known only once read); a model too large for its input width is a SpaceError.
+    No TensorFlow: ``validate --data`` runs it too. Raises data.DataError."""
+    from hpsearch.data import load_dataset
+
+    data = load_dataset(
+        space.dataset, space.search.seed, space.source.parent if space.source else None
+    )
+    space = space.for_task(data.task)
+    problem = space.model_problem(math.prod(data.input_shape))
+    if problem:
+        raise space.error_at("hyperparameters.n_neurons", problem)
+    return data, space
 
 
 def plan_search(
@@ -334,7 +351,7 @@ def run_search(
     interrupted ones are marked FAILED and run again, and ``max_trials`` counts them all.
     """
     from hpsearch.backends.base import SearchStalled, get_backend
-    from hpsearch.data import dump_preprocessing, finite_json, load_dataset
+    from hpsearch.data import dump_preprocessing, finite_json
     from hpsearch.tracking import MlflowTracker, preflight, resolve_tracking_uri, store_label
 
     if budget_epochs is not None or budget_seconds is not None:
@@ -362,13 +379,8 @@ def run_search(
             load_builder(space.builder, space.builder_dirs(), verbose=verbose)
         except BuilderError as exc:
             raise space.error_at("builder", str(exc)) from None
-    base_dir = space.source.parent if space.source else None
     status(f"loading data: {space.dataset.name}")
-    data = load_dataset(space.dataset, space.search.seed, base_dir)
-    space = space.for_task(data.task)  # file datasets: the task is known only now
-    problem = space.model_problem(math.prod(data.input_shape))
-    if problem:
-        raise space.error_at("hyperparameters.n_neurons", problem)
+    data, space = load_data(space)
     if on_data is not None and data.info is not None:
         on_data(data.info)
     cut = space.hyperband_cap()[1]

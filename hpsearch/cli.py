@@ -189,14 +189,11 @@ def _check_builder(s: Space) -> None:
 
 def _data_summary(s: Space) -> tuple[Any, Space]:
     """Load the space's dataset as a search would (no TensorFlow) and summarise it."""
-    from hpsearch.data import DataError, load_dataset
+    from hpsearch.api import load_data
+    from hpsearch.data import DataError
 
     try:
-        loaded = load_dataset(s.dataset, s.search.seed, s.source.parent if s.source else None)
-        s = s.for_task(loaded.task)
-        problem = s.model_problem(math.prod(loaded.input_shape))
-        if problem:
-            raise s.error_at("hyperparameters.n_neurons", problem)
+        loaded, s = load_data(s)
     except DataError as exc:
         fail(str(s.error_at(exc.field, str(exc))))
     except SpaceError as exc:
