@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
+import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -263,6 +265,41 @@ def _quiet_stdout(verbose: bool) -> Any:
     return contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
 
 
+def write_atomically(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all: into a temporary file beside it, then
+    one rename. A stop (Ctrl+C, SIGTERM) raised mid-write leaves the old file as it was."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def atomic_state_files() -> None:
+    """Keras Tuner writes its state (oracle.json, trial.json, tuner0.json) with a plain
+    open-and-write (keras-tuner 1.4.8 ``utils.save_json``); a SIGTERM landing in one left an
+    empty oracle.json, and --resume then died on a JSONDecodeError. Local files are written
+    atomically instead, once per process."""
+    from keras_tuner.src import utils
+
+    if getattr(utils.save_json, "hpsearch_atomic", False):
+        return
+    original = utils.save_json
+
+    def save_json(path: Any, obj: Any) -> str:
+        if "://" in str(path):  # a remote store (gs://): Keras Tuner's own writer
+            return str(original(path, obj))
+        text = json.dumps(obj)
+        write_atomically(str(path), text)
+        return text
+
+    save_json.hpsearch_atomic = True  # type: ignore[attr-defined]
+    utils.save_json = save_json
+
+
 def _build_tuner(
     kt: Any,
     keras: Any,
@@ -277,6 +314,7 @@ def _build_tuner(
 ) -> Any:
     """The reporting tuner for ``space``: the same one in-process, in every child process
     of a parallel search, and when the parent reloads the best model afterwards."""
+    atomic_state_files()
     search, objective = space.search, space.objective
     max_trials = space.hyperband_cap()[0]
     hypermodel = _make_hypermodel(kt, keras, space, data)
@@ -669,6 +707,7 @@ class OracleSuggester:
         quiet_tensorflow()
         import keras_tuner as kt
 
+        atomic_state_files()  # Ray's driver writes this oracle's state
         hp = kt.HyperParameters()
         for name, param in space.searched().items():  # as SpaceHyperModel.build declares
             hp_value(hp, name, param)

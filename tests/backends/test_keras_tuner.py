@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from hpsearch.backends.keras_tuner import clamp_to_space, hp_value
+from pathlib import Path
+
+import pytest
+
+from hpsearch.backends.keras_tuner import atomic_state_files, clamp_to_space, hp_value
 from hpsearch.space import parse_space
 
 SPACE = """
@@ -49,3 +53,29 @@ def test_the_trial_is_reported_with_the_value_it_is_built_with() -> None:
     params = tuner._params(trial)
     assert params["n_neurons"] == 256 and values["n_neurons"] == 256
     assert "tuner/epochs" not in params
+
+
+def test_keras_tuner_state_is_written_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop landing while Keras Tuner writes oracle.json (a SIGTERM in CI left it empty,
+    and --resume died on a JSONDecodeError) leaves the previous state readable."""
+    import json
+
+    from keras_tuner.src import utils
+
+    import hpsearch.backends.keras_tuner as adapter
+
+    atomic_state_files()
+    state = tmp_path / "oracle.json"
+    utils.save_json(str(state), {"trials": 1})
+    assert json.loads(state.read_text()) == {"trials": 1}
+
+    def stopped(*args: object) -> None:
+        raise KeyboardInterrupt  # what the signal handler raises, just before the rename
+
+    monkeypatch.setattr(adapter.os, "replace", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        utils.save_json(str(state), {"trials": 2})
+    assert json.loads(state.read_text()) == {"trials": 1}  # the old state, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["oracle.json"]  # no temporary left
