@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hpsearch.errors import SearchFailed, SearchStalled, TooManyFailures
 from hpsearch.space import Space, SpaceError, load_space, parse_logged
 from hpsearch.trials import (
     CallbackList,
@@ -216,10 +217,6 @@ def backend_options(backend: str, **options: Any) -> dict[str, Any]:
     return given
 
 
-class TooManyFailures(RuntimeError):
-    """``max_failures`` trials failed: the search stops instead of burning the budget."""
-
-
 class _FailureLimit(SearchCallback):
     """Counts failed trials and stops the search at the limit."""
 
@@ -350,7 +347,7 @@ def run_search(
     seed and output folder continues under its parent run: finished trials are kept, the
     interrupted ones are marked FAILED and run again, and ``max_trials`` counts them all.
     """
-    from hpsearch.backends.base import SearchStalled, get_backend
+    from hpsearch.backends import load as get_backend
     from hpsearch.data import dump_preprocessing, finite_json
     from hpsearch.tracking import MlflowTracker, preflight, resolve_tracking_uri, store_label
 
@@ -561,14 +558,6 @@ def _check_budget_options(space: Space, options: dict[str, Any]) -> None:
             "submit it as a Ray job instead",
             field="--budget",
         )
-
-
-class SearchFailed(RuntimeError):
-    """The search stopped early (e.g. too many failed trials); what ran is in trials_csv."""
-
-    def __init__(self, message: str, *, trials_csv: Path, parent_run_id: str) -> None:
-        super().__init__(message)
-        self.trials_csv, self.parent_run_id = trials_csv, parent_run_id
 
 
 def _command_line() -> str:

@@ -18,6 +18,8 @@ from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import Any
 
+from hpsearch.errors import BuilderError
+
 #: The call hpsearch makes: ``fn(params, input_shape, task)``, plus ``n_outputs=`` if taken.
 FORM = "def build(params, input_shape, task, n_outputs=1)"
 #: Keras Tuner's form (the seed's 10.3, every Keras Tuner tutorial): ``fn(hp)``.
@@ -25,10 +27,6 @@ KT_FORM = "def build_model(hp)"
 FORMS = f"{FORM}, or Keras Tuner's {KT_FORM}"
 #: The ``hp`` methods a Keras Tuner builder may call to read a hyperparameter.
 HP_METHODS = ("Int", "Float", "Choice", "Boolean", "Fixed")
-
-
-class BuilderError(ValueError):
-    """A space's ``builder`` cannot be found, or is not a function of a supported form."""
 
 
 def check_builder(

@@ -17,9 +17,10 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from hpsearch import __version__
-from hpsearch.space import BACKENDS, STRATEGIES, Space, SpaceError, load_space
+from hpsearch.backends import BACKENDS, STRATEGIES
+from hpsearch.space import Space, SpaceError, load_space
 from hpsearch.trials import SearchCallback
+from hpsearch.version import __version__
 
 app = typer.Typer(
     name="hpsearch",

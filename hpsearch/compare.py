@@ -24,7 +24,8 @@ from hpsearch.api import (
     make_report,
     run_search,
 )
-from hpsearch.space import BACKENDS, RAY_ONLY, STRATEGIES, Space, SpaceError, epochs_flag_repeats
+from hpsearch.backends import BACKENDS, STRATEGIES, runs_on
+from hpsearch.space import Space, SpaceError, epochs_flag_repeats
 from hpsearch.trials import SearchCallback
 
 COMPARISON_TAG = "hpsearch.comparison"
@@ -64,7 +65,7 @@ def plan(
     pairs, skipped = [], []
     for backend in dict.fromkeys(backends):
         for strategy in dict.fromkeys(strategies):
-            if strategy in RAY_ONLY and backend != "ray":
+            if not runs_on(strategy, backend):
                 skipped.append(f"{strategy} on {backend} (a Ray-only strategy)")
             else:
                 pairs.append((strategy, backend))
@@ -143,10 +144,10 @@ def compare(
 def _hold_ray(stack: ExitStack, options: dict[str, Any], verbose: bool) -> None:
     """Start (or join) Ray once for the comparison's Ray searches. If that fails, each
     search starts Ray itself and reports the failure as its own, with its parent run."""
-    from hpsearch.backends.ray_tune import held_ray
+    from hpsearch.backends import session
 
     with suppress(Exception):  # the search's own start reports it
-        stack.enter_context(held_ray(verbose=verbose, **options))
+        stack.enter_context(session("ray", verbose=verbose, **options))
 
 
 def _command(

@@ -21,11 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hpsearch.errors import RefitFailed
 from hpsearch.space import parse_space
-
-
-class RefitFailed(RuntimeError):
-    """The refit trained to a NaN or infinite loss: nothing was logged."""
 
 
 @dataclass

@@ -28,11 +28,10 @@ from pydantic import (
     model_validator,
 )
 
+from hpsearch.backends import BACKENDS, STRATEGIES, only_on, runs_on
+from hpsearch.errors import MAX_ERROR_CHARS, SpaceError, one_line  # noqa: F401
+
 M = TypeVar("M", bound=BaseModel)
-STRATEGIES: tuple[str, ...] = ("random", "grid", "hyperband", "bayesian", "asha", "tpe")
-#: Strategies only Ray Tune offers (its ASHA scheduler, Optuna's TPE through OptunaSearch).
-RAY_ONLY: tuple[str, ...] = ("asha", "tpe")
-BACKENDS: tuple[str, ...] = ("keras-tuner", "ray")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam", "rmsprop", "nadam", "adamw", "adagrad", "adamax")
 ACTIVATIONS: tuple[str, ...] = (
     "relu",
@@ -119,44 +118,11 @@ VOCABULARY: dict[str, HParamInfo] = {
 MAX_PER_LAYER = 64
 
 
-class SpaceError(ValueError):
-    """A problem in a space file, rendered as ``file:line: field.path: problem``."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        file: str | None = None,
-        line: int | None = None,
-        field: str | None = None,
-    ) -> None:
-        self.file, self.line, self.field, self.problem = file, line, field, message
-        super().__init__(self.render())
-
-    def render(self) -> str:
-        where = ""
-        if self.file:
-            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
-        field = f"{self.field}: " if self.field else ""
-        return one_line(f"{where}{field}{self.problem}")
-
-
 def short(value: Any, limit: int = 60) -> str:
     """``repr(value)`` cut to ``limit`` characters: an error line stays one short line
     whatever a file puts in it."""
     text = repr(value) if not isinstance(value, str) else repr(value[: limit + 1])
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-#: The longest error line hpsearch prints; a longer one is cut (a value pasted in a file
-#: or an alias expanded in a message must not flood the terminal).
-MAX_ERROR_CHARS = 300
-
-
-def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
-    """``text`` on one line of at most ``limit`` characters."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def label(value: Any) -> str:
@@ -599,9 +565,11 @@ class SearchSpec(_Strict):
 
     @model_validator(mode="after")
     def _ray_only(self) -> SearchSpec:
-        if self.strategy in RAY_ONLY and self.backend != "ray":
+        if not runs_on(self.strategy, self.backend):
+            home = only_on(self.strategy) or "ray"
             raise ValueError(
-                f"strategy '{self.strategy}' runs on Ray only; set backend: ray (--backend ray)"
+                f"strategy '{self.strategy}' runs on {'Ray' if home == 'ray' else home} only; "
+                f"set backend: {home} (--backend {home})"
             )
         return self
 

@@ -26,10 +26,16 @@ from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hpsearch.backends import BACKENDS, STRATEGIES, runs_on
+from hpsearch.errors import (  # noqa: F401 - the exit codes a sweep ends with
+    EXIT_FAILED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    SweepLocked,
+)
 from hpsearch.space import (
-    BACKENDS,
-    RAY_ONLY,
-    STRATEGIES,
     Space,
     SpaceError,
     compose_yaml,
@@ -46,8 +52,6 @@ SWEEP_TAG, KEY_TAG, ENTRY_TAG, WINDOW_TAG = (
     "hpsearch.sweep_entry",
     "hpsearch.sweep_window",
 )
-#: Exit codes: all done, some entry failed, bad input, another run holds the lock, SIGTERM.
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_TERMINATED = 0, 1, 2, 3, 143
 
 
 class _Strict(BaseModel):
@@ -205,7 +209,7 @@ def load_sweep(path: str | Path, now: dt.datetime | None = None) -> Sweep:
             raise fail(("matrix", "spaces", i), f"{name}: {exc}") from None
         for strategy in spec.matrix.strategies:
             for backend in spec.matrix.backends:
-                if strategy in RAY_ONLY and backend != "ray":
+                if not runs_on(strategy, backend):
                     skipped.append(f"{space_path.stem} {strategy} on {backend}: Ray-only")
                     continue
                 for seed in spec.matrix.seeds:
@@ -444,10 +448,6 @@ class Runner:
 
 
 # ----------------------------------------------------------------------------- locking
-
-
-class SweepLocked(RuntimeError):
-    """Another run of the same sweep holds the lock (exit code 3)."""
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hpsearch import recipe
+from hpsearch.errors import DataError
 from hpsearch.space import DatasetSpec, did_you_mean, short
 from hpsearch.space import label as class_label
 
@@ -52,17 +53,6 @@ _DATE = re.compile(
     )\s*$""",
     re.X,
 )
-
-
-class DataError(ValueError):
-    """A dataset that cannot be used, with a one-line reason.
-
-    ``field`` names the space-file setting at fault (``dataset.target``), so the CLI can
-    point at its line; it defaults to ``dataset.name``, the data itself."""
-
-    def __init__(self, message: str, *, field: str = "dataset.name") -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpsearch import __version__
+from hpsearch.errors import NoSearches, SweepLocked, TrackingUnavailable
 from hpsearch.space import Space
 from hpsearch.trials import (
     FAILED,
@@ -28,6 +28,7 @@ from hpsearch.trials import (
     TrialResult,
     order_columns,
 )
+from hpsearch.version import __version__
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,10 +75,6 @@ def _quiet_mlflow() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     for name in ("alembic", "mlflow"):
         logging.getLogger(name).setLevel(logging.ERROR)
-
-
-class TrackingUnavailable(RuntimeError):
-    """The tracking store cannot be reached: raised before any training starts."""
 
 
 def preflight(uri: str, timeout: float = 5.0) -> None:
@@ -679,10 +676,6 @@ def load_trials(
     return order_columns(frame)
 
 
-class NoSearches(LookupError):
-    """The experiment or runs asked for hold no hpsearch searches."""
-
-
 def load_searches(
     *,
     experiment: str | None = None,
@@ -980,8 +973,6 @@ def lease(tracking_uri: str, experiment: str, name: str, ttl: float = 120.0) -> 
     import socket
     import threading
     import uuid
-
-    from hpsearch.sweep import SweepLocked
 
     client = _client(tracking_uri)
     exp_id = ensure_experiment(client, experiment)

@@ -1,1 +1,124 @@
-"""Search engines behind one protocol; each heavy library lives in exactly one module."""
+"""The engines, and what each can do, declared once: every caller asks here.
+
+Standard library only, so the space schema, the CLI's ``--help`` and ``validate`` can ask
+which strategies run where without importing an engine. An engine's own package (the only
+importer of its library) is imported by ``load`` and ``session``, when a search starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Every strategy, in the order help texts list them.
+STRATEGIES: tuple[str, ...] = ("random", "grid", "hyperband", "bayesian", "asha", "tpe")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One search engine: its package, its strategies and the options (by CLI flag) it
+    accepts besides ``verbose``."""
+
+    name: str
+    package: str
+    strategies: tuple[str, ...]
+    options: dict[str, str] = field(default_factory=dict)
+    #: Its restored state may lag the journal, so a resumed search tells it which trial
+    #: ids already ended; and budgets are checked by a stopper it runs.
+    needs_journal_ids: bool = False
+    #: Strategies whose suggestion algorithm another engine supplies: strategy -> engine.
+    borrows: dict[str, str] = field(default_factory=dict)
+    #: A cluster address (flag or RAY_ADDRESS) puts GPUs in the cluster's hands.
+    clustered: bool = False
+
+
+ENGINES: dict[str, Engine] = {
+    "keras-tuner": Engine(
+        name="keras-tuner",
+        package="hpsearch.backends.keras_tuner",
+        strategies=("random", "grid", "hyperband", "bayesian"),
+        options={"workers": "--workers", "gpus": "--gpus", "retries": "--retries"},
+    ),
+    "ray": Engine(
+        name="ray",
+        package="hpsearch.backends.ray_tune",
+        strategies=STRATEGIES,
+        options={
+            "address": "--address",
+            "max_concurrent": "--max-concurrent",
+            "cpus_per_trial": "--cpus-per-trial",
+            "gpus_per_trial": "--gpus-per-trial",
+            "time_budget_s": "--time-budget",
+            "gpus": "--gpus",
+            "retries": "--retries",
+        },
+        needs_journal_ids=True,
+        borrows={"bayesian": "keras-tuner"},  # Keras Tuner's Gaussian-process oracle
+        clustered=True,
+    ),
+}
+
+#: Engine names, in the order help texts list them.
+BACKENDS: tuple[str, ...] = tuple(ENGINES)
+
+
+def engine(name: str) -> Engine:
+    return ENGINES[name]
+
+
+def runs_on(strategy: str, backend: str) -> bool:
+    """Whether ``backend`` offers ``strategy``."""
+    return strategy in ENGINES[backend].strategies
+
+
+def engines_for(strategy: str) -> list[str]:
+    """The engines that offer ``strategy``."""
+    return [name for name, e in ENGINES.items() if strategy in e.strategies]
+
+
+def only_on(strategy: str) -> str | None:
+    """The one engine that offers ``strategy``, when only one does (for messages)."""
+    names = engines_for(strategy)
+    return names[0] if len(names) == 1 else None
+
+
+def option_owner(key: str) -> tuple[str, str]:
+    """The (engine, flag) of a backend option, for a message naming the flag."""
+    for name, e in ENGINES.items():
+        if key in e.options:
+            return name, e.options[key]
+    raise KeyError(key)
+
+
+def cluster_address(options: dict[str, Any]) -> str:
+    """The cluster a search joins (the ``address`` option, else RAY_ADDRESS); '' for none."""
+    return str(options.get("address") or os.environ.get("RAY_ADDRESS") or "")
+
+
+def load(name: str, **options: Any) -> Any:
+    """Import the engine's package only now, and build its backend (a base.Backend) with
+    ``options``. Typed Any: this module stays a leaf that imports no other hpsearch module."""
+    module = importlib.import_module(ENGINES[name].package)
+    return module.BACKEND_CLASS(**options)
+
+
+def session(name: str, verbose: bool = False, **options: Any) -> contextlib.AbstractContextManager:
+    """A context that keeps the engine up across several searches in this process (Ray's
+    start and stop cost 5-9 s a search here); engines without one get a null context."""
+    module = importlib.import_module(ENGINES[name].package)
+    opener: Callable[..., contextlib.AbstractContextManager] | None = getattr(
+        module, "session", None
+    )
+    return opener(verbose=verbose, **options) if opener else contextlib.nullcontext()
+
+
+def borrowed(strategy: str, backend: str) -> Any:
+    """The suggestion algorithm another engine supplies for ``backend``'s ``strategy``
+    (its package's ``SUGGESTERS``): Ray's bayesian is Keras Tuner's GP oracle."""
+    lender = ENGINES[backend].borrows[strategy]
+    module = importlib.import_module(ENGINES[lender].package)
+    return module.SUGGESTERS[strategy]

@@ -1,21 +1,18 @@
-"""The Backend protocol and how a backend is chosen by name (lazily: no heavy imports)."""
+"""The Backend protocol, and what a backend hands back (no heavy imports)."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from hpsearch.errors import SearchStalled  # noqa: F401
 from hpsearch.space import Space
 from hpsearch.trials import SearchCallback, TrialResult, best_of
 
 if TYPE_CHECKING:
     from hpsearch.data import Dataset
-
-#: backend name -> module under hpsearch.backends
-_MODULES = {"keras-tuner": "keras_tuner", "ray": "ray_tune"}
 
 
 @dataclass
@@ -32,11 +29,6 @@ class SearchOutcome:
         return best_of(self.results, self.direction)
 
 
-class SearchStalled(RuntimeError):
-    """No trial reported for far longer than any wait before: the search is stuck. Ends the
-    search as a failed one (its ended trials kept, ``--resume`` goes on), not a hang."""
-
-
 class Backend(Protocol):
     """Runs a search over a space on loaded data and reports through callbacks."""
 
@@ -51,10 +43,3 @@ class Backend(Protocol):
         *,
         resume: bool = False,
     ) -> SearchOutcome: ...
-
-
-def get_backend(name: str, **options: Any) -> Backend:
-    """Import the backend's adapter module only now, and build it with ``options``."""
-    module = importlib.import_module(f"hpsearch.backends.{_MODULES[name]}")
-    backend: Backend = module.BACKEND_CLASS(**options)
-    return backend

@@ -755,3 +755,6 @@ class OracleSuggester:
 
 if __name__ == "__main__":
     raise SystemExit(child_main())
+
+#: The suggestion algorithms this engine lends to others (backends.borrowed).
+SUGGESTERS = {"bayesian": OracleSuggester}

@@ -955,9 +955,11 @@ def _oracle_searcher(
     """Keras Tuner's Bayesian oracle behind a Tune Searcher: one GP algorithm, two engines."""
     from ray.tune.search import Searcher
 
-    from hpsearch.backends.keras_tuner import OracleSuggester
+    from hpsearch.backends import borrowed
 
-    suggester = OracleSuggester(space, workdir / "oracle", space.search.max_trials, warm)
+    suggester = borrowed("bayesian", "ray")(
+        space, workdir / "oracle", space.search.max_trials, warm
+    )
 
     class OracleSearcher(Searcher):  # type: ignore[misc]
         def __init__(self) -> None:
@@ -992,3 +994,4 @@ def _oracle_searcher(
 
 
 BACKEND_CLASS = RayTuneBackend
+session = held_ray
