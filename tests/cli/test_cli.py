@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from hpsearch import __version__
 from hpsearch.cli import app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / "search_spaces" / "digits.yaml"
 CONSOLE_SCRIPT = Path(sys.executable).with_name("hpsearch")
 

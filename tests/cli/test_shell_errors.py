@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 import hpsearch.api
-import hpsearch.cli
+import hpsearch.cli.options
 from hpsearch.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / "search_spaces" / "digits.yaml"
 HINT = "(run with --debug for the traceback)"
 
@@ -77,7 +77,7 @@ def test_unexpected_error_in_validate(
     def broken(path: Any) -> Any:
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(hpsearch.cli, "load_space", broken)
+    monkeypatch.setattr(hpsearch.cli.options, "load_space", broken)
     code, out, err = _main(["validate", str(DIGITS)], capsys, monkeypatch)
     assert (code, out) == (1, "")
     assert err == f"error: ZeroDivisionError: division by zero {HINT}\n"

@@ -1,0 +1,142 @@
+"""Commands that read finished searches back: ``best``, ``report`` and ``ui``."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hpsearch.cli.options import ExperimentOpt, RunIdOpt, TrackingOpt
+from hpsearch.cli.output import fail
+
+
+def report(
+    experiment: ExperimentOpt = None,
+    run_id: RunIdOpt = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Report folder [default: reports/<experiment>]",
+            show_default=False,
+        ),
+    ] = None,
+    tracking_uri: TrackingOpt = None,
+    top_k: Annotated[
+        int, typer.Option("--top-k", help="Learning curves of each search's top-k trials.")
+    ] = 3,
+    no_log: Annotated[
+        bool, typer.Option("--no-log", help="Do not attach the report to the parent runs.")
+    ] = False,
+) -> None:
+    """Write an HTML/Markdown/CSV report comparing the searches of an experiment or runs."""
+    from hpsearch.api import make_report
+    from hpsearch.tracking import NoSearches, TrackingUnavailable, preflight, resolve_tracking_uri
+
+    if not experiment and not run_id:
+        fail("give --experiment NAME or --run-id ID")
+    if top_k < 1:
+        fail("--top-k: must be at least 1")
+    try:
+        preflight(resolve_tracking_uri(tracking_uri))
+        made = make_report(
+            experiment=experiment,
+            run_ids=run_id or [],
+            tracking_uri=tracking_uri,
+            output=output,
+            log=not no_log,
+            top_k=top_k,
+        )
+    except NoSearches as exc:
+        fail(str(exc))
+    except TrackingUnavailable as exc:
+        fail(str(exc), code=1)
+    for line in made.verdict:
+        typer.echo(line)
+    typer.echo(f"report: {made.html}")
+    typer.echo(f"        {made.markdown}")
+    typer.echo(f"        {made.csv}")
+
+
+def best(
+    experiment: ExperimentOpt = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="One search's parent run id.", show_default=False)
+    ] = None,
+    tracking_uri: TrackingOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also list the settings the search held fixed.")
+    ] = False,
+) -> None:
+    """Print the best trial of an experiment (or a search): params, value, model URI."""
+    from hpsearch.api import best as find_best
+    from hpsearch.api import split_params
+    from hpsearch.tracking import NoSearches, TrackingUnavailable, preflight, resolve_tracking_uri
+
+    if not experiment and not run_id:
+        fail("give --experiment NAME or --run-id ID")
+    try:
+        preflight(resolve_tracking_uri(tracking_uri))
+        top = find_best(experiment=experiment, run_id=run_id, tracking_uri=tracking_uri)
+    except NoSearches as exc:
+        fail(str(exc))
+    except TrackingUnavailable as exc:
+        fail(str(exc), code=1)
+    if as_json:
+        typer.echo(json.dumps(top, default=str))
+        return
+    typer.echo(
+        f"best {top['metric']} = {top['value']:.4f}: trial {top['trial_id']} of "
+        f"{top['strategy']}/{top['backend']} search {top['parent_run_id']} "
+        f"(experiment '{top['experiment']}')"
+    )
+    # a space that no longer parses: every param is shown as searched
+    searched, fixed = split_params(top["searched"] or top["params"], top["params"])
+    for key, value in searched.items():
+        typer.echo(f"  {key} = {value}")
+    if fixed and verbose:
+        typer.echo("fixed:")
+        for key, value in fixed.items():
+            typer.echo(f"  {key} = {value}")
+    elif fixed:
+        typer.echo(f"  ({len(fixed)} fixed settings: --verbose lists them)")
+    typer.echo(f"trial run: {top['trial_run_id']}")
+    typer.echo(f"model: {top['model_uri'] or 'not logged for this trial'}")
+
+
+def ui(
+    tracking_uri: TrackingOpt = None,
+    experiment: Annotated[
+        str | None,
+        typer.Option(
+            "--experiment",
+            help="Print the link to this experiment's runs [default: the store's only one].",
+            show_default=False,
+        ),
+    ] = None,
+    host: Annotated[
+        str, typer.Option(help="Interface to bind; the default keeps it local.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
+) -> None:
+    """Open the MLflow UI on the same store the searches wrote to."""
+    from hpsearch.tracking import NoSearches, redact_uri, resolve_tracking_uri, serve_ui, ui_page
+
+    uri = resolve_tracking_uri(tracking_uri)
+    if uri.startswith(("http://", "https://")):
+        typer.echo(f"the searches log to a tracking server: open {redact_uri(uri)} in a browser")
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if sock.connect_ex((host if host != "0.0.0.0" else "127.0.0.1", port)) == 0:  # noqa: S104
+            fail(f"--port: {host}:{port} is already in use; pick another with --port")
+    try:
+        page = ui_page(uri, experiment)
+    except NoSearches as exc:
+        fail(str(exc))
+    typer.echo(f"MLflow UI for {redact_uri(uri)} at http://{host}:{port}/{page} (Ctrl+C stops it)")
+    serve_ui(uri, host, port)
