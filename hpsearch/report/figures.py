@@ -16,9 +16,7 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 
 
 def _figures(searches: list[SearchRecord], ranks: dict[str, float], top_k: int) -> list[Any]:
-    import plotly.graph_objects as go
-
-    metric = searches[0].metric
+    """Every figure of the page, in page order, with the shared look applied."""
     zoom = _zoom(searches)
     figs = [
         _progress_figure(searches, x, title, zoom)
@@ -28,6 +26,24 @@ def _figures(searches: list[SearchRecord], ranks: dict[str, float], top_k: int) 
             ("epochs", "Best so far by epochs consumed (the fair unit)"),
         )
     ]
+    figs.append(_learning_curves(searches, top_k))
+    parcoords = _parcoords(searches, zoom)
+    if parcoords is not None:
+        figs.append(parcoords)
+    if ranks:
+        figs.append(_importance_bar(ranks))
+    for fig in figs:
+        fig.update_layout(template="plotly_white")
+        if fig.layout.height is None:
+            fig.update_layout(height=420)
+        if fig.layout.margin.t is None:
+            fig.update_layout(margin={"t": 60})
+    return figs
+
+
+def _learning_curves(searches: list[SearchRecord], top_k: int) -> Any:
+    """The per-epoch curves of each search's ``top_k`` finished trials, a colour a search."""
+    import plotly.graph_objects as go
 
     fig = go.Figure()
     for i, s in enumerate(searches):
@@ -48,29 +64,22 @@ def _figures(searches: list[SearchRecord], ranks: dict[str, float], top_k: int) 
     fig.update_layout(
         title=f"Learning curves of each search's top {top_k} trials",
         xaxis_title="epoch",
-        yaxis_title=metric,
+        yaxis_title=searches[0].metric,
     )
-    figs.append(fig)
+    return fig
 
-    parcoords = _parcoords(searches, zoom)
-    if parcoords is not None:
-        figs.append(parcoords)
 
-    if ranks:
-        fig = go.Figure(go.Bar(x=list(ranks.values()), y=list(ranks.keys()), orientation="h"))
-        fig.update_layout(
-            title=f"Hyperparameter importance: {IMPORTANCE_METHOD}",
-            xaxis_title="share of explained variance",
-            yaxis={"autorange": "reversed"},
-        )
-        figs.append(fig)
-    for fig in figs:
-        fig.update_layout(template="plotly_white")
-        if fig.layout.height is None:
-            fig.update_layout(height=420)
-        if fig.layout.margin.t is None:
-            fig.update_layout(margin={"t": 60})
-    return figs
+def _importance_bar(ranks: dict[str, float]) -> Any:
+    """The importances as horizontal bars, the largest on top."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Bar(x=list(ranks.values()), y=list(ranks.keys()), orientation="h"))
+    fig.update_layout(
+        title=f"Hyperparameter importance: {IMPORTANCE_METHOD}",
+        xaxis_title="share of explained variance",
+        yaxis={"autorange": "reversed"},
+    )
+    return fig
 
 
 def _progress_figure(searches: list[SearchRecord], x: str, title: str, zoom: _Zoom | None) -> Any:
@@ -97,19 +106,7 @@ def _progress_figure(searches: list[SearchRecord], x: str, title: str, zoom: _Zo
         ]
         color = PALETTE[i % len(PALETTE)]
         clipped = [zoom.clip(v) for v in ys] if zoom else ys
-        fig.add_trace(
-            go.Scatter(
-                x=p[x],
-                y=clipped,
-                mode="lines+markers",
-                line={"shape": "hv", "color": color},
-                marker={"size": 6},
-                name=s.label,
-                legendgroup=s.label,
-                hovertext=text,
-                hovertemplate="%{hovertext}<extra>%{fullData.name}</extra>",
-            )
-        )
+        fig.add_trace(_best_line(s.label, p[x], clipped, color, text))
         zoomed_y.append(clipped)
         full_y.append(ys)
         if zoom is None:
@@ -117,21 +114,13 @@ def _progress_figure(searches: list[SearchRecord], x: str, title: str, zoom: _Zo
         marks = [j for j, o in enumerate(out) if o]
         edge_y = [clipped[j] for j in marks]
         fig.add_trace(  # a triangle on the edge for each point beyond it, over the line
-            go.Scatter(
-                x=[p[x].iloc[j] for j in marks],
-                y=edge_y,
-                mode="markers",
-                marker={
-                    "symbol": "triangle-down" if zoom.maximise else "triangle-up",
-                    "size": 11,
-                    "color": color,
-                    "line": {"width": 1, "color": "white"},
-                },
-                name=f"{s.label}: outside the zoom",
-                legendgroup=s.label,
-                showlegend=False,
-                hovertext=[text[j] for j in marks],
-                hovertemplate="%{hovertext}<extra>%{fullData.name}</extra>",
+            _edge_marks(
+                s.label,
+                [p[x].iloc[j] for j in marks],
+                edge_y,
+                zoom,
+                color,
+                [text[j] for j in marks],
             )
         )
         zoomed_y.append(edge_y)
@@ -143,8 +132,64 @@ def _progress_figure(searches: list[SearchRecord], x: str, title: str, zoom: _Zo
         height=440,
         margin={"t": 90},
     )
-    if zoom is None or not hidden:
-        return fig
+    if zoom is not None and hidden:
+        _add_zoom_toggle(fig, metric, zoom, (hidden, total), zoomed_y, full_y)
+    return fig
+
+
+def _best_line(name: str, x: Any, y: list[float], color: str, text: list[str]) -> Any:
+    """A search's best-so-far as a step line, hover text per point."""
+    import plotly.graph_objects as go
+
+    return go.Scatter(
+        x=x,
+        y=y,
+        mode="lines+markers",
+        line={"shape": "hv", "color": color},
+        marker={"size": 6},
+        name=name,
+        legendgroup=name,
+        hovertext=text,
+        hovertemplate="%{hovertext}<extra>%{fullData.name}</extra>",
+    )
+
+
+def _edge_marks(
+    name: str, x: list[Any], y: list[float], zoom: _Zoom, color: str, text: list[str]
+) -> Any:
+    """The triangles on the zoom's edge for a search's points beyond it (no legend entry:
+    they belong to the search's line)."""
+    import plotly.graph_objects as go
+
+    return go.Scatter(
+        x=x,
+        y=y,
+        mode="markers",
+        marker={
+            "symbol": "triangle-down" if zoom.maximise else "triangle-up",
+            "size": 11,
+            "color": color,
+            "line": {"width": 1, "color": "white"},
+        },
+        name=f"{name}: outside the zoom",
+        legendgroup=name,
+        showlegend=False,
+        hovertext=text,
+        hovertemplate="%{hovertext}<extra>%{fullData.name}</extra>",
+    )
+
+
+def _add_zoom_toggle(
+    fig: Any,
+    metric: str,
+    zoom: _Zoom,
+    counts: tuple[int, int],
+    zoomed_y: list[list[float]],
+    full_y: list[list[float]],
+) -> None:
+    """Zoom ``fig``'s y axis, say so in a note (``counts``: points outside, points in all)
+    and add the Zoomed / All trials buttons that swap the traces' y values and the note."""
+    hidden, total = counts
     side = "below" if zoom.maximise else "above"
     edge = "bottom" if zoom.maximise else "top"
     zoomed_note = (
@@ -165,49 +210,46 @@ def _progress_figure(searches: list[SearchRecord], x: str, title: str, zoom: _Zo
         "font": {"size": 12, "color": "#8a4b00"},
     }
     zoomed_title = f"best {metric} (zoomed: {hidden} points {side})"
+    zoomed = [
+        {"y": zoomed_y, "visible": [True] * len(zoomed_y)},
+        {
+            "yaxis.range": zoom.range,
+            "yaxis.autorange": False,
+            "yaxis.title.text": zoomed_title,
+            "annotations": [{**note, "text": zoomed_note}],
+        },
+    ]
+    full = [
+        # each search: its line shown, its edge marks hidden
+        {"y": full_y, "visible": [True, False] * (len(full_y) // 2)},
+        {
+            "yaxis.autorange": True,
+            "yaxis.title.text": f"best {metric}",
+            "annotations": [{**note, "text": full_note}],
+        },
+    ]
     fig.update_layout(
         yaxis={"range": zoom.range, "title": {"text": zoomed_title}},
         annotations=[{**note, "text": zoomed_note}],
-        updatemenus=[
-            {
-                "type": "buttons",
-                "direction": "right",
-                "showactive": True,
-                "active": 0,
-                "x": 1.0,
-                "xanchor": "right",
-                "y": 1.16,
-                "yanchor": "bottom",
-                "pad": {"t": 0, "b": 0},
-                "font": {"size": 11},
-                "buttons": [
-                    {
-                        "label": "Zoomed",
-                        "method": "update",
-                        "args": [
-                            {"y": zoomed_y, "visible": [True] * len(zoomed_y)},
-                            {
-                                "yaxis.range": zoom.range,
-                                "yaxis.autorange": False,
-                                "yaxis.title.text": zoomed_title,
-                                "annotations": [{**note, "text": zoomed_note}],
-                            },
-                        ],
-                    },
-                    {
-                        "label": "All trials",
-                        "method": "update",
-                        "args": [
-                            {"y": full_y, "visible": [True, False] * len(searches)},
-                            {
-                                "yaxis.autorange": True,
-                                "yaxis.title.text": f"best {metric}",
-                                "annotations": [{**note, "text": full_note}],
-                            },
-                        ],
-                    },
-                ],
-            }
-        ],
+        updatemenus=[_zoom_buttons(zoomed, full)],
     )
-    return fig
+
+
+def _zoom_buttons(zoomed: list[dict[str, Any]], full: list[dict[str, Any]]) -> dict[str, Any]:
+    """The two buttons above the plot's top right corner; each applies its update args."""
+    return {
+        "type": "buttons",
+        "direction": "right",
+        "showactive": True,
+        "active": 0,
+        "x": 1.0,
+        "xanchor": "right",
+        "y": 1.16,
+        "yanchor": "bottom",
+        "pad": {"t": 0, "b": 0},
+        "font": {"size": 11},
+        "buttons": [
+            {"label": "Zoomed", "method": "update", "args": zoomed},
+            {"label": "All trials", "method": "update", "args": full},
+        ],
+    }
