@@ -139,7 +139,7 @@ def test_pixel_arrays_and_answers() -> None:
     assert recipe.outputs(reg, [[0.0], [1.0]])["prediction"].tolist() == [150.0, 227.0]
 
 
-@pytest.mark.parametrize("name", ["recipe.py", "served_model.py"])
+@pytest.mark.parametrize("name", ["recipe.py", "tracking/served_model.py"])
 def test_the_code_a_model_carries_needs_no_hpsearch(name: str) -> None:
     """recipe.py and served_model.py run inside the logged model, where hpsearch may not
     be installed: they import only the standard library, numpy, pandas, mlflow, keras."""

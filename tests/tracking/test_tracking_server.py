@@ -28,7 +28,7 @@ from tests.in_process import hpsearch as in_process
 from tests.mlflow_server import Server, answers, free_port, stop, wait_http
 
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 400  # seconds for one CLI call: another suite may share these 2 cores
 TRIALS, EPOCHS = 2, 2
 USER, PASSWORD = "hpsearch-user-SECRET1", "hpsearch-pass-SECRET2"
