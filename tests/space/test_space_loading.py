@@ -1,10 +1,10 @@
-"""Search-space files: schema, validation errors with file:line, and the Space helpers."""
+"""Loading space files: validation errors with file:line, the YAML loader, defaults filled
+in, the objective resolved, and the shipped files."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -12,30 +12,19 @@ import yaml
 from hpsearch.space import (
     TASK_METRICS,
     VOCABULARY,
-    Bool,
-    Choice,
     Fixed,
     FloatRange,
-    IntRange,
-    Objective,
     SpaceError,
-    hyperband_trials,
     load_space,
     parse_logged,
     parse_space,
 )
+from tests.space.space_texts import BASE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "search_spaces").glob("*.yaml"))
 
-# Line numbers of the expected errors below count from this five-line base.
-BASE = (
-    "name: t\n"  # 1
-    "dataset:\n"  # 2
-    "  name: digits\n"  # 3
-    "hyperparameters:\n"  # 4
-    "  n_hidden: {int: [1, 3]}\n"  # 5
-)
+# Line numbers of the expected errors below count from BASE's five lines.
 MISSING = "<no such file>"
 DIRECTORY = "<a directory>"
 
@@ -217,64 +206,7 @@ def test_defaults_fill_unlisted_hyperparameters(write_space: Callable[..., Path]
     )
 
 
-def test_declared_defaults_win(write_space: Callable[..., Path]) -> None:
-    text = (
-        BASE.replace("{int: [1, 3]}", "{int: [1, 3], default: 2}")
-        + "  optimizer: {choice: [sgd, adam]}\n"
-        + "  activation: {choice: [relu, tanh], default: tanh}\n"
-        + "  normalize: {bool: true}\n"
-    )
-    space = load_space(write_space(text))
-    assert space.default_of("n_hidden") == 2
-    assert space.default_of("optimizer") == "sgd"  # no default: the first option
-    assert space.default_of("activation") == "tanh"
-    assert space.params["normalize"] == Bool(default=True)
-    assert isinstance(space.params["optimizer"], Choice)
-
-
-def test_size_of_a_finite_space(write_space: Callable[..., Path]) -> None:
-    text = BASE + (
-        "  n_neurons: {int: [16, 128], step: 16}\n"
-        "  optimizer: {choice: [sgd, adam, nadam]}\n"
-        "  dropout: {float: [0.0, 0.3], step: 0.1}\n"
-        "  normalize: {bool: false}\n"
-    )
-    space = load_space(write_space(text))
-    assert isinstance(space.params["n_neurons"], IntRange)
-    # n_hidden 1..3, n_neurons 16, 32, ..., 128, three optimizers, dropout 0.0..0.3, a bool
-    assert space.size() == 3 * 8 * 3 * 4 * 2
-
-
-def test_size_counts_every_integer_of_a_log_int_range(write_space: Callable[..., Path]) -> None:
-    space = load_space(write_space(BASE + "  n_neurons: {int: [4, 8], log: true}\n"))
-    assert space.size() == 3 * 5
-
-
-def test_size_of_a_continuous_space_is_none(write_space: Callable[..., Path]) -> None:
-    text = BASE + "  learning_rate: {float: [1e-4, 1e-2], log: true}\n"
-    assert load_space(write_space(text)).size() is None
-
-
 # ----------------------------------------------------------------------------- objective
-
-
-@pytest.mark.parametrize(
-    ("metric", "direction"),
-    [
-        ("accuracy", "max"),
-        ("val_accuracy", "max"),
-        ("val_auc", "max"),
-        ("loss", "min"),
-        ("val_loss", "min"),
-        ("mse", "min"),
-        ("val_mse", "min"),
-        ("mae", "min"),
-        ("val_mae", "min"),
-        ("val_rmse", "min"),
-    ],
-)
-def test_direction_is_inferred_from_the_metric(metric: str, direction: str) -> None:
-    assert Objective.infer(metric).direction == direction
 
 
 def test_default_objective_follows_the_task(write_space: Callable[..., Path]) -> None:
@@ -296,44 +228,6 @@ def test_explicit_direction_for_a_file_dataset(write_space: Callable[..., Path])
     assert space.task is None and space.dataset.is_file
 
 
-# ----------------------------------------------------------------------------- overrides
-
-
-def test_with_overrides_applies_cli_flags(write_space: Callable[..., Path]) -> None:
-    space = load_space(write_space(BASE))
-    new = space.with_overrides(strategy="hyperband", max_trials=4, seed=7, epochs=3, backend=None)
-    assert (new.search.strategy, new.search.max_trials, new.search.seed) == ("hyperband", 4, 7)
-    assert new.training.epochs == 3
-    assert new.search.backend == "keras-tuner"  # None keeps the file's value
-    # The original is left alone.
-    assert (space.search.strategy, space.search.max_trials, space.training.epochs) == (
-        "random",
-        10,
-        10,
-    )
-
-
-@pytest.mark.parametrize(
-    ("overrides", "flag", "phrase"),
-    [
-        ({"strategy": "bogus"}, "--strategy", "unknown strategy 'bogus'"),
-        ({"strategy": "hyperbnd"}, "--strategy", "(did you mean 'hyperband'?)"),
-        ({"backend": "rey"}, "--backend", "unknown backend 'rey'"),
-        ({"max_trials": 0}, "--max-trials", "greater than or equal to 1"),
-        ({"epochs": 0}, "--epochs", "greater than or equal to 1"),
-    ],
-)
-def test_with_overrides_rejects_bad_flags(
-    write_space: Callable[..., Path], overrides: dict[str, Any], flag: str, phrase: str
-) -> None:
-    space = load_space(write_space(BASE))
-    with pytest.raises(SpaceError) as info:
-        space.with_overrides(**overrides)
-    assert info.value.field == flag
-    assert str(info.value).startswith(f"{flag}: ")
-    assert phrase in str(info.value)
-
-
 # ----------------------------------------------------------------------------- shipped files
 
 
@@ -347,44 +241,6 @@ def test_shipped_space_loads(path: Path) -> None:
     assert space.searched(), "a shipped space should search something"
     if space.task is not None:
         assert space.objective.metric.removeprefix("val_") in TASK_METRICS[space.task]
-
-
-# ----------------------------------------------------------------------------- hyperband
-
-
-@pytest.mark.parametrize(
-    ("max_epochs", "factor", "iterations", "expected"),
-    [
-        # Keras Tuner: brackets while max_epochs / factor**k >= 1 (10, 3.3, 1.1: 3 brackets);
-        # end size s = ceil(1 + log_3 10) = 4; round r of bracket b has
-        # ceil(s / (b + 1) * 3 ** (b - r)) trials:
-        # b=0: 4; b=1: 6 + 2; b=2: 12 + 4 + 2 -> 30.
-        (10, 3, 1, 30),
-        (10, 3, 2, 60),
-        # 2, 1: 2 brackets; s = ceil(1 + log_2 2) = 2; b=0: 2; b=1: 2 + 1 -> 5 per iteration.
-        (2, 2, 2, 10),
-        # One bracket of one trial.
-        (1, 3, 1, 1),
-    ],
-)
-def test_hyperband_trials_follow_keras_tuner_brackets(
-    max_epochs: int, factor: int, iterations: int, expected: int
-) -> None:
-    assert hyperband_trials(max_epochs, factor, iterations) == expected
-
-
-def test_epochs_flag_is_every_trials_cap_hyperbands_max_epochs_included() -> None:
-    """`--epochs N` wins over the file: training.epochs and Hyperband's (and ASHA's)
-    max_epochs both become N; a space without max_epochs keeps none (it follows epochs)."""
-    digits = load_space(ROOT / "search_spaces" / "digits.yaml")
-    assert digits.search.hyperband.max_epochs == 10
-    capped = digits.with_overrides(epochs=2)
-    assert capped.training.epochs == 2 and capped.search.hyperband.max_epochs == 2
-    assert capped.hyperband_cap()[0] <= capped.search.max_trials
-    plain = parse_space("name: t\ndataset: {name: digits}\nhyperparameters:\n  n_hidden: 2\n")
-    assert plain.with_overrides(epochs=3).search.hyperband.max_epochs is None
-    with pytest.raises(SpaceError, match="--epochs"):
-        digits.with_overrides(epochs=0)
 
 
 def test_a_logged_space_is_parsed_once_and_a_broken_one_is_none() -> None:
