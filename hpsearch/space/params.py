@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -311,6 +312,13 @@ def parse_param(name: str, raw: Any, field: str, *, custom: bool = False) -> Par
         if isinstance(raw, list):
             raise SpaceError(f"a list needs a kind: write {{choice: {short(raw)}}}", field=field)
         return Fixed(value=_check_scalar(name, info, raw, field))
+    kind = _kind_of(raw, field)
+    return _FORMS[kind](name, info, kind, raw, field)
+
+
+def _kind_of(raw: dict[Any, Any], field: str) -> str:
+    """The one distribution key of a mapping (int, float, choice or bool), its other keys
+    checked against what that kind allows."""
     kinds = [k for k in raw if k in _DIST_KEYS]
     if len(kinds) != 1:
         raise SpaceError(
@@ -327,25 +335,38 @@ def parse_param(name: str, raw: Any, field: str, *, custom: bool = False) -> Par
                 f"allowed: {', '.join(allowed)}",
                 field=f"{field}.{key}",
             )
+    return kind
+
+
+def _parse_bool(name: str, info: HParamInfo, kind: str, raw: dict[Any, Any], field: str) -> Param:
+    """``{bool: DEFAULT}``: True or False, for a bool hyperparameter only."""
     body = raw[kind]
-    if kind == "bool":
-        if info.kind is not bool:
-            raise SpaceError(f"{name} cannot be a bool", field=field)
-        default = body if body is not None else info.default
-        return Bool(default=_check_scalar(name, info, default, f"{field}.bool"))
-    if kind == "choice":
-        if not isinstance(body, list):
-            raise SpaceError("choice needs a list of values", field=f"{field}.choice")
-        if not body:
-            raise SpaceError("choice is empty", field=f"{field}.choice")
-        opts = [_check_scalar(name, info, v, f"{field}.choice[{i}]") for i, v in enumerate(body)]
-        if len(set(map(repr, opts))) != len(opts):
-            raise SpaceError("choice has duplicate values", field=f"{field}.choice")
-        default = raw.get("default")
-        if default is not None and default not in opts:
-            raise SpaceError(f"default {short(default)} is not a choice", field=f"{field}.default")
-        return Choice(options=opts, default=default)
-    # int / float ranges
+    if info.kind is not bool:
+        raise SpaceError(f"{name} cannot be a bool", field=field)
+    default = body if body is not None else info.default
+    return Bool(default=_check_scalar(name, info, default, f"{field}.bool"))
+
+
+def _parse_choice(name: str, info: HParamInfo, kind: str, raw: dict[Any, Any], field: str) -> Param:
+    """``{choice: [...], default: X}``: distinct values, each checked like a fixed one."""
+    body = raw[kind]
+    if not isinstance(body, list):
+        raise SpaceError("choice needs a list of values", field=f"{field}.choice")
+    if not body:
+        raise SpaceError("choice is empty", field=f"{field}.choice")
+    opts = [_check_scalar(name, info, v, f"{field}.choice[{i}]") for i, v in enumerate(body)]
+    if len(set(map(repr, opts))) != len(opts):
+        raise SpaceError("choice has duplicate values", field=f"{field}.choice")
+    default = raw.get("default")
+    if default is not None and default not in opts:
+        raise SpaceError(f"default {short(default)} is not a choice", field=f"{field}.default")
+    return Choice(options=opts, default=default)
+
+
+def _parse_range(name: str, info: HParamInfo, kind: str, raw: dict[Any, Any], field: str) -> Param:
+    """``{int|float: [min, max], step: S, log: L, default: D}``: bounds inside the
+    vocabulary's, a step that means something, a default on the grid."""
+    body = raw[kind]
     if info.kind not in (int, float) or (kind == "float" and info.kind is int):
         raise SpaceError(f"{name} cannot be a {kind} range", field=field)
     if not (isinstance(body, list) and len(body) == 2):
@@ -384,6 +405,15 @@ def parse_param(name: str, raw: Any, field: str, *, custom: bool = False) -> Par
             )
         param.default = default
     return param
+
+
+#: How each distribution kind parses: ``(name, info, kind, raw, field) -> Param``.
+_FORMS: dict[str, Callable[[str, HParamInfo, str, dict[Any, Any], str], Param]] = {
+    "bool": _parse_bool,
+    "choice": _parse_choice,
+    "int": _parse_range,
+    "float": _parse_range,
+}
 
 
 def _check_step(step: float, lo: float, hi: float, kind: str, log: bool, field: str) -> None:
