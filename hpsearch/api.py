@@ -28,6 +28,7 @@ from hpsearch.trials import (
     best_of,
     finished_rows,
     is_better,
+    plain,
     to_frame,
 )
 
@@ -532,7 +533,7 @@ def warm_trials(
     warm, skipped = [], 0
     for _, row in frame.iterrows():
         params = {
-            c[7:]: _plain(row[c])
+            c[7:]: plain(row[c])
             for c in row.index
             if c.startswith("params.") and row[c] == row[c]  # NaN: a param that run lacked
         }
@@ -730,7 +731,7 @@ def best(
         raise NoSearches(f"{where} has no finished trial")
     s, row = top
     params = {
-        c[7:]: _plain(row[c]) for c in row.index if c.startswith("params.") and row[c] == row[c]
+        c[7:]: plain(row[c]) for c in row.index if c.startswith("params.") and row[c] == row[c]
     }
     logged = parse_logged(s.space_text)
     searched, fixed = split_params(logged.searched_names() if logged else [], params)
@@ -745,13 +746,8 @@ def best(
         "metric": s.metric,
         "direction": s.direction,
         "value": float(row["objective"]),
-        "epochs": _plain(row["epochs"]),
+        "epochs": plain(row["epochs"]),
         "params": {**searched, **fixed},
         "searched": list(searched),
         "model_uri": s.model_uri if is_logged else None,
     }
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars as Python ones, for JSON."""
-    return value.item() if hasattr(value, "item") else value

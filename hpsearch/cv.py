@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,3 +77,14 @@ def cross_validate(
         summary[f"cv_mean_{metric}"] = statistics.fmean(scores)
         summary[f"cv_std_{metric}"] = statistics.pstdev(scores)
     return CVResult(mean, scores, summary, model)
+
+
+def replay_epochs(result: CVResult) -> Iterator[tuple[int, dict[str, float], bool]]:
+    """The fold-mean epochs of a k-fold trial in order, as ``(epoch, logs, is_last)``: how
+    each engine reports a k-fold trial like any other. The last epoch's logs carry the fold
+    scores (``cv_mean_<metric>``: the trial's objective)."""
+    n = len(next(iter(result.history.values()), []))
+    for epoch in range(n):
+        logs = {key: values[epoch] for key, values in result.history.items()}
+        last = epoch == n - 1
+        yield epoch, (logs | result.summary if last else logs), last

@@ -435,7 +435,7 @@ def lr_find(
 
         data = load_dataset(space.dataset, seed, space.source.parent if space.source else None)
 
-    from hpsearch.model import build_model, quiet_tensorflow
+    from hpsearch.model import build_for, quiet_tensorflow
 
     quiet_tensorflow(verbose)
     import keras
@@ -451,13 +451,7 @@ def lr_find(
     beta = default_beta(planned) if beta is None else beta
 
     keras.utils.set_random_seed(seed)
-    model = build_model(
-        values | {"learning_rate": min_lr},
-        data.input_shape,
-        data.task,
-        data.n_outputs,
-        norm_data=data.x_train,
-    )
+    model = build_for(values | {"learning_rate": min_lr}, data)
     sweep = _Sweep(schedule, batch_size, n_train, beta, stop_factor)
     started = time.perf_counter()
     model.fit(

@@ -13,7 +13,7 @@ import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hpsearch.builders import BuilderError
 from hpsearch.space import VOCABULARY
@@ -261,6 +261,36 @@ def target_units(scale: float | None) -> list[Any]:
     return [_target_units_class()(scale)]
 
 
+def fit_callbacks(
+    target_scale: float | None,
+    *,
+    metric: str | None = None,
+    direction: str = "min",
+    patience: int | None = None,
+    then: Sequence[Any] = (),
+) -> list[Any]:
+    """The callbacks every trial's ``fit`` gets, in their one order: target_units first (see
+    there), TerminateOnNaN, then ``then`` (an engine's reporter), then EarlyStopping on the
+    objective when ``patience`` is set."""
+    import keras
+
+    callbacks: list[Any] = [*target_units(target_scale), keras.callbacks.TerminateOnNaN(), *then]
+    if patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor=metric, mode=direction, patience=patience)
+        )
+    return callbacks
+
+
+def is_fit_callback(callback: Any) -> bool:
+    """Whether ``callback`` is one fit_callbacks adds (a k-fold replay hands the rest, an
+    engine's own, the fold-mean epochs; these ran inside every fold already)."""
+    import keras
+
+    ours = (keras.callbacks.TerminateOnNaN, keras.callbacks.EarlyStopping)
+    return isinstance(callback, ours) or is_target_units(callback)
+
+
 def is_target_units(callback: Any) -> bool:
     """Whether ``callback`` is target_units' (a k-fold replay must not apply it twice)."""
     return isinstance(callback, _target_units_class())
@@ -371,6 +401,43 @@ def build_model(
         metrics=metrics,
     )
     return model
+
+
+class ModelData(Protocol):
+    """What building a model needs from the data: a Dataset, or the same fields as Ray's
+    workers receive them."""
+
+    @property
+    def input_shape(self) -> Sequence[int]: ...
+    @property
+    def task(self) -> str: ...
+    @property
+    def n_outputs(self) -> int: ...
+    @property
+    def x_train(self) -> Any: ...
+
+
+def build_for(
+    params: dict[str, Any],
+    data: ModelData,
+    *,
+    builder: str | None = None,
+    builder_dirs: Sequence[str] = (),
+    norm_data: Any = None,
+    hp: Any = None,
+) -> keras.Model:
+    """build_model for loaded data: the one call every engine, the refit and lr-find make.
+    ``norm_data`` (default: the training inputs) is what a Normalization layer adapts to."""
+    return build_model(
+        params,
+        data.input_shape,
+        data.task,
+        data.n_outputs,
+        norm_data=data.x_train if norm_data is None else norm_data,
+        builder=builder,
+        builder_dirs=builder_dirs,
+        hp=hp,
+    )
 
 
 def load_builder(spec: str, dirs: Sequence[str] = (), *, verbose: bool = False) -> Any:

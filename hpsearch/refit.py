@@ -135,21 +135,15 @@ def final_fit(
     quiet_tensorflow(verbose)
     import keras
 
-    from hpsearch.model import build_model, evaluate, fit_options, target_units
+    from hpsearch.model import build_for, evaluate, fit_callbacks, fit_options
 
     x_fit = np.concatenate([data.x_train, data.x_valid])
     y_fit = np.concatenate([data.y_train, data.y_valid])
     keras.utils.set_random_seed(seed)
     # norm_data: a normalize layer adapts on, and a step schedule counts batches of, the
     # refit data
-    model = build_model(
-        params,
-        data.input_shape,
-        data.task,
-        data.n_outputs,
-        norm_data=x_fit,
-        builder=space.builder,
-        builder_dirs=builder_dirs,
+    model = build_for(
+        params, data, builder=space.builder, builder_dirs=builder_dirs, norm_data=x_fit
     )
     options = fit_options(params, y_fit, data.task)  # batch_size, class_weight
     history = model.fit(
@@ -158,7 +152,7 @@ def final_fit(
         epochs=n_epochs,
         **options,
         shuffle=True,
-        callbacks=[*target_units(data.target_scale), keras.callbacks.TerminateOnNaN()],
+        callbacks=fit_callbacks(data.target_scale),
         verbose=1 if verbose else 0,
     )
     losses = history.history.get("loss", [])

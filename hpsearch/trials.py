@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FINISHED, FAILED = "FINISHED", "FAILED"
+#: The error of a trial whose objective went NaN or infinite, the same on every engine.
+NAN_ERROR = "objective is NaN or inf"
 #: Fixed columns, in order; ``params.<name>`` and ``metrics.<name>`` columns sit between.
 LEAD_COLUMNS = ("trial_id", "status")
 TAIL_COLUMNS = (
@@ -221,3 +223,8 @@ class SearchRecord:
     @property
     def wall_seconds(self) -> float | None:
         return None if self.ended is None else self.ended - self.started
+
+
+def plain(value: Any) -> Any:
+    """numpy scalars as Python ones, so params compare and serialise (JSON) cleanly."""
+    return value.item() if hasattr(value, "item") else value

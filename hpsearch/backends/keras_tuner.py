@@ -22,21 +22,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.backends.base import SearchOutcome
+from hpsearch.backends.trial import error_line, objective_of
 from hpsearch.builders import builder_form
 from hpsearch.gpus import WorkerSlot, assign_workers, enable_memory_growth, restrict_to
 from hpsearch.model import (
     GraphJanitor,
-    build_model,
+    build_for,
+    fit_callbacks,
     fit_options,
-    is_target_units,
+    is_fit_callback,
     load_builder,
     quiet_tensorflow,
     settle_heap,
     settled_heap,
-    target_units,
 )
 from hpsearch.space import Bool, Choice, FloatRange, IntRange, Param, Space
-from hpsearch.trials import FAILED, FINISHED, SearchCallback, SearchInfo, TrialResult
+from hpsearch.trials import (
+    FAILED,
+    FINISHED,
+    NAN_ERROR,
+    SearchCallback,
+    SearchInfo,
+    TrialResult,
+    plain,
+)
 
 if TYPE_CHECKING:
     from hpsearch.data import Dataset
@@ -96,26 +105,6 @@ def fixed_params(space: Space) -> dict[str, Any]:
     """The params a search holds fixed, by name (every vocabulary name has one)."""
     searched = space.searched()
     return {k: space.default_of(k) for k in space.params if k not in searched}
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars -> Python scalars, so params compare and serialise cleanly."""
-    return value.item() if hasattr(value, "item") else value
-
-
-NAN_ERROR = "objective is NaN or inf"
-
-
-def _error_line(message: str | None) -> str:
-    """The last line of a traceback, without the exception's module path:
-    ``keras_tuner.src.errors.FailedTrialError: x`` -> ``FailedTrialError: x``."""
-    lines = [ln.strip() for ln in (message or "").strip().splitlines() if ln.strip()]
-    if not lines:
-        return "trial failed"
-    kind, sep, text = lines[-1].partition(": ")
-    if kind.endswith("FailedTrialError") and text == NAN_ERROR:
-        return NAN_ERROR  # the same words as on Ray
-    return kind.rsplit(".", 1)[-1] + sep + text
 
 
 class KerasTunerBackend:
@@ -368,19 +357,16 @@ def _search_kwargs(keras: Any, space: Space, data: Dataset, verbose: bool) -> di
     objective = space.objective
     # target_units first: everything after it, the tuner's own callbacks included, sees
     # a regression's metrics in the target's units
-    fit_callbacks: list[Any] = [*target_units(data.target_scale), keras.callbacks.TerminateOnNaN()]
-    if space.training.patience:
-        fit_callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=objective.metric,
-                mode=objective.direction,
-                patience=space.training.patience,
-            )
-        )
+    callbacks = fit_callbacks(
+        data.target_scale,
+        metric=objective.metric,
+        direction=objective.direction,
+        patience=space.training.patience,
+    )
     return {
         "validation_data": (data.x_valid, data.y_valid),
         "epochs": space.training.epochs,
-        "callbacks": fit_callbacks,
+        "callbacks": callbacks,
         "verbose": 1 if verbose else 0,
     }
 
@@ -411,12 +397,9 @@ def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
                     if isinstance(params[name], (bool, int, float, str)):
                         hp.Fixed(name, params[name])
             keras.utils.set_random_seed(space.search.seed)  # same weights for the same params
-            return build_model(
+            return build_for(
                 params,
-                data.input_shape,
-                data.task,
-                data.n_outputs,
-                norm_data=data.x_train,
+                data,
                 builder=space.builder,
                 builder_dirs=space.builder_dirs(),
                 hp=hp if kt_form else None,
@@ -428,7 +411,7 @@ def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
                 return self._cross_validate(hp, model, options, kwargs)
             history = model.fit(*args, **options, **kwargs)
             values = history.history.get(space.objective.metric, [])
-            if not values or not all(math.isfinite(v) for v in values):
+            if objective_of(values, space.objective.direction) is None:
                 raise kt.errors.FailedTrialError(NAN_ERROR)
             return history
 
@@ -439,11 +422,10 @@ def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
             Tuner's own callbacks, so the trial reports like any other."""
             import numpy as np
 
-            from hpsearch.cv import cross_validate
+            from hpsearch.cv import cross_validate, replay_epochs
 
             callbacks = list(kwargs.pop("callbacks", []))
-            ours = (keras.callbacks.TerminateOnNaN, keras.callbacks.EarlyStopping)
-            tuners = [c for c in callbacks if not (isinstance(c, ours) or is_target_units(c))]
+            tuners = [c for c in callbacks if not is_fit_callback(c)]
             result = cross_validate(
                 lambda: self.build(hp),
                 np.concatenate([data.x_train, data.x_valid]),
@@ -464,11 +446,7 @@ def _make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
             for cb in tuners:
                 cb.set_model(last)
                 cb.on_train_begin()
-            n = len(next(iter(result.history.values()), []))
-            for epoch in range(n):
-                logs = {key: values[epoch] for key, values in result.history.items()}
-                if epoch == n - 1:
-                    logs |= result.summary
+            for epoch, logs, _ in replay_epochs(result):
                 for cb in tuners:
                     cb.on_epoch_end(epoch, logs)
             for cb in tuners:
@@ -503,7 +481,7 @@ def _tuner_class(base: type) -> type:
         def _params(self, trial: Any) -> dict[str, Any]:
             # before anything is logged: the trial's own record, which build() then reads
             values = clamp_to_space(self._space, trial.hyperparameters.values)
-            params = {k: _plain(v) for k, v in values.items() if not k.startswith("tuner/")}
+            params = {k: plain(v) for k, v in values.items() if not k.startswith("tuner/")}
             return self._space.active_params(fixed_params(self._space) | params)
 
         def on_trial_begin(self, trial: Any) -> None:
@@ -538,7 +516,7 @@ def _tuner_class(base: type) -> type:
             error = None
             message = done.message or trial.message  # the chief's copy has no message
             if not ok:
-                error = _error_line(message) if message else "objective is NaN or inf"
+                error = error_line(message) if message else NAN_ERROR
             search = self._space.search
             result = TrialResult(
                 trial_id=_tid(tid),
@@ -651,7 +629,7 @@ def _fail_worker_trial(oracle: Any, events: Any, tuner_id: str, error: str) -> N
             trial.message = error
             oracle.end_trial(trial)
             params = {
-                k: _plain(v)
+                k: plain(v)
                 for k, v in trial.hyperparameters.values.items()
                 if not k.startswith("tuner/")
             }
@@ -737,7 +715,7 @@ class OracleSuggester:
             return None
         self._trials[key] = trial
         values = clamp_to_space(self.space, trial.hyperparameters.values)
-        return {k: _plain(v) for k, v in values.items()}
+        return {k: plain(v) for k, v in values.items()}
 
     def observe(self, key: str, value: float | None) -> None:
         """Report a trial's objective (None or non-finite: the trial failed)."""

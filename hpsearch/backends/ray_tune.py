@@ -16,19 +16,21 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.backends.base import SearchOutcome, SearchStalled
+from hpsearch.backends.trial import error_line, objective_of
 from hpsearch.model import (
     GraphJanitor,
-    build_model,
+    build_for,
+    fit_callbacks,
     fit_options,
     quiet_tensorflow,
     settle_heap,
-    target_units,
 )
 from hpsearch.space import TASK_METRICS, Bool, Choice, FloatRange, IntRange, Param, Space
-from hpsearch.trials import FAILED, FINISHED, SearchCallback, SearchInfo, TrialResult
+from hpsearch.trials import FAILED, FINISHED, NAN_ERROR, SearchCallback, SearchInfo, TrialResult
 
 if TYPE_CHECKING:
     from hpsearch.data import Dataset
@@ -122,15 +124,6 @@ def tune_domain(param: Param) -> Any:
     return param.value
 
 
-def _error_line(text: str | None) -> str:
-    lines = [ln.strip() for ln in (text or "").strip().splitlines() if ln.strip()]
-    for line in reversed(lines):  # Ray wraps the cause: keep the innermost "XError: ..." line
-        head = line.split(":", 1)[0]
-        if head.endswith(("Error", "Exception")) and " " not in head:
-            return line
-    return lines[-1] if lines else "trial failed"
-
-
 # ----------------------------------------------------------------------------- in the worker
 
 
@@ -174,12 +167,9 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
 
     def build() -> Any:
         keras.utils.set_random_seed(payload["seed"])
-        return build_model(
+        return build_for(
             params,
-            data["input_shape"],
-            data["task"],
-            data["n_outputs"],
-            norm_data=data["x_train"],
+            SimpleNamespace(**data),
             builder=payload["builder"],
             builder_dirs=payload["builder_dirs"],
         )
@@ -226,14 +216,14 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
         _cross_validate_trial(payload, params, build, node_id)
         return
 
-    units = target_units(data.get("target_scale"))  # first: Report sends the target's units
-    callbacks: list[Any] = [*units, keras.callbacks.TerminateOnNaN(), Report()]
-    if payload["patience"]:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=metric, mode=direction, patience=payload["patience"]
-            )
-        )
+    # target units first: Report sends the target's units
+    callbacks = fit_callbacks(
+        data.get("target_scale"),
+        metric=metric,
+        direction=direction,
+        patience=payload["patience"],
+        then=[Report()],
+    )
     model.fit(
         data["x_train"],
         data["y_train"],
@@ -252,21 +242,15 @@ def _cross_validate_trial(
     """training.cv: k folds of train+valid (see hpsearch.cv), then the fold-mean epochs
     reported in order, with the fold scores on the last; the last fold's weights are the
     checkpoint a search's best model loads from."""
-    import keras
     import numpy as np
     from ray import tune
 
-    from hpsearch.cv import cross_validate
+    from hpsearch.cv import cross_validate, replay_epochs
 
     data, metric, direction = payload["data"], payload["metric"], payload["direction"]
-    units = target_units(data.get("target_scale"))  # each fold's history in target units
-    callbacks: list[Any] = [*units, keras.callbacks.TerminateOnNaN()]
-    if payload["patience"]:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=metric, mode=direction, patience=payload["patience"]
-            )
-        )
+    callbacks = fit_callbacks(  # each fold's history in target units
+        data.get("target_scale"), metric=metric, direction=direction, patience=payload["patience"]
+    )
     result = cross_validate(
         build,
         np.concatenate([data["x_train"], data["x_valid"]]),
@@ -284,13 +268,11 @@ def _cross_validate_trial(
         },
     )
     n = len(next(iter(result.history.values()), []))
-    for epoch in range(n):
-        logs = {k: v[epoch] for k, v in result.history.items()}
+    for epoch, logs, last in replay_epochs(result):  # the last: cv_mean_<metric> (_Bridge)
         metrics = {**logs, "epoch": epoch + 1, "node_id": node_id, "pid": os.getpid()}
-        if epoch < n - 1:
+        if not last:
             tune.report(metrics)
             continue
-        metrics |= result.summary  # cv_mean_<metric>: the trial's objective (see _Bridge)
         weights = result.last_model.get_weights()
         with tempfile.TemporaryDirectory() as folder:
             np.savez(Path(folder) / _LATEST, *weights)
@@ -391,13 +373,12 @@ class _Bridge:
                 return  # stopped by a budget before its first epoch: it trained nothing
             self._begin(ray_id, config)  # failed before its first epoch: record it
         history = self.history[tid]
-        values = [v for v in history.get(self.metric, []) if math.isfinite(v)]
-        objective = (max(values) if self.direction == "max" else min(values)) if values else None
+        objective = objective_of(history.get(self.metric, []), self.direction)
+        if error is None and objective is None:
+            error = NAN_ERROR
         cv_mean = history.get(f"cv_mean_{self.metric}")
-        if cv_mean:  # k-fold: the mean over folds of each fold's best, as on Keras Tuner
+        if cv_mean and objective is not None:  # k-fold: the mean of each fold's best, as on KT
             objective = cv_mean[-1]
-        if error is None and (objective is None or len(values) < len(history.get(self.metric, []))):
-            error = "objective is NaN or inf"
         last = self.last.get(tid, {})
         search = self.space.search
         result = TrialResult(
@@ -413,7 +394,7 @@ class _Bridge:
             backend=RayTuneBackend.name,
             seed=search.seed,
             worker=last.get("node_id"),
-            error=_error_line(error) if error else None,
+            error=error_line(error) if error else None,
             traceback=error if error and "\n" in error else None,
         )
         self.results[tid] = result
@@ -672,14 +653,8 @@ class RayTuneBackend:
             quiet_tensorflow(self.verbose)
 
             assert best is not None
-            model = build_model(
-                best.params,
-                data.input_shape,
-                data.task,
-                data.n_outputs,
-                norm_data=data.x_train,
-                builder=space.builder,
-                builder_dirs=space.builder_dirs(),
+            model = build_for(
+                best.params, data, builder=space.builder, builder_dirs=space.builder_dirs()
             )
             checkpoint = checkpoints[best.trial_id]
             if _is_client():  # the checkpoint sits on the cluster's storage: read it there
