@@ -445,9 +445,7 @@ def lr_find(
     per_epoch = math.ceil(n_train / batch_size)
     planned = steps if steps is not None else per_epoch * epochs
     fit_epochs = math.ceil(planned / per_epoch)
-    ratio = max_lr / min_lr
-    schedule = [min_lr * ratio ** (i / (planned - 1)) for i in range(planned)]
-    schedule[-1] = max_lr
+    schedule = lr_schedule(min_lr, max_lr, planned)
     beta = default_beta(planned) if beta is None else beta
 
     keras.utils.set_random_seed(seed)
@@ -470,21 +468,7 @@ def lr_find(
     suggestion, rule, over_10, lr_at_min, min_loss = suggest(
         sweep.lrs, sweep.smoothed, min_lr, max_lr
     )
-    notes = []
-    if rule == MIN_OVER_10:
-        notes.append(
-            f"the smoothed loss never fell between {min_lr:g} and {sweep.lrs[-1]:.3g}: "
-            "the suggestion is the min-loss lr / 10; try a lower --min-lr or more --steps"
-        )
-    if sweep.stopped is None:
-        notes.append(
-            f"the loss did not blow up below --max-lr {max_lr:g}: the lowest loss (and so "
-            "min_lr_over_10) may lie beyond it; try a higher --max-lr"
-        )
-    if planned < 50:
-        notes.append(
-            f"only {planned} steps: the curve is coarse; pass --steps or --epochs for more"
-        )
+    notes = sweep_notes(rule, sweep.lrs[-1], sweep.stopped, min_lr, max_lr, planned)
     return LRFindResult(
         space=space.name,
         dataset=data.name,
@@ -509,6 +493,43 @@ def lr_find(
         seconds=seconds,
         notes=notes,
     )
+
+
+def lr_schedule(min_lr: float, max_lr: float, planned: int) -> list[float]:
+    """One learning rate per batch, growing by a constant factor from ``min_lr`` to exactly
+    ``max_lr`` over ``planned`` batches."""
+    ratio = max_lr / min_lr
+    schedule = [min_lr * ratio ** (i / (planned - 1)) for i in range(planned)]
+    schedule[-1] = max_lr
+    return schedule
+
+
+def sweep_notes(
+    rule: str,
+    last_lr: float,
+    stopped: str | None,
+    min_lr: float,
+    max_lr: float,
+    planned: int,
+) -> list[str]:
+    """What to tell the user about a finished sweep: a loss that never fell, one that never
+    blew up below ``max_lr``, a curve too coarse to trust."""
+    notes = []
+    if rule == MIN_OVER_10:
+        notes.append(
+            f"the smoothed loss never fell between {min_lr:g} and {last_lr:.3g}: "
+            "the suggestion is the min-loss lr / 10; try a lower --min-lr or more --steps"
+        )
+    if stopped is None:
+        notes.append(
+            f"the loss did not blow up below --max-lr {max_lr:g}: the lowest loss (and so "
+            "min_lr_over_10) may lie beyond it; try a higher --max-lr"
+        )
+    if planned < 50:
+        notes.append(
+            f"only {planned} steps: the curve is coarse; pass --steps or --epochs for more"
+        )
+    return notes
 
 
 class _Sweep:
