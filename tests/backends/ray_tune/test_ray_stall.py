@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from hpsearch.backends.base import SearchStalled
-from hpsearch.backends.ray_tune import _WATCHES, StallWatch, _tpe_searcher, _watched_limit
+from hpsearch.backends.ray_tune.algorithms import _tpe_searcher, _watched_limit
+from hpsearch.backends.ray_tune.stall import _WATCHES, StallWatch
 
 
 class Clock:

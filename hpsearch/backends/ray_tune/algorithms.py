@@ -1,0 +1,162 @@
+"""The strategy table's pieces: the space as Tune distributions, the searchers (Tune's
+seeded generator, Optuna's TPE, Keras Tuner's GP oracle), the concurrency limit and the
+budget stopper. Each searcher asks the StallWatch whenever Tune polls it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hpsearch.backends.ray_tune.stall import _check_stall
+from hpsearch.space import Bool, Choice, FloatRange, IntRange, Param, Space
+from hpsearch.trials import SearchCallback
+
+#: Stop checks by key: searchers are pickled with the Tuner's state, callbacks must not be.
+_STOP_CHECKS: dict[str, Any] = {}
+
+
+def tune_domain(param: Param) -> Any:
+    """One hyperparameter as a ``ray.tune`` distribution (a fixed value stays a constant)."""
+    from ray import tune
+
+    if isinstance(param, IntRange):
+        if param.log:
+            return tune.lograndint(param.min, param.max + 1)  # upper bound is exclusive
+        if param.step:
+            return tune.qrandint(param.min, param.max, param.step)  # inclusive
+        return tune.randint(param.min, param.max + 1)
+    if isinstance(param, FloatRange):
+        if param.log:
+            return tune.loguniform(param.min, param.max)
+        if param.step:
+            return tune.quniform(param.min, param.max, param.step)
+        return tune.uniform(param.min, param.max)
+    if isinstance(param, Choice):
+        return tune.choice(list(param.options))
+    if isinstance(param, Bool):
+        return tune.choice([False, True])
+    return param.value
+
+
+def _variant_generator(seed: int, max_concurrent: int | None, watch: str | None = None) -> Any:
+    """Tune's seeded random generator, with the concurrency limit set on it (Tune ignores
+    ``max_concurrent_trials`` for a generator passed in) and safe to restore.
+
+    The generator counts the trials it created and has not seen end. A restore with
+    unfinished trials restarted gives them new ids, so the old ids would never end and a
+    limit of one would wait for them forever: a restored generator forgets them."""
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    class RestorableVariants(BasicVariantGenerator):  # type: ignore[misc]
+        def next_trial(self) -> Any:
+            _check_stall(watch)
+            return super().next_trial()
+
+        def restore_from_dir(self, dirpath: str) -> None:
+            super().restore_from_dir(dirpath)
+            self._live_trials = set()
+
+    return RestorableVariants(random_state=seed, max_concurrent=max_concurrent or 0)
+
+
+def _watched_limit(searcher: Any, max_concurrent: int | None, watch: str | None) -> Any:
+    """Tune's ConcurrencyLimiter for a Searcher, asking the StallWatch first. A full limiter
+    answers Tune's polls itself, so the searcher inside is never asked; a lost trial (one
+    Tune ended without telling the searcher) keeps it full for good, and only this check
+    then sees the search stand still. Without a limit the searcher is asked directly."""
+    if not max_concurrent:
+        return searcher
+    from ray.tune.search import ConcurrencyLimiter
+
+    class WatchedLimiter(ConcurrencyLimiter):  # type: ignore[misc]
+        def suggest(self, trial_id: str) -> Any:
+            _check_stall(watch)
+            return super().suggest(trial_id)
+
+    return WatchedLimiter(searcher, max_concurrent=max_concurrent)
+
+
+def _tpe_searcher(sampler: Any, warm_args: dict[str, Any], watch: str | None) -> Any:
+    """Optuna's TPE behind Tune, asking the StallWatch whenever Tune polls it."""
+    from ray.tune.search.optuna import OptunaSearch
+
+    class WatchedOptuna(OptunaSearch):  # type: ignore[misc]
+        def suggest(self, trial_id: str) -> Any:
+            _check_stall(watch)
+            return super().suggest(trial_id)
+
+    return WatchedOptuna(sampler=sampler, **warm_args)
+
+
+def _budget_stopper(callbacks: SearchCallback) -> Any:
+    """A Tune Stopper that ends the whole search once ``callbacks.stop_reason()`` says so.
+
+    As on Keras Tuner, the search stops the moment a budget is spent: running trials end
+    after their current epoch and keep what they trained; queued trials never start."""
+    from ray.tune.stopper import Stopper
+
+    key = f"{os.getpid()}-{id(callbacks)}"
+    _STOP_CHECKS[key] = callbacks.stop_reason
+
+    class BudgetStopper(Stopper):  # type: ignore[misc]
+        def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+            return False
+
+        def stop_all(self) -> bool:
+            check = _STOP_CHECKS.get(key)
+            return bool(check and check())
+
+    return BudgetStopper()
+
+
+def _oracle_searcher(
+    space: Space,
+    workdir: Path,
+    metric: str,
+    mode: str,
+    warm: Sequence[tuple[dict[str, Any], float]] = (),
+    watch: str | None = None,
+) -> Any:
+    """Keras Tuner's Bayesian oracle behind a Tune Searcher: one GP algorithm, two engines."""
+    from ray.tune.search import Searcher
+
+    from hpsearch.backends import borrowed
+
+    suggester = borrowed("bayesian", "ray")(
+        space, workdir / "oracle", space.search.max_trials, warm
+    )
+
+    class OracleSearcher(Searcher):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__(metric=metric, mode=mode)
+            self.best: dict[str, float] = {}
+            self.exhausted = False
+
+        def suggest(self, trial_id: str) -> Any:  # params, or Searcher.FINISHED when spent
+            _check_stall(watch)
+            if self.exhausted:
+                return Searcher.FINISHED
+            params = suggester.suggest(trial_id)
+            if params is None:
+                self.exhausted = True
+                return Searcher.FINISHED
+            return params
+
+        def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+            value = result.get(metric)
+            if value is None or not math.isfinite(value):
+                return
+            old = self.best.get(trial_id)
+            if old is None or (value > old if mode == "max" else value < old):
+                self.best[trial_id] = value
+
+        def on_trial_complete(
+            self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
+        ) -> None:
+            suggester.observe(trial_id, None if error else self.best.get(trial_id))
+
+    return OracleSearcher()
