@@ -361,47 +361,14 @@ def builtin_summary(name: str, raw: _Raw) -> DataSummary:
 
 
 def _split_and_scale(spec: DatasetSpec, raw: _Raw, seed: int) -> Dataset:
-    from sklearn.model_selection import train_test_split
-
     label = spec.name
-    x, y = raw.x, raw.y
-    idx = raw.rows if raw.rows is not None else np.arange(len(x))  # positions in the source
     rng = np.random.default_rng(seed)
-    if spec.max_rows and len(x) > spec.max_rows:
-        pick = np.sort(rng.choice(len(x), spec.max_rows, replace=False))
-        x, y, idx = x[pick], y[pick], idx[pick]
-        raw.notes.append(f"sampled {spec.max_rows} rows (dataset.max_rows)")
-        if raw.info is not None:
-            raw.info.notes.append(f"sampled {spec.max_rows} of {raw.info.rows} rows (max_rows)")
-            raw.info.rows = spec.max_rows
+    x, y, idx = _sample_rows(spec, raw, rng)
     if len(x) < 10:
         raise DataError(f"{label}: only {len(x)} rows; need at least 10 to split")
-    classify = raw.task != "regression"
-
-    def split(a: np.ndarray, b: np.ndarray, i: np.ndarray, frac: float) -> tuple[np.ndarray, ...]:
-        """(a, b, i) of the first part, then of the second: x, y and source positions."""
-        strat = b if classify and np.min(np.unique(b, return_counts=True)[1]) >= 2 else None
-        try:
-            parts = train_test_split(a, b, i, test_size=frac, random_state=seed, stratify=strat)
-        except ValueError:  # too few rows of a class for stratification at this size
-            parts = train_test_split(a, b, i, test_size=frac, random_state=seed)
-        return tuple(parts[0::2]) + tuple(parts[1::2])
-
-    if raw.test is not None:
-        x_te, y_te = raw.test
-        i_te = np.arange(len(x_te))
-        x_tr, y_tr, i_tr, x_va, y_va, i_va = split(x, y, idx, spec.split.valid)
-        if spec.max_rows and len(x_te) > spec.max_rows:
-            keep = np.sort(rng.choice(len(x_te), spec.max_rows, replace=False))
-            x_te, y_te, i_te = x_te[keep], y_te[keep], i_te[keep]
-    else:
-        if spec.split.test > 0:
-            x_rest, y_rest, i_rest, x_te, y_te, i_te = split(x, y, idx, spec.split.test)
-        else:
-            x_rest, y_rest, i_rest = x, y, idx
-            x_te, y_te, i_te = x[:0], y[:0], idx[:0]
-        valid_frac = spec.split.valid / (1.0 - spec.split.test)  # < 1: DatasetSpec checks
-        x_tr, y_tr, i_tr, x_va, y_va, i_va = split(x_rest, y_rest, i_rest, valid_frac)
+    (x_tr, y_tr, i_tr), (x_va, y_va, i_va), (x_te, y_te, i_te) = _split_rows(
+        spec, raw, (x, y, idx), seed, rng
+    )
     if len(x_tr) == 0 or len(x_va) == 0:
         raise DataError(f"{label}: the split left an empty train or valid set")
 
@@ -445,16 +412,79 @@ def _split_and_scale(spec: DatasetSpec, raw: _Raw, seed: int) -> Dataset:
         example=_example(raw, i_va[:5]),
     )
     if target is not None:
-        note = (
-            f"target standardised with the train mean {target['shift']:.4g} and std "
-            f"{target['scale']:.4g}; metrics are reported in the target's units"
-        )
-        data.notes.append(note)
-        if data.info is not None and data.info.notes is not data.notes:
-            data.info.notes.append(note)  # validate --data and data_summary.json say it too
+        _note_target_scaling(data, target)
     for a in (data.x_train, data.y_train, data.x_valid, data.y_valid, data.x_test, data.y_test):
         a.setflags(write=False)  # shared by every trial of a search: nobody may mutate it
     return data
+
+
+#: One part of a split: features, targets and each row's position in the source.
+_Part = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _sample_rows(spec: DatasetSpec, raw: _Raw, rng: np.random.Generator) -> _Part:
+    """The rows a search uses: all of them, or ``dataset.max_rows`` drawn at random (in
+    source order), which the notes and the summary then say."""
+    x, y = raw.x, raw.y
+    idx = raw.rows if raw.rows is not None else np.arange(len(x))  # positions in the source
+    if spec.max_rows and len(x) > spec.max_rows:
+        pick = np.sort(rng.choice(len(x), spec.max_rows, replace=False))
+        x, y, idx = x[pick], y[pick], idx[pick]
+        raw.notes.append(f"sampled {spec.max_rows} rows (dataset.max_rows)")
+        if raw.info is not None:
+            raw.info.notes.append(f"sampled {spec.max_rows} of {raw.info.rows} rows (max_rows)")
+            raw.info.rows = spec.max_rows
+    return x, y, idx
+
+
+def _split_rows(
+    spec: DatasetSpec, raw: _Raw, rows: _Part, seed: int, rng: np.random.Generator
+) -> tuple[_Part, _Part, _Part]:
+    """Train, valid and test parts of ``rows``: a test split the source ships (sampled to
+    ``max_rows``) or one cut off first, then valid cut from what is left; stratified for
+    classification when every class has two rows."""
+    classify = raw.task != "regression"
+    x, y, idx = rows
+    if raw.test is not None:
+        x_te, y_te = raw.test
+        i_te = np.arange(len(x_te))
+        train, valid = _two_way(rows, spec.split.valid, seed, classify)
+        if spec.max_rows and len(x_te) > spec.max_rows:
+            keep = np.sort(rng.choice(len(x_te), spec.max_rows, replace=False))
+            x_te, y_te, i_te = x_te[keep], y_te[keep], i_te[keep]
+        return train, valid, (x_te, y_te, i_te)
+    if spec.split.test > 0:
+        rest, test = _two_way(rows, spec.split.test, seed, classify)
+    else:
+        rest, test = rows, (x[:0], y[:0], idx[:0])
+    valid_frac = spec.split.valid / (1.0 - spec.split.test)  # < 1: DatasetSpec checks
+    train, valid = _two_way(rest, valid_frac, seed, classify)
+    return train, valid, test
+
+
+def _two_way(rows: _Part, frac: float, seed: int, classify: bool) -> tuple[_Part, _Part]:
+    """(x, y, positions) of the first part, then of the second (``frac`` of the rows)."""
+    from sklearn.model_selection import train_test_split
+
+    a, b, i = rows
+    strat = b if classify and np.min(np.unique(b, return_counts=True)[1]) >= 2 else None
+    try:
+        parts = train_test_split(a, b, i, test_size=frac, random_state=seed, stratify=strat)
+    except ValueError:  # too few rows of a class for stratification at this size
+        parts = train_test_split(a, b, i, test_size=frac, random_state=seed)
+    first, second = tuple(parts[0::2]), tuple(parts[1::2])
+    return (first[0], first[1], first[2]), (second[0], second[1], second[2])
+
+
+def _note_target_scaling(data: Dataset, target: dict[str, float]) -> None:
+    """Say that a regression target was standardised, in the notes and the summary."""
+    note = (
+        f"target standardised with the train mean {target['shift']:.4g} and std "
+        f"{target['scale']:.4g}; metrics are reported in the target's units"
+    )
+    data.notes.append(note)
+    if data.info is not None and data.info.notes is not data.notes:
+        data.info.notes.append(note)  # validate --data and data_summary.json say it too
 
 
 def _fit_fill(x_train: np.ndarray) -> np.ndarray:
