@@ -239,11 +239,7 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
     """Validate the text of a space file (see load_space)."""
     label = str(source) if source else "<space>"
     raw, lines, fail = compose_yaml(text, label)
-    try:
-        spec = _SpaceFile.model_validate(raw)
-    except ValidationError as exc:
-        loc, msg = pydantic_error(exc, _SpaceFile)
-        raise fail(loc, msg) from None
+    spec = validate_yaml(raw, _SpaceFile, fail)
     if not isinstance(spec.hyperparameters, dict) or not spec.hyperparameters:
         raise fail(("hyperparameters",), "declare at least one hyperparameter")
     params: dict[str, Param] = {}
