@@ -15,9 +15,12 @@ from hpsearch.space import (
     Fixed,
     FloatRange,
     SpaceError,
+    TrainingSpec,
+    compose_yaml,
     load_space,
     parse_logged,
     parse_space,
+    validate_yaml,
 )
 from tests.space.space_texts import BASE
 
@@ -248,3 +251,18 @@ def test_a_logged_space_is_parsed_once_and_a_broken_one_is_none() -> None:
     assert parse_logged(text) is parse_logged(text)  # cached: reports ask per search
     assert parse_logged(text).searched_names() == ["n_hidden"]  # type: ignore[union-attr]
     assert parse_logged("nonsense: [") is None and parse_logged(None) is None
+
+
+def test_compose_yaml_maps_every_key_path_to_its_line() -> None:
+    raw, lines, fail = compose_yaml("a:\n  b: [1,\n    2]\n", "f.yaml")
+    assert raw == {"a": {"b": [1, 2]}}
+    assert lines == {(): 1, ("a",): 1, ("a", "b"): 2, ("a", "b", 0): 2, ("a", "b", 1): 3}
+    assert str(fail(("a", "b", 1), "bad")) == "f.yaml:3: a.b[1]: bad"
+    with pytest.raises(SpaceError, match=r"^f\.yaml:1: epochs: Input should be greater"):
+        validate_yaml({"epochs": 0}, TrainingSpec, fail)
+
+
+def test_a_repeated_key_is_an_error_not_a_silent_overwrite() -> None:
+    with pytest.raises(SpaceError) as info:
+        compose_yaml("a: 1\nb: 2\na: 3\n", "f.yaml")
+    assert str(info.value) == "f.yaml:3: a: duplicate key 'a' (first on line 1)"
