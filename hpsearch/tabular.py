@@ -313,6 +313,45 @@ def prepare_table(
 
     summary = summary or DataSummary(dataset=label)
     summary.target = target
+    columns = _check_columns(frame, spec, label, target)
+    summary.rows_read = len(frame)
+    kept = _chosen_features(columns, spec, label, target, summary)
+    _check_scalar_columns(frame[[*kept, target]], label)  # parquet allows lists; a model not
+    features = frame[kept].copy()
+    y_col = frame[target]
+
+    _infinite_to_missing(features, summary)
+    missing_target = y_col.isna()
+    if _is_numeric(y_col):
+        missing_target |= ~np.isfinite(y_col.to_numpy(dtype=float, na_value=np.nan))
+    date_sources: dict[str, tuple[str, str, str]] = {}  # part column -> (column, part, kind)
+    features = _expand_dates(features, summary, date_sources)
+    explicit = set(spec.features or [])
+    _drop_useless(features, summary, explicit)
+    if features.shape[1] == 0:
+        raise DataError(
+            f"{label}: every feature column was dropped ({_dropped_text(summary)}); "
+            "list the ones to keep in dataset.features"
+        )
+    keep = _rows_to_keep(features, missing_target, spec, summary, len(frame))
+    rows = np.flatnonzero(keep.to_numpy(dtype=bool))
+    features, y_col = features[keep], y_col[keep]
+    summary.rows = len(features)
+    if len(features) == 0:
+        raise DataError(f"{label}: no rows left after removing missing values")
+
+    encoding = _encoding(features, summary, label, date_sources, kept)
+    y, classes = encode_target(y_col, label, spec.task, summary)
+    _warn_leaks(frame.loc[features.index], kept, y_col, summary)
+    # the very function the logged model applies to raw rows (see hpsearch.recipe)
+    x = recipe.encode(encoding, frame.iloc[rows])
+    summary.features = [c["name"] for c in encoding["columns"]]
+    return Table(x, y, classes, summary, encoding, rows)
+
+
+def _check_columns(frame: pd.DataFrame, spec: DatasetSpec, label: str, target: str) -> list[str]:
+    """The frame's column names, as strings, once each: refuse an empty frame, a missing
+    target, a repeated name, or a ``dataset.features``/``drop`` name the file lacks."""
     if frame.empty or len(frame.columns) == 0:
         raise DataError(f"{label}: the dataset is empty")
     frame.columns = [str(c) for c in frame.columns]
@@ -335,7 +374,14 @@ def prepare_table(
                     f"file{did_you_mean(name, columns)}",
                     field=f"dataset.{key}",
                 )
-    summary.rows_read = len(frame)
+    return columns
+
+
+def _chosen_features(
+    columns: list[str], spec: DatasetSpec, label: str, target: str, summary: DataSummary
+) -> list[str]:
+    """The feature columns the spec keeps (all but the target and ``dataset.drop``, or just
+    ``dataset.features``), each column left out named in the summary."""
     kept = [c for c in columns if c != target and c not in spec.drop]
     for c in spec.drop:
         summary.dropped_columns[c] = "listed in dataset.drop"
@@ -346,27 +392,23 @@ def prepare_table(
         kept = [c for c in kept if c in spec.features]
     if not kept:
         raise DataError(f"{label}: no feature columns besides the target '{target}'")
-    _check_scalar_columns(frame[[*kept, target]], label)  # parquet allows lists; a model not
-    features = frame[kept].copy()
-    y_col = frame[target]
+    return kept
 
-    _infinite_to_missing(features, summary)
-    missing_target = y_col.isna()
-    if _is_numeric(y_col):
-        missing_target |= ~np.isfinite(y_col.to_numpy(dtype=float, na_value=np.nan))
-    date_sources: dict[str, tuple[str, str, str]] = {}  # part column -> (column, part, kind)
-    features = _expand_dates(features, summary, date_sources)
-    explicit = set(spec.features or [])
-    _drop_useless(features, summary, explicit)
-    if features.shape[1] == 0:
-        raise DataError(
-            f"{label}: every feature column was dropped ({_dropped_text(summary)}); "
-            "list the ones to keep in dataset.features"
-        )
+
+def _rows_to_keep(
+    features: pd.DataFrame,
+    missing_target: pd.Series,
+    spec: DatasetSpec,
+    summary: DataSummary,
+    n_rows: int,
+) -> pd.Series:
+    """Which rows stay: never one without a target; with ``missing: drop``, none with a
+    missing feature (a warning past ROWS_DROPPED_WARNING of the file), else a note that
+    missing features are imputed."""
     keep = ~missing_target
     if missing_target.any():
         summary.dropped_rows_reasons.append(
-            f"{int(missing_target.sum())} of {len(frame)} rows with a missing target"
+            f"{int(missing_target.sum())} of {n_rows} rows with a missing target"
         )
     if spec.missing == "drop":
         incomplete = features.isna().any(axis=1) & keep
@@ -374,13 +416,13 @@ def prepare_table(
         if n:
             where = [c for c in features.columns if features.loc[incomplete, c].isna().any()]
             summary.dropped_rows_reasons.append(
-                f"{n} of {len(frame)} rows with missing values (in {', '.join(where[:5])}"
+                f"{n} of {n_rows} rows with missing values (in {', '.join(where[:5])}"
                 + (", ..." if len(where) > 5 else "")
                 + ")"
             )
-            if n > ROWS_DROPPED_WARNING * len(frame):
+            if n > ROWS_DROPPED_WARNING * n_rows:
                 summary.warnings.append(
-                    f"{n} of {len(frame)} rows ({n / len(frame):.0%}) are dropped for missing "
+                    f"{n} of {n_rows} rows ({n / n_rows:.0%}) are dropped for missing "
                     "values: set dataset.missing: impute to keep them"
                 )
         keep &= ~incomplete
@@ -388,19 +430,7 @@ def prepare_table(
         summary.notes.append(
             "imputed missing features: numeric with the train mean, categorical as 'missing'"
         )
-    rows = np.flatnonzero(keep.to_numpy(dtype=bool))
-    features, y_col = features[keep], y_col[keep]
-    summary.rows = len(features)
-    if len(features) == 0:
-        raise DataError(f"{label}: no rows left after removing missing values")
-
-    encoding = _encoding(features, summary, label, date_sources, kept)
-    y, classes = encode_target(y_col, label, spec.task, summary)
-    _warn_leaks(frame.loc[features.index], kept, y_col, summary)
-    # the very function the logged model applies to raw rows (see hpsearch.recipe)
-    x = recipe.encode(encoding, frame.iloc[rows])
-    summary.features = [c["name"] for c in encoding["columns"]]
-    return Table(x, y, classes, summary, encoding, rows)
+    return keep
 
 
 def _is_numeric(col: pd.Series) -> bool:
