@@ -24,7 +24,7 @@ from hpsearch.api import (
     make_report,
     run_search,
 )
-from hpsearch.backends import BACKENDS, STRATEGIES, runs_on
+from hpsearch.backends import BACKENDS, STRATEGIES, engine, runs_on, session
 from hpsearch.space import Space, SpaceError, epochs_flag_repeats
 from hpsearch.trials import SearchCallback
 
@@ -101,14 +101,14 @@ def compare(
     stamp = time.strftime("%Y%m%d-%H%M%S")
     cid = f"cmp-{stamp}-{secrets.token_hex(2)}"
     result = Comparison(cid, experiment or space.name, skipped=skipped)
-    ray_tried = False
-    with ExitStack() as stack:  # one Ray for all the Ray searches, started at the first
+    held: set[str] = set()
+    with ExitStack() as stack:  # one engine session (Ray) for all its searches
         for strategy, backend in pairs:
             s = base.with_overrides(strategy=strategy, backend=backend)
-            options = backend_options(backend, **(ray_options or {})) if backend == "ray" else {}
-            if backend == "ray" and not ray_tried:
-                ray_tried = True
-                _hold_ray(stack, options, verbose)
+            options = _options_for(backend, ray_options or {})
+            if backend not in held:
+                held.add(backend)
+                _hold(stack, backend, options, verbose)
             if on_start:
                 on_start(strategy, backend)
             try:
@@ -141,13 +141,20 @@ def compare(
     return result
 
 
-def _hold_ray(stack: ExitStack, options: dict[str, Any], verbose: bool) -> None:
-    """Start (or join) Ray once for the comparison's Ray searches. If that fails, each
-    search starts Ray itself and reports the failure as its own, with its parent run."""
-    from hpsearch.backends import session
+def _options_for(backend: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The engine options ``compare`` was given that ``backend`` takes (the registry says
+    which): ``--address`` reaches the Ray searches, not the Keras Tuner ones."""
+    return backend_options(
+        backend, **{k: v for k, v in options.items() if k in engine(backend).options}
+    )
 
+
+def _hold(stack: ExitStack, backend: str, options: dict[str, Any], verbose: bool) -> None:
+    """Start (or join) the engine once for the comparison's searches on it (Ray's start and
+    stop cost seconds a search). If that fails, each search starts the engine itself and
+    reports the failure as its own, with its parent run."""
     with suppress(Exception):  # the search's own start reports it
-        stack.enter_context(session("ray", verbose=verbose, **options))
+        stack.enter_context(session(backend, verbose=verbose, **options))
 
 
 def _command(

@@ -1,17 +1,28 @@
-"""Checks of where a search will write, made before anything is created.
+"""Flags and a space in, one validated SearchRequest out, before anything is created.
 
-An input error must leave nothing behind: no MLflow run, no folder. So the tracking URI, the
-experiment name and the output folder are checked here, with nothing but the standard
-library, before the MLflow parent run exists.
+An input error must leave nothing behind: no MLflow run, no folder. So the flags, the
+engine's options (which engine takes which is the registry's, hpsearch.backends), the
+budgets, the tracking URI, the experiment name and the output folder are all checked here,
+with nothing heavier than the space schema, before the MLflow parent run exists.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from hpsearch.space import SpaceError, short
+from hpsearch.backends import cluster_address, engine, option_owner
+from hpsearch.space import MAX_TRIALS, Space, SpaceError, load_space, short
+from hpsearch.trials import SearchCallback
+
+if TYPE_CHECKING:
+    from hpsearch.tabular import DataSummary
+
+DEFAULT_OUTPUT = Path("reports")
 
 #: Tracking URI schemes MLflow itself serves (plugins add theirs through entry points).
 TRACKING_SCHEMES = ("http", "https", "file", "sqlite", "postgresql", "mysql", "mssql",
@@ -80,3 +91,177 @@ def check_output(output: Path, flag: str = "--output") -> None:
     if not os.access(probe, os.W_OK | os.X_OK):
         what = "written" if probe == path else "created"
         raise SpaceError(f"{output} cannot be {what}: no write permission on {probe}", field=flag)
+
+
+def prepare(
+    space_or_path: Space | str | Path,
+    *,
+    strategy: str | None = None,
+    backend: str | None = None,
+    max_trials: int | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+) -> Space:
+    """Load a space (if given a path) and apply overrides; raises SpaceError on bad input."""
+    space = space_or_path if isinstance(space_or_path, Space) else load_space(space_or_path)
+    space = space.with_overrides(
+        strategy=strategy, backend=backend, max_trials=max_trials, seed=seed, epochs=epochs
+    )
+    if space.search.strategy == "grid":  # a grid runs every configuration, once
+        space = space.with_overrides(max_trials=space.size())
+    return space
+
+
+def plan_search(
+    space_or_path: Space | str | Path,
+    *,
+    strategy: str | None = None,
+    backend: str | None = None,
+    max_trials: int | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    budget_epochs: int | None = None,
+    budget_seconds: float | None = None,
+    max_failures: int | None = None,
+    **options: Any,
+) -> tuple[Space, dict[str, Any]]:
+    """The space with its flags applied and the backend's options, checked as ``hpsearch
+    run`` checks them (a sweep checks each entry through here too); raises SpaceError
+    naming the file's line or the flag. ``options`` are backend options (see
+    backend_options)."""
+    space = prepare(
+        space_or_path,
+        strategy=strategy,
+        backend=backend,
+        max_trials=max_trials,
+        epochs=epochs,
+        seed=seed,
+    )
+    given = backend_options(space.search.backend, **options)
+    space = budgeted_space(
+        space,
+        budget_epochs=budget_epochs,
+        budget_seconds=budget_seconds,
+        keep_max_trials=max_trials is not None,
+    )
+    if max_failures is not None and max_failures < 1:
+        raise SpaceError("must be at least 1", field="--max-failures")
+    return space, given
+
+
+def backend_options(backend: str, **options: Any) -> dict[str, Any]:
+    """The options given (not None) for ``backend``; one meant for another engine is a
+    SpaceError naming its flag, so ``--workers`` on Ray fails loudly instead of being
+    ignored. Which engine takes which option is the registry's (hpsearch.backends)."""
+    given = {k: v for k, v in options.items() if v is not None}
+    allowed = engine(backend).options
+    for key in given:
+        if key not in allowed:
+            other, flag = option_owner(key)
+            raise SpaceError(f"applies to --backend {other}, not {backend}", field=flag)
+    if given.get("retries", 0) < 0:
+        raise SpaceError("must be >= 0", field="--retries")
+    for key in ("workers", "max_concurrent"):
+        if key in given and given[key] < 1:
+            raise SpaceError("must be at least 1", field=allowed[key])
+    for key in ("cpus_per_trial", "time_budget_s"):
+        if key in given and given[key] <= 0:
+            raise SpaceError("must be > 0", field=allowed[key])
+    if engine(backend).clustered and given.get("gpus") is not None and cluster_address(given):
+        raise SpaceError(
+            "a cluster's GPUs are Ray's to schedule; use --gpus-per-trial", field="--gpus"
+        )
+    if "gpus_per_trial" in given and given["gpus_per_trial"] < 0:
+        raise SpaceError("must be >= 0", field="--gpus-per-trial")
+    return given
+
+
+def check_budget_options(space: Space, options: dict[str, Any]) -> None:
+    """Budgets stop the trial source in this process; say so where it lives elsewhere."""
+    if (options.get("workers") or 1) > 1:
+        raise SpaceError(
+            "a budget needs one Keras Tuner process (drop --workers)", field="--budget"
+        )
+    if engine(space.search.backend).clustered and cluster_address(options).startswith("ray://"):
+        raise SpaceError(
+            "a budget cannot stop a search run through Ray Client (ray://); "
+            "submit it as a Ray job instead",
+            field="--budget",
+        )
+
+
+#: With only a time budget, the trial cap that keeps max_trials out of the way.
+TIME_BUDGET_MAX_TRIALS = 10_000
+
+
+def budgeted_space(
+    space: Space,
+    *,
+    budget_epochs: int | None,
+    budget_seconds: float | None,
+    keep_max_trials: bool = False,
+) -> Space:
+    """The space with its trial caps lifted so that the budget, not max_trials or
+    Hyperband's bracket schedule, ends the search.
+
+    max_trials becomes the epoch budget (every trial trains at least one epoch), or
+    TIME_BUDGET_MAX_TRIALS with only a time budget; ``keep_max_trials`` keeps a cap the
+    user set. Hyperband gets as many iterations as that many trials could need."""
+    if budget_epochs is None and budget_seconds is None:
+        return space
+    if budget_epochs is not None and budget_epochs < 1:
+        raise SpaceError("must be at least 1", field="--budget-epochs")
+    if budget_seconds is not None and budget_seconds <= 0:
+        raise SpaceError("must be > 0", field="--budget-time")
+    # every trial trains at least one epoch; past MAX_TRIALS the cap is the trial limit's
+    cap = min(budget_epochs, MAX_TRIALS) if budget_epochs is not None else TIME_BUDGET_MAX_TRIALS
+    max_trials = space.search.max_trials if keep_max_trials else cap
+    hyperband = space.search.hyperband.model_dump() | {"iterations": max(1, max_trials)}
+    return space.with_overrides(max_trials=max_trials, hyperband=hyperband)
+
+
+@dataclass
+class SearchRequest:
+    """One search, as asked for: the space with its flags applied, where it writes, the
+    engine's options, its budgets and limits, and who hears about it. ``check()`` refuses
+    what cannot run (SpaceError naming the flag) before anything is created."""
+
+    space: Space
+    tracking_uri: str | None = None
+    experiment: str | None = None
+    output: Path = DEFAULT_OUTPUT
+    callbacks: Iterable[SearchCallback] = ()
+    verbose: bool = False
+    log_model: bool = True
+    command: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    resume: bool = False
+    max_failures: int | None = None
+    budget_epochs: int | None = None
+    budget_seconds: float | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    resume_run: str | None = None
+    warm_start: str | None = None
+    on_data: Callable[[DataSummary], None] | None = None
+    on_status: Callable[[str], None] | None = None
+    on_warning: Callable[[str], None] | None = None
+
+    @property
+    def budgeted(self) -> bool:
+        return self.budget_epochs is not None or self.budget_seconds is not None
+
+    @property
+    def experiment_name(self) -> str:
+        return self.space.name if self.experiment is None else self.experiment
+
+    def check(self) -> None:
+        """What needs no data and no store: budgets against the engine's options, a warm
+        start's strategy, and where the search writes."""
+        if self.budgeted:
+            check_budget_options(self.space, self.options)
+        if self.warm_start and self.space.search.strategy not in ("bayesian", "tpe"):
+            raise SpaceError(
+                f"warm start seeds a bayesian or tpe search, not {self.space.search.strategy}",
+                field="--warm-start",
+            )
+        check_destination(self.tracking_uri, self.experiment_name, self.output)
