@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,82 @@ def tune_domain(param: Param) -> Any:
     if isinstance(param, Bool):
         return tune.choice([False, True])
     return param.value
+
+
+@dataclass
+class Plan:
+    """What the strategy table gives a Tuner."""
+
+    param_space: dict[str, Any]
+    search_alg: Any
+    scheduler: Any
+    max_epochs: int
+
+
+def fixed_params(space: Space) -> dict[str, Any]:
+    """The params a search does not vary: every trial trains with these values."""
+    searched = space.searched()
+    return {k: p.value for k, p in space.params.items() if k not in searched}  # type: ignore[union-attr]
+
+
+def plan_search(
+    space: Space,
+    workdir: Path,
+    warm: Sequence[tuple[dict[str, Any], float]],
+    max_concurrent: int | None,
+    watch: str,
+) -> Plan:
+    """The strategy table: the param space, the searcher and the scheduler each strategy
+    runs with; searchers limited to ``max_concurrent`` and asking the StallWatch ``watch``."""
+    from ray import tune
+
+    search = space.search
+    metric, mode = space.objective.metric, space.objective.direction
+    param_space = {k: tune_domain(p) for k, p in space.searched().items()}
+    for name in space.per_layer_names():  # sampled for every layer; unused ones dropped
+        param_space[name] = tune_domain(space.params["n_neurons"])
+    max_epochs = space.training.epochs
+    if search.strategy in ("hyperband", "asha") and search.hyperband.max_epochs:
+        max_epochs = search.hyperband.max_epochs
+
+    scheduler: Any = None
+    search_alg: Any = _variant_generator(search.seed, max_concurrent, watch)
+    if search.strategy == "hyperband":
+        scheduler = tune.schedulers.HyperBandScheduler(
+            max_t=max_epochs, reduction_factor=search.hyperband.factor
+        )
+    elif search.strategy == "asha":
+        scheduler = tune.schedulers.ASHAScheduler(
+            max_t=max_epochs, grace_period=1, reduction_factor=search.hyperband.factor
+        )
+    elif search.strategy == "bayesian":
+        search_alg = _oracle_searcher(space, workdir, metric, mode, warm, watch)
+        param_space = {}  # the oracle samples the space itself
+    elif search.strategy == "grid":  # every configuration once: Space.grid(), as on KT
+        param_space = {k: tune.grid_search(v) for k, v in space.grid().items()}
+    elif search.strategy == "tpe":
+        search_alg = _tpe_for(space, warm, watch)
+    if search.strategy in ("bayesian", "tpe"):
+        search_alg = _watched_limit(search_alg, max_concurrent, watch)
+    return Plan(param_space, search_alg, scheduler, max_epochs)
+
+
+def _tpe_for(space: Space, warm: Sequence[tuple[dict[str, Any], float]], watch: str | None) -> Any:
+    """The tpe strategy's searcher: the seeded TPE sampler, warm-started with ``warm``."""
+    from hpsearch.study import tpe_sampler
+
+    # Optuna counts warm trials toward its random start-up: with a warm start the
+    # earlier trials are the start-up, and TPE guides the first new trial already.
+    startup = min(10, len(warm)) if warm else 10
+    sampler = tpe_sampler(space.search.seed, startup)
+    warm_args: dict[str, Any] = {}
+    if warm:
+        names = set(space.searched())
+        warm_args = {
+            "points_to_evaluate": [{k: v for k, v in p.items() if k in names} for p, _ in warm],
+            "evaluated_rewards": [score for _, score in warm],
+        }
+    return _tpe_searcher(sampler, warm_args, watch)
 
 
 def _variant_generator(seed: int, max_concurrent: int | None, watch: str | None = None) -> Any:

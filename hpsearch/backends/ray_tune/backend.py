@@ -9,22 +9,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.backends.base import SearchOutcome, SearchStalled
-from hpsearch.backends.ray_tune.algorithms import (
-    _budget_stopper,
-    _oracle_searcher,
-    _tpe_searcher,
-    _variant_generator,
-    _watched_limit,
-    tune_domain,
-)
+from hpsearch.backends.ray_tune.algorithms import Plan, _budget_stopper, fixed_params, plan_search
 from hpsearch.backends.ray_tune.events import NAME, _Bridge, _Relay, _tune_callback
 from hpsearch.backends.ray_tune.lifecycle import _is_client, ray_address, start_ray
 from hpsearch.backends.ray_tune.stall import _WATCHES, StallWatch
-from hpsearch.backends.ray_tune.worker import _read_best, train_trial
+from hpsearch.backends.ray_tune.worker import _read_best, payload_for, train_trial
 from hpsearch.model import build_for, quiet_tensorflow
 from hpsearch.space import TASK_METRICS, Space
 from hpsearch.trials import SearchCallback, SearchInfo
@@ -105,52 +99,11 @@ class RayTuneBackend:
 
         search, objective = space.search, space.objective
         metric, mode = objective.metric, objective.direction
-        searched = space.searched()
-        fixed = {k: p.value for k, p in space.params.items() if k not in searched}  # type: ignore[union-attr]
-        param_space = {k: tune_domain(p) for k, p in searched.items()}
-        for name in space.per_layer_names():  # sampled for every layer; unused ones dropped
-            param_space[name] = tune_domain(space.params["n_neurons"])
-        max_epochs = space.training.epochs
-        if search.strategy in ("hyperband", "asha") and search.hyperband.max_epochs:
-            max_epochs = search.hyperband.max_epochs
-
-        scheduler: Any = None
+        fixed = fixed_params(space)
         watch = StallWatch()
         watch_key = f"{os.getpid()}-{id(watch)}"
         _WATCHES[watch_key] = watch
-        search_alg: Any = _variant_generator(search.seed, self.max_concurrent, watch_key)
-        if search.strategy == "hyperband":
-            scheduler = tune.schedulers.HyperBandScheduler(
-                max_t=max_epochs, reduction_factor=search.hyperband.factor
-            )
-        elif search.strategy == "asha":
-            scheduler = tune.schedulers.ASHAScheduler(
-                max_t=max_epochs, grace_period=1, reduction_factor=search.hyperband.factor
-            )
-        elif search.strategy == "bayesian":
-            search_alg = _oracle_searcher(space, workdir, metric, mode, warm, watch_key)
-            param_space = {}  # the oracle samples the space itself
-        elif search.strategy == "grid":  # every configuration once: Space.grid(), as on KT
-            param_space = {k: tune.grid_search(v) for k, v in space.grid().items()}
-        elif search.strategy == "tpe":
-            from hpsearch.study import tpe_sampler
-
-            # Optuna counts warm trials toward its random start-up: with a warm start the
-            # earlier trials are the start-up, and TPE guides the first new trial already.
-            startup = min(10, len(warm)) if warm else 10
-            sampler = tpe_sampler(search.seed, startup)
-            warm_args: dict[str, Any] = {}
-            if warm:
-                names = set(searched)
-                warm_args = {
-                    "points_to_evaluate": [
-                        {k: v for k, v in p.items() if k in names} for p, _ in warm
-                    ],
-                    "evaluated_rewards": [score for _, score in warm],
-                }
-            search_alg = _tpe_searcher(sampler, warm_args, watch_key)
-        if search.strategy in ("bayesian", "tpe"):
-            search_alg = _watched_limit(search_alg, self.max_concurrent, watch_key)
+        plan = plan_search(space, workdir, warm, self.max_concurrent, watch_key)
 
         metric_names = [m for k in TASK_METRICS[data.task] for m in (k, f"val_{k}")]
         bridge = _Bridge(callbacks, space, fixed, metric_names, done)
@@ -159,30 +112,9 @@ class RayTuneBackend:
         relay = _Relay() if _is_client() else None
         # Budgets are checked in this process, where the Tune controller runs.
         stopper = _budget_stopper(callbacks) if budgeted and relay is None else None
-        payload = {
-            "data": {
-                "x_train": data.x_train,
-                "y_train": data.y_train,
-                "x_valid": data.x_valid,
-                "y_valid": data.y_valid,
-                "input_shape": data.input_shape,
-                "task": data.task,
-                "n_outputs": data.n_outputs,
-                "target_scale": data.target_scale,
-            },
-            "fixed": fixed,
-            "seed": search.seed,
-            "epochs": max_epochs,
-            "patience": space.training.patience,
-            "metric": metric,
-            "direction": mode,
-            "cpus_per_trial": self.cpus_per_trial,
-            "checkpoint_every_epoch": search.strategy == "hyperband",
-            "builder": space.builder,
-            "builder_dirs": space.builder_dirs(),
-            "cv": space.training.cv,
-            "verbose": self.verbose,
-        }
+        payload = payload_for(
+            space, data, fixed, plan.max_epochs, self.cpus_per_trial, self.verbose
+        )
         trainable = tune.with_resources(
             tune.with_parameters(train_trial, payload=payload),  # ships the data once
             {"cpu": self.cpus_per_trial, "gpu": self.gpus_per_trial},
@@ -199,46 +131,9 @@ class RayTuneBackend:
             )
         )
         callback = relay.callback if relay else _tune_callback(bridge, watch)
-        experiment = workdir / "ray" / "tune"
-        if resume and not relay and tune.Tuner.can_restore(str(experiment.resolve())):
-            # Interrupted trials run again from scratch, as on Keras Tuner: their epochs
-            # were never logged (the process died first), so a full history is wanted.
-            tuner = tune.Tuner.restore(
-                str(experiment.resolve()),
-                trainable=trainable,
-                param_space=param_space,
-                _resume_config=tune.ResumeConfig(unfinished=tune.ResumeConfig.ResumeType.RESTART),  # type: ignore[arg-type]
-            )
-            # The restored RunConfig holds unpickled copies of the old run's callbacks,
-            # wired to objects of a dead process: hand Tune this run's instead.
-            internal: Any = tuner._local_tuner
-            internal._run_config.callbacks = [callback]
-        else:
-            tuner = tune.Tuner(
-                trainable,
-                param_space=param_space,
-                tune_config=tune.TuneConfig(
-                    metric=metric,
-                    mode=mode,
-                    search_alg=search_alg,
-                    scheduler=scheduler,
-                    num_samples=1 if search.strategy == "grid" else search.max_trials,
-                    # A Searcher comes already limited (_watched_limit); the generator
-                    # takes its limit itself.
-                    max_concurrent_trials=None,
-                    time_budget_s=self.time_budget_s,
-                    reuse_actors=True,  # import TensorFlow once per worker, not once per trial
-                ),
-                run_config=tune.RunConfig(
-                    name="tune",
-                    storage_path=str((workdir / "ray").resolve()),
-                    callbacks=[callback],
-                    stop=stopper,
-                    verbose=0,
-                    failure_config=tune.FailureConfig(max_failures=self.retries, fail_fast=False),
-                    checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                ),
-            )
+        tuner = self._tuner(
+            space, workdir, plan, trainable, callback, stopper, resume and not relay
+        )
         try:
             grid: Any = relay.fit(tuner, bridge, watch) if relay else tuner.fit()
         except Exception as exc:
@@ -248,37 +143,100 @@ class RayTuneBackend:
         finally:
             _WATCHES.pop(watch_key, None)
         bridge.close_open()
+        return self._outcome(grid, bridge, space, data)
+
+    def _tuner(
+        self,
+        space: Space,
+        workdir: Path,
+        plan: Plan,
+        trainable: Any,
+        callback: Any,
+        stopper: Any,
+        restore: bool,
+    ) -> Any:
+        """A new Tuner for the plan, or (``restore``, when Tune saved one) the interrupted
+        run's Tuner restored from ``workdir``."""
+        from ray import tune
+
+        search, objective = space.search, space.objective
+        experiment = workdir / "ray" / "tune"
+        if restore and tune.Tuner.can_restore(str(experiment.resolve())):
+            # Interrupted trials run again from scratch, as on Keras Tuner: their epochs
+            # were never logged (the process died first), so a full history is wanted.
+            tuner = tune.Tuner.restore(
+                str(experiment.resolve()),
+                trainable=trainable,
+                param_space=plan.param_space,
+                _resume_config=tune.ResumeConfig(unfinished=tune.ResumeConfig.ResumeType.RESTART),  # type: ignore[arg-type]
+            )
+            # The restored RunConfig holds unpickled copies of the old run's callbacks,
+            # wired to objects of a dead process: hand Tune this run's instead.
+            internal: Any = tuner._local_tuner
+            internal._run_config.callbacks = [callback]
+            return tuner
+        return tune.Tuner(
+            trainable,
+            param_space=plan.param_space,
+            tune_config=tune.TuneConfig(
+                metric=objective.metric,
+                mode=objective.direction,
+                search_alg=plan.search_alg,
+                scheduler=plan.scheduler,
+                num_samples=1 if search.strategy == "grid" else search.max_trials,
+                # A Searcher comes already limited (_watched_limit); the generator
+                # takes its limit itself.
+                max_concurrent_trials=None,
+                time_budget_s=self.time_budget_s,
+                reuse_actors=True,  # import TensorFlow once per worker, not once per trial
+            ),
+            run_config=tune.RunConfig(
+                name="tune",
+                storage_path=str((workdir / "ray").resolve()),
+                callbacks=[callback],
+                stop=stopper,
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=self.retries, fail_fast=False),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            ),
+        )
+
+    def _outcome(self, grid: Any, bridge: _Bridge, space: Space, data: Dataset) -> SearchOutcome:
+        """The trials the bridge recorded, in id order, with the best one's model loader
+        (its checkpoint holds the best epoch's weights) and the time budget's warning."""
         checkpoints = {}
         for res in grid:
             tid = res.metrics.get("trial_id") if res.metrics else None
             if tid and res.checkpoint is not None:
                 checkpoints[bridge.tid(tid)] = res.checkpoint
         results = [bridge.results[k] for k in sorted(bridge.results)]
-        outcome = SearchOutcome(results, mode)
+        outcome = SearchOutcome(results, space.objective.direction)
         best = outcome.best
-
-        def load_best() -> Any:
-            quiet_tensorflow(self.verbose)
-
-            assert best is not None
-            model = build_for(
-                best.params, data, builder=space.builder, builder_dirs=space.builder_dirs()
-            )
-            checkpoint = checkpoints[best.trial_id]
-            if _is_client():  # the checkpoint sits on the cluster's storage: read it there
-                import ray
-
-                weights = ray.get(ray.remote(_read_best).remote(checkpoint))
-            else:
-                weights = _read_best(checkpoint)
-            model.set_weights(weights)
-            return model
-
         if best is not None and best.trial_id in checkpoints:
-            outcome.load_best_model = load_best
-        if len(results) < search.max_trials and self.time_budget_s:
+            outcome.load_best_model = partial(
+                _load_best, space, data, best.params, checkpoints[best.trial_id], self.verbose
+            )
+        max_trials = space.search.max_trials
+        if len(results) < max_trials and self.time_budget_s:
             outcome.warnings.append(
                 f"ray: --time-budget {self.time_budget_s:g}s ended the search after "
-                f"{len(results)} of {search.max_trials} trials"
+                f"{len(results)} of {max_trials} trials"
             )
         return outcome
+
+
+def _load_best(
+    space: Space, data: Dataset, params: dict[str, Any], checkpoint: Any, verbose: bool
+) -> Any:
+    """The best trial's model: built again from its params, with the best epoch's weights."""
+    quiet_tensorflow(verbose)
+
+    model = build_for(params, data, builder=space.builder, builder_dirs=space.builder_dirs())
+    if _is_client():  # the checkpoint sits on the cluster's storage: read it there
+        import ray
+
+        weights = ray.get(ray.remote(_read_best).remote(checkpoint))
+    else:
+        weights = _read_best(checkpoint)
+    model.set_weights(weights)
+    return model

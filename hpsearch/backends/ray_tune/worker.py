@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpsearch.model import (
     GraphJanitor,
@@ -23,6 +23,10 @@ from hpsearch.model import (
     settle_heap,
 )
 
+if TYPE_CHECKING:
+    from hpsearch.data import Dataset
+    from hpsearch.space import Space
+
 #: Files inside each epoch's checkpoint: weights now (to resume a paused Hyperband trial) and
 #: the best epoch's weights (for the best model), as plain numpy arrays.
 _LATEST, _BEST, _STATE = "latest.npz", "best.npz", "state.json"
@@ -32,14 +36,77 @@ _JANITOR: GraphJanitor | None = None
 _RESET_WAIT_S = 120
 
 
+def payload_for(
+    space: Space,
+    data: Dataset,
+    fixed: dict[str, Any],
+    max_epochs: int,
+    cpus_per_trial: float,
+    verbose: bool,
+) -> dict[str, Any]:
+    """Everything a trial needs besides its config, shipped to the workers once
+    (``tune.with_parameters``): the data as plain arrays and the training settings."""
+    search = space.search
+    return {
+        "data": {
+            "x_train": data.x_train,
+            "y_train": data.y_train,
+            "x_valid": data.x_valid,
+            "y_valid": data.y_valid,
+            "input_shape": data.input_shape,
+            "task": data.task,
+            "n_outputs": data.n_outputs,
+            "target_scale": data.target_scale,
+        },
+        "fixed": fixed,
+        "seed": search.seed,
+        "epochs": max_epochs,
+        "patience": space.training.patience,
+        "metric": space.objective.metric,
+        "direction": space.objective.direction,
+        "cpus_per_trial": cpus_per_trial,
+        "checkpoint_every_epoch": search.strategy == "hyperband",
+        "builder": space.builder,
+        "builder_dirs": space.builder_dirs(),
+        "cv": space.training.cv,
+        "verbose": verbose,
+    }
+
+
 def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     """A function trainable: build, train, report every epoch, checkpoint for Hyperband."""
-    from ray import tune
+    import ray
 
+    _prepare_worker(payload)  # before keras loads: it quiets TensorFlow's import
+    import keras
+
+    params = {**payload["fixed"], **config}
+    data = payload["data"]
+
+    def build() -> Any:
+        keras.utils.set_random_seed(payload["seed"])
+        return build_for(
+            params,
+            SimpleNamespace(**data),
+            builder=payload["builder"],
+            builder_dirs=payload["builder_dirs"],
+        )
+
+    model = build()
+    node_id = ray.get_runtime_context().get_node_id()
+    state, best_weights = _restore(model)
+    if payload.get("cv"):
+        _cross_validate_trial(payload, params, build, node_id)
+        return
+    report = _report_callback(payload, state, best_weights, node_id)
+    _fit(model, params, payload, state["epoch"], report)
+
+
+def _prepare_worker(payload: dict[str, Any]) -> None:
+    """TensorFlow in this (reused) actor: quiet, on the cores Ray gave the trial, with a
+    clean session and what the previous trial left swept; then the trial's seed."""
     quiet_tensorflow(payload["verbose"])
     import keras
-    import numpy as np
-    import ray
     import tensorflow as tf
 
     # Tune reuses this actor for the next trial only if this trial's thread ends within
@@ -67,22 +134,16 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
         _JANITOR = GraphJanitor()
     _JANITOR.sweep()  # what the previous trial in this actor left (see GraphJanitor)
     keras.utils.set_random_seed(payload["seed"])
-    params = {**payload["fixed"], **config}
-    data = payload["data"]
 
-    def build() -> Any:
-        keras.utils.set_random_seed(payload["seed"])
-        return build_for(
-            params,
-            SimpleNamespace(**data),
-            builder=payload["builder"],
-            builder_dirs=payload["builder_dirs"],
-        )
 
-    model = build()
-    metric, direction = payload["metric"], payload["direction"]
-    node_id = ray.get_runtime_context().get_node_id()
-    state = {"epoch": 0, "best": None, "best_epoch": 0}
+def _restore(model: Any) -> tuple[dict[str, Any], list[Any]]:
+    """The trial's progress and best weights so far: from its checkpoint when Tune resumes
+    it (a Hyperband trial after a pause, which also gets its latest weights back), else a
+    fresh start."""
+    import numpy as np
+    from ray import tune
+
+    state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": 0}
     best_weights = model.get_weights()
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:  # a Hyperband trial resumed after a pause
@@ -90,10 +151,26 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
             model.set_weights(list(np.load(Path(folder) / _LATEST).values()))
             best_weights = list(np.load(Path(folder) / _BEST).values())
             state = json.loads((Path(folder) / _STATE).read_text())
+    return state, best_weights
 
-    class Report(keras.callbacks.Callback):
+
+def _report_callback(
+    payload: dict[str, Any], state: dict[str, Any], best_weights: list[Any], node_id: str
+) -> Any:
+    """A Keras callback that reports each epoch to Tune, tracks the best epoch in ``state``
+    and writes the checkpoint (defined lazily: keras and ray load in the worker only)."""
+    import keras
+    import numpy as np
+    from ray import tune
+
+    metric, direction = payload["metric"], payload["direction"]
+
+    class Report(keras.callbacks.Callback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.best_weights = best_weights
+
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-            nonlocal best_weights
             logs = {k: float(v) for k, v in (logs or {}).items()}
             value = logs.get(metric, math.nan)
             best = state["best"]
@@ -102,7 +179,7 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
             )
             if improved:
                 state["best"], state["best_epoch"] = value, epoch + 1
-                best_weights = self.model.get_weights()
+                self.best_weights = self.model.get_weights()
             state["epoch"] = epoch + 1
             metrics = {**logs, "epoch": epoch + 1, "node_id": node_id, "pid": os.getpid()}
             # A checkpoint costs the driver work on 2 cores: write one when the best epoch
@@ -113,21 +190,25 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
                 return
             with tempfile.TemporaryDirectory() as folder:
                 np.savez(Path(folder) / _LATEST, *self.model.get_weights())
-                np.savez(Path(folder) / _BEST, *best_weights)
+                np.savez(Path(folder) / _BEST, *self.best_weights)
                 (Path(folder) / _STATE).write_text(json.dumps(state))
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    if payload.get("cv"):
-        _cross_validate_trial(payload, params, build, node_id)
-        return
+    return Report()
 
+
+def _fit(
+    model: Any, params: dict[str, Any], payload: dict[str, Any], initial_epoch: int, report: Any
+) -> None:
+    """Train from ``initial_epoch`` with early stopping and NaN checks, ``report`` last."""
+    data, metric, direction = payload["data"], payload["metric"], payload["direction"]
     # target units first: Report sends the target's units
     callbacks = fit_callbacks(
         data.get("target_scale"),
         metric=metric,
         direction=direction,
         patience=payload["patience"],
-        then=[Report()],
+        then=[report],
     )
     model.fit(
         data["x_train"],
@@ -135,7 +216,7 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
         validation_data=(data["x_valid"], data["y_valid"]),
         **fit_options(params, data["y_train"], data["task"]),
         epochs=payload["epochs"],
-        initial_epoch=state["epoch"],
+        initial_epoch=initial_epoch,
         callbacks=callbacks,
         verbose=0,
     )
