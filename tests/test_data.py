@@ -424,3 +424,78 @@ def test_builtin_input_widths_match_the_loaded_data(name: str) -> None:
 
     data = load_dataset(DatasetSpec(name=name), 42)
     assert math.prod(data.input_shape) == BUILTIN_INPUTS[name]
+
+
+# ----------------------------------------------------------------------------- split steps
+
+
+def _raw(n: int, task: str = "multiclass", **extra: Any) -> Any:
+    from hpsearch.data import _Raw
+
+    x = np.arange(n * 2, dtype=np.float32).reshape(n, 2)
+    y = np.arange(n) % 2 if task != "regression" else np.arange(n, dtype=np.float32)
+    return _Raw(x=x, y=y, task=task, feature_names=["a", "b"], **extra)
+
+
+def test_sample_rows_keeps_max_rows_in_source_order_and_says_so() -> None:
+    """max_rows draws that many rows, sorted by position, and adds a note; else all rows."""
+    from hpsearch.data import _sample_rows
+
+    raw = _raw(50)
+    x, y, idx = _sample_rows(DatasetSpec(name="digits", max_rows=20), raw, np.random.default_rng(0))
+    assert len(x) == len(y) == len(idx) == 20
+    assert list(idx) == sorted(idx) and len(set(idx)) == 20
+    assert (x[:, 0] == raw.x[idx, 0]).all() and (y == raw.y[idx]).all()
+    assert raw.notes == ["sampled 20 rows (dataset.max_rows)"]
+    every = _raw(50)
+    x, _, idx = _sample_rows(DatasetSpec(name="digits"), every, np.random.default_rng(0))
+    assert len(x) == 50 and list(idx) == list(range(50)) and every.notes == []
+
+
+def test_split_rows_cuts_test_then_valid_and_keeps_every_row_once() -> None:
+    """Without a shipped test split: disjoint train/valid/test parts, stratified, whose
+    positions cover the rows; split.test 0 leaves test empty."""
+    from hpsearch.data import _split_rows
+
+    raw = _raw(100)
+    rows = (raw.x, raw.y, np.arange(100))
+    spec = DatasetSpec(name="digits", split={"valid": 0.2, "test": 0.2})
+    train, valid, test = _split_rows(spec, raw, rows, 0, np.random.default_rng(0))
+    assert (len(train[0]), len(valid[0]), len(test[0])) == (60, 20, 20)
+    seen = np.concatenate([train[2], valid[2], test[2]])
+    assert sorted(seen) == list(range(100))
+    for x, y, i in (train, valid, test):
+        assert (x[:, 0] == raw.x[i, 0]).all() and (y == raw.y[i]).all()
+        assert y.mean() == pytest.approx(0.5)  # stratified: half of each class
+    no_test = DatasetSpec(name="digits", split={"valid": 0.2, "test": 0.0})
+    train, valid, test = _split_rows(no_test, raw, rows, 0, np.random.default_rng(0))
+    assert (len(train[0]), len(valid[0]), len(test[0])) == (80, 20, 0)
+
+
+def test_split_rows_keeps_a_shipped_test_split_and_samples_it_to_max_rows() -> None:
+    """A source's own test split is kept as it is (positions in it), cut to max_rows."""
+    from hpsearch.data import _split_rows
+
+    shipped = (np.zeros((30, 2), np.float32), np.arange(30) % 2)
+    raw = _raw(40, test=shipped)
+    rows = (raw.x, raw.y, np.arange(40))
+    spec = DatasetSpec(name="mnist", split={"valid": 0.25}, max_rows=12)
+    train, valid, test = _split_rows(spec, raw, rows, 0, np.random.default_rng(0))
+    assert (len(train[0]), len(valid[0]), len(test[0])) == (30, 10, 12)
+    assert list(test[2]) == sorted(test[2]) and max(test[2]) < 30
+    whole = DatasetSpec(name="mnist", split={"valid": 0.25})
+    *_, test = _split_rows(whole, raw, rows, 0, np.random.default_rng(0))
+    assert list(test[2]) == list(range(30))
+
+
+def test_two_way_falls_back_to_an_unstratified_cut_when_stratifying_fails() -> None:
+    """Five classes of two rows cannot be stratified into a 2-row part (sklearn refuses):
+    the cut is made anyway, sized as asked; a lone-row class is not stratified at all."""
+    from hpsearch.data import _two_way
+
+    for y in (np.repeat(np.arange(5), 2), np.array([0] * 9 + [1])):
+        rows = (np.zeros((10, 1)), y, np.arange(10))
+        first, second = _two_way(rows, 0.2, 0, classify=True)
+        assert (len(first[0]), len(second[0])) == (8, 2)
+        assert sorted(np.concatenate([first[2], second[2]])) == list(range(10))
+        assert (first[1] == y[first[2]]).all() and (second[1] == y[second[2]]).all()
