@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +9,8 @@ from typing import Annotated
 import typer
 
 from hpsearch.cli.options import ExperimentOpt, RunIdOpt, TrackingOpt
-from hpsearch.cli.output import fail
+from hpsearch.cli.output import fail, failing, print_best, print_json, print_report
+from hpsearch.errors import NoSearches, TrackingUnavailable
 
 
 def report(
@@ -35,13 +35,13 @@ def report(
 ) -> None:
     """Write an HTML/Markdown/CSV report comparing the searches of an experiment or runs."""
     from hpsearch.api import make_report
-    from hpsearch.tracking import NoSearches, TrackingUnavailable, preflight, resolve_tracking_uri
+    from hpsearch.tracking import preflight, resolve_tracking_uri
 
     if not experiment and not run_id:
         fail("give --experiment NAME or --run-id ID")
     if top_k < 1:
         fail("--top-k: must be at least 1")
-    try:
+    with failing(usage=(NoSearches,), failed=(TrackingUnavailable,)):
         preflight(resolve_tracking_uri(tracking_uri))
         made = make_report(
             experiment=experiment,
@@ -51,15 +51,7 @@ def report(
             log=not no_log,
             top_k=top_k,
         )
-    except NoSearches as exc:
-        fail(str(exc))
-    except TrackingUnavailable as exc:
-        fail(str(exc), code=1)
-    for line in made.verdict:
-        typer.echo(line)
-    typer.echo(f"report: {made.html}")
-    typer.echo(f"        {made.markdown}")
-    typer.echo(f"        {made.csv}")
+    print_report(made)
 
 
 def best(
@@ -76,37 +68,19 @@ def best(
     """Print the best trial of an experiment (or a search): params, value, model URI."""
     from hpsearch.api import best as find_best
     from hpsearch.api import split_params
-    from hpsearch.tracking import NoSearches, TrackingUnavailable, preflight, resolve_tracking_uri
+    from hpsearch.tracking import preflight, resolve_tracking_uri
 
     if not experiment and not run_id:
         fail("give --experiment NAME or --run-id ID")
-    try:
+    with failing(usage=(NoSearches,), failed=(TrackingUnavailable,)):
         preflight(resolve_tracking_uri(tracking_uri))
         top = find_best(experiment=experiment, run_id=run_id, tracking_uri=tracking_uri)
-    except NoSearches as exc:
-        fail(str(exc))
-    except TrackingUnavailable as exc:
-        fail(str(exc), code=1)
     if as_json:
-        typer.echo(json.dumps(top, default=str))
+        print_json(top)
         return
-    typer.echo(
-        f"best {top['metric']} = {top['value']:.4f}: trial {top['trial_id']} of "
-        f"{top['strategy']}/{top['backend']} search {top['parent_run_id']} "
-        f"(experiment '{top['experiment']}')"
-    )
     # a space that no longer parses: every param is shown as searched
     searched, fixed = split_params(top["searched"] or top["params"], top["params"])
-    for key, value in searched.items():
-        typer.echo(f"  {key} = {value}")
-    if fixed and verbose:
-        typer.echo("fixed:")
-        for key, value in fixed.items():
-            typer.echo(f"  {key} = {value}")
-    elif fixed:
-        typer.echo(f"  ({len(fixed)} fixed settings: --verbose lists them)")
-    typer.echo(f"trial run: {top['trial_run_id']}")
-    typer.echo(f"model: {top['model_uri'] or 'not logged for this trial'}")
+    print_best(top, searched, fixed, verbose=verbose)
 
 
 def ui(
@@ -125,7 +99,7 @@ def ui(
     port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
 ) -> None:
     """Open the MLflow UI on the same store the searches wrote to."""
-    from hpsearch.tracking import NoSearches, redact_uri, resolve_tracking_uri, serve_ui, ui_page
+    from hpsearch.tracking import redact_uri, resolve_tracking_uri, serve_ui, ui_page
 
     uri = resolve_tracking_uri(tracking_uri)
     if uri.startswith(("http://", "https://")):
@@ -134,9 +108,7 @@ def ui(
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         if sock.connect_ex((host if host != "0.0.0.0" else "127.0.0.1", port)) == 0:  # noqa: S104
             fail(f"--port: {host}:{port} is already in use; pick another with --port")
-    try:
+    with failing(usage=(NoSearches,)):
         page = ui_page(uri, experiment)
-    except NoSearches as exc:
-        fail(str(exc))
     typer.echo(f"MLflow UI for {redact_uri(uri)} at http://{host}:{port}/{page} (Ctrl+C stops it)")
     serve_ui(uri, host, port)

@@ -3,15 +3,14 @@ sweep file's matrix (``sweep``)."""
 
 from __future__ import annotations
 
-import json
-import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from hpsearch.backends import BACKENDS, STRATEGIES
+from hpsearch.cli import stops
 from hpsearch.cli.options import (
     JsonOpt,
     NewExperimentOpt,
@@ -21,16 +20,31 @@ from hpsearch.cli.options import (
     finite,
     read_space,
 )
-from hpsearch.cli.output import fail, print_data, print_status, print_top, print_warning
-from hpsearch.cli.stops import (
-    TerminationCheck,
-    hint_resume,
-    interrupt,
-    quiet_unraisable,
-    resume_hint,
-    terminate,
+from hpsearch.cli.output import (
+    fail,
+    failing,
+    print_compare,
+    print_compare_start,
+    print_data,
+    print_log,
+    print_run,
+    print_status,
+    print_warning,
 )
-from hpsearch.space import SpaceError
+from hpsearch.errors import (
+    EXIT_LOCKED,
+    DataError,
+    NoSearches,
+    RefitFailed,
+    SearchFailed,
+    SpaceError,
+    SweepLocked,
+    TrackingUnavailable,
+)
+from hpsearch.space import Space
+
+if TYPE_CHECKING:
+    from hpsearch.finish import Finished
 
 
 def run(
@@ -203,60 +217,73 @@ def run(
     ] = None,
 ) -> None:
     """Run a search; record a parent run and one child run per trial in MLflow."""
-    from hpsearch.api import SearchFailed, plan_search, run_search
-    from hpsearch.data import DataError
+    s, options, tags = _plan(
+        space,
+        tag,
+        strategy=strategy,
+        backend=backend,
+        max_trials=max_trials,
+        epochs=epochs,
+        seed=seed,
+        budget_epochs=budget_epochs,
+        budget_seconds=budget_time,
+        max_failures=max_failures,
+        workers=workers,
+        gpus=gpus,
+        address=address,
+        max_concurrent=max_concurrent,
+        cpus_per_trial=cpus_per_trial,
+        gpus_per_trial=gpus_per_trial,
+        retries=retries,
+    )
+    summary = _search(
+        s,
+        options=options,
+        tags=tags,
+        tracking_uri=tracking_uri,
+        experiment=experiment,
+        output=output,
+        verbose=verbose,
+        resume=resume,
+        max_failures=max_failures,
+        budget_epochs=budget_epochs,
+        budget_seconds=budget_time,
+        resume_run=resume_run,
+        warm_start=warm_start,
+    )
+    finished = _finish(summary, final_fit=final_fit, report=with_report, verbose=verbose)
+    print_run(summary, s, finished, as_json=as_json, verbose=verbose)
+
+
+def _plan(space: Path, tag: list[str] | None, **flags: Any) -> tuple[Space, Any, dict[str, str]]:
+    """The space and the flags checked together (``plan_search``) before anything starts."""
+    from hpsearch.api import plan_search
     from hpsearch.gpus import parse_gpus
-    from hpsearch.progress import ProgressDisplay
-    from hpsearch.tracking import TrackingUnavailable
 
     if not space.exists() or space.is_dir():
         read_space(space)  # the same one-line message as validate
-    try:
-        s, options = plan_search(
-            space,
-            strategy=strategy,
-            backend=backend,
-            max_trials=max_trials,
-            epochs=epochs,
-            seed=seed,
-            budget_epochs=budget_epochs,
-            budget_seconds=budget_time,
-            max_failures=max_failures,
-            workers=workers,
-            gpus=parse_gpus(gpus),
-            address=address,
-            max_concurrent=max_concurrent,
-            cpus_per_trial=cpus_per_trial,
-            gpus_per_trial=gpus_per_trial,
-            retries=retries,
-        )
+    with failing(usage=(SpaceError, ValueError)):
+        s, options = plan_search(space, **flags | {"gpus": parse_gpus(flags["gpus"])})
         tags = _parse_tags(tag or [])
-    except (SpaceError, ValueError) as exc:
-        fail(str(exc))
+    return s, options, tags
+
+
+def _search(s: Space, *, budget_epochs: int | None, **kwargs: Any) -> Any:
+    """``run_search`` with the progress display and clean stops, its errors as one line."""
+    from hpsearch.api import run_search
+    from hpsearch.progress import ProgressDisplay
+
     display = ProgressDisplay(sys.stderr, budget_epochs=budget_epochs)
-    signal.signal(signal.SIGTERM, terminate)  # cron, Kubernetes: stop cleanly, resumable
-    signal.signal(signal.SIGINT, interrupt)  # Ctrl+C: the same, and never lost
-    hint_resume("run")
-    sys.unraisablehook = quiet_unraisable
+    stops.catch_signals("run")
     try:
         summary = run_search(
             s,
-            tracking_uri=tracking_uri,
-            experiment=experiment,
-            output=output,
-            callbacks=[display, TerminationCheck()],
-            verbose=verbose,
-            options=options,
-            resume=resume,
-            max_failures=max_failures,
+            callbacks=[display, stops.TerminationCheck()],
             budget_epochs=budget_epochs,
-            budget_seconds=budget_time,
-            tags=tags,
-            resume_run=resume_run,
-            warm_start=warm_start,
             on_data=print_data,
             on_status=print_status,
             on_warning=print_warning,
+            **kwargs,
         )
     except DataError as exc:  # found once the data is read: point at the setting's line
         fail(str(s.error_at(exc.field, str(exc))))
@@ -269,36 +296,20 @@ def run(
         fail(f"search stopped: {exc} (trials so far: {exc.trials_csv})", code=1)
     finally:
         display.close()
-    resume_hint[:] = [  # the search is FINISHED: --resume would start another one
-        f"the search had finished (parent run {summary.parent_run_id}); "
-        f"hpsearch refit {summary.parent_run_id} / hpsearch report --run-id "
-        f"{summary.parent_run_id} make what was left"
-    ]
-    refit = _final_fit(summary, verbose) if final_fit else None
-    report_html = _search_report(summary) if with_report else None
-    for warning in summary.warnings:
-        typer.echo(f"warning: {warning}", err=True)
-    if as_json:
-        extra: dict[str, Any] = {"report": report_html}
-        if refit is not None:
-            extra["final_fit"] = refit
-        typer.echo(json.dumps(summary.as_json() | extra, default=str))
-        return
-    print_top(summary.frame, s)
-    searched, fixed = summary.best_params()
-    typer.echo(f"\nbest: {json.dumps(searched, default=str)}")
-    if verbose and fixed:
-        typer.echo(f"fixed: {json.dumps(fixed, default=str)}")
-    typer.echo(f"trials: {summary.trials_csv}")
-    if refit is not None:
-        metrics = ", ".join(f"{k}={v:.4f}" for k, v in refit["test_metrics"].items())
-        typer.echo(f"final fit: {metrics}; model {refit['registered_uri'] or refit['model_uri']}")
-    if report_html:
-        typer.echo(f"report: {report_html}")
-    typer.echo(
-        f"mlflow: experiment '{summary.experiment}', parent run {summary.parent_run_id} "
-        f"at {summary.as_json()['tracking_uri']} (open it with: hpsearch ui)"
-    )
+    stops.hint_finished(summary.parent_run_id)
+    return summary
+
+
+def _finish(summary: Any, *, final_fit: bool, report: bool, verbose: bool) -> Finished:
+    """The final fit and the report (hpsearch.finish); the fit's errors name its flag."""
+    from hpsearch.finish import finish
+
+    with failing(
+        usage=(NoSearches, SpaceError, DataError),
+        failed=(TrackingUnavailable, RefitFailed),
+        prefix="--final-fit: ",
+    ):
+        return finish(summary, final_fit=final_fit, report=report, verbose=verbose)
 
 
 def _parse_tags(items: list[str]) -> dict[str, str]:
@@ -309,44 +320,6 @@ def _parse_tags(items: list[str]) -> dict[str, str]:
             raise SpaceError(f"expected KEY=VALUE, got {item!r}", field="--tag")
         tags[key.strip()] = value
     return tags
-
-
-def _final_fit(summary: Any, verbose: bool) -> dict[str, Any]:
-    """``--final-fit``: refit the best trial of the search just run (see hpsearch.refit)."""
-    from hpsearch.data import DataError
-    from hpsearch.refit import RefitFailed, final_fit
-    from hpsearch.tracking import NoSearches, TrackingUnavailable
-
-    try:
-        result = final_fit(
-            summary.parent_run_id, tracking_uri=summary.tracking_uri, verbose=verbose
-        )
-    except (NoSearches, SpaceError, DataError) as exc:
-        fail(f"--final-fit: {exc}")
-    except (TrackingUnavailable, RefitFailed) as exc:
-        fail(f"--final-fit: {exc}", code=1)
-    return result.as_json()
-
-
-def _search_report(summary: Any) -> str | None:
-    """The one-search report, logged on the parent run; a report that cannot be made is a
-    warning, never a failed search (its trials are safe in MLflow and trials.csv)."""
-    from hpsearch.api import make_report
-
-    if any(w.startswith("MLflow stopped answering") for w in summary.warnings):
-        return None  # the report reads MLflow: --resume re-syncs it first
-    try:
-        made = make_report(
-            run_ids=[summary.parent_run_id],
-            tracking_uri=summary.tracking_uri,
-            output=summary.workdir / "report",
-            artifact_path="report",
-            title=f"hpsearch report: {summary.experiment} / {summary.parent_run_id[:8]}",
-        )
-    except Exception as exc:  # noqa: BLE001 - any failure here must not lose the search
-        summary.warnings.append(f"no report: {type(exc).__name__}: {exc}")
-        return None
-    return str(made.html)
 
 
 def compare(
@@ -406,29 +379,13 @@ def compare(
 ) -> None:
     """Run one space under several strategies and engines at one budget, then report."""
     from hpsearch.compare import compare as run_compare
-    from hpsearch.compare import plan
     from hpsearch.progress import ProgressDisplay
-    from hpsearch.tracking import TrackingUnavailable
 
     s = read_space(space)
     names = [x.strip() for x in strategies.split(",") if x.strip()]
     engines = [x.strip() for x in backends.split(",") if x.strip()]
-    try:
-        if budget_epochs is None and budget_time is None:
-            raise SpaceError(
-                "give --budget-epochs N or --budget-time SECONDS", field="--budget-epochs"
-            )
-        if budget_epochs is not None and budget_time is not None:
-            raise SpaceError("give one budget, not both", field="--budget-time")
-        pairs, _ = plan(names, engines)
-        s = s.with_overrides(epochs=epochs, seed=seed)
-    except SpaceError as exc:
-        fail(str(exc))
+    s, pairs = _plan_compare(s, names, engines, budget_epochs, budget_time, epochs, seed)
     display = ProgressDisplay(sys.stderr, budget_epochs=budget_epochs)
-
-    def announce(strategy: str, backend: str) -> None:
-        typer.echo(f"compare: {strategy} on {backend}", err=True)
-
     try:
         result = run_compare(
             s,
@@ -441,7 +398,7 @@ def compare(
             report_dir=output,
             callbacks=[display],
             ray_options={"max_concurrent": max_concurrent} if max_concurrent else None,
-            on_start=announce,
+            on_start=print_compare_start,
             verbose=verbose,
         )
     except SpaceError as exc:
@@ -450,30 +407,33 @@ def compare(
         fail(str(exc), code=1)
     finally:
         display.close()
-    for note in result.skipped:
-        typer.echo(f"skipped: {note}", err=True)
-    for note in result.failed:
-        typer.echo(f"failed: {note}", err=True)
-    if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "comparison": result.comparison_id,
-                    "experiment": result.experiment,
-                    "searches": [r.as_json() for r in result.runs],
-                    "verdict": result.report.verdict,
-                    "report": str(result.report.html),
-                },
-                default=str,
-            )
-        )
-    else:
-        typer.echo(f"comparison {result.comparison_id}: {len(pairs)} searches")
-        for line in result.report.verdict:
-            typer.echo(line)
-        typer.echo(f"report: {result.report.html}")
+    print_compare(result, len(pairs), as_json=as_json)
     if result.failed:
         raise typer.Exit(1)
+
+
+def _plan_compare(
+    s: Space,
+    names: list[str],
+    engines: list[str],
+    budget_epochs: int | None,
+    budget_time: float | None,
+    epochs: int | None,
+    seed: int | None,
+) -> tuple[Space, list[Any]]:
+    """One budget, and strategies and engines that can run: checked before any search."""
+    from hpsearch.compare import plan
+
+    with failing(usage=(SpaceError,)):
+        if budget_epochs is None and budget_time is None:
+            raise SpaceError(
+                "give --budget-epochs N or --budget-time SECONDS", field="--budget-epochs"
+            )
+        if budget_epochs is not None and budget_time is not None:
+            raise SpaceError("give one budget, not both", field="--budget-time")
+        pairs, _ = plan(names, engines)
+        s = s.with_overrides(epochs=epochs, seed=seed)
+    return s, pairs
 
 
 def sweep(
@@ -494,31 +454,29 @@ def sweep(
     """Run a sweep file's matrix of searches: done entries are skipped, interrupted ones
     resumed. Exit 0 all done, 1 some failed, 2 bad input, 3 already running, 143 SIGTERM."""
     import os
-    import time
 
-    from hpsearch.sweep import EXIT_LOCKED, SweepLocked, load_sweep, run_sweep
-    from hpsearch.tracking import TrackingUnavailable, preflight, resolve_tracking_uri
+    from hpsearch.sweep import load_sweep, run_sweep
+    from hpsearch.tracking import preflight, resolve_tracking_uri
 
-    try:
+    with failing(usage=(SpaceError,)):
         spec = load_sweep(sweep_file)
-    except SpaceError as exc:
-        fail(str(exc))
-    uri = resolve_tracking_uri(tracking_uri or spec.spec.tracking_uri)
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        # a relative store: the entries run elsewhere (a Ray job's working dir), pin it
-        uri = f"sqlite:///{Path(uri.removeprefix('sqlite:///')).resolve()}"
+    uri = _pinned(resolve_tracking_uri(tracking_uri or spec.spec.tracking_uri))
     if address:
         os.environ["RAY_ADDRESS"] = address
-
-    def log(line: str) -> None:
-        typer.echo(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] {line}", err=True)
-
-    hint_resume("sweep")  # a sweep run again skips what finished and resumes the rest
+    stops.hint_resume("sweep")  # a sweep run again skips what finished and resumes the rest
     try:
         preflight(uri)
-        code = run_sweep(spec, tracking_uri=uri, dry_run=dry_run, log=log, echo=typer.echo)
+        code = run_sweep(spec, tracking_uri=uri, dry_run=dry_run, log=print_log, echo=typer.echo)
     except SweepLocked as exc:
         fail(str(exc), code=EXIT_LOCKED)
     except TrackingUnavailable as exc:
         fail(str(exc), code=1)
     raise typer.Exit(code)
+
+
+def _pinned(uri: str) -> str:
+    """A relative sqlite store made absolute: a sweep's entries may run elsewhere (a Ray
+    job's working dir)."""
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return f"sqlite:///{Path(uri.removeprefix('sqlite:///')).resolve()}"
+    return uri

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from hpsearch.cli import read, search, tools
-from hpsearch.cli.stops import Terminated, interrupted, resume_hint, stopped, terminated
+from hpsearch.cli.stops import Terminated, reset, stopped, terminated
 from hpsearch.version import __version__
 
 app = typer.Typer(
@@ -66,9 +66,7 @@ def main() -> None:
     an unexpected exception becomes one line and exit code 1 (its traceback with --debug)."""
     global _debug
     _debug = False
-    resume_hint.clear()
-    terminated.clear()
-    interrupted.clear()
+    reset()
     try:
         code = app(standalone_mode=False)
         if code == 130:  # typer turns KeyboardInterrupt (and so SIGTERM) into exit 130

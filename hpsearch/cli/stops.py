@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import signal
 import sys
 from typing import Any
 
@@ -13,10 +14,10 @@ TERMINATED = "terminated (SIGTERM)"
 resume_hint: list[str] = []
 
 
-def stopped(terminated: bool) -> str:
+def stopped(by_sigterm: bool) -> str:
     """The line printed when Ctrl+C or SIGTERM stops a command: what happened, and how to
     continue."""
-    head = TERMINATED if terminated else "interrupted"
+    head = TERMINATED if by_sigterm else "interrupted"
     return f"{head}: {resume_hint[0]}" if resume_hint else head
 
 
@@ -32,6 +33,16 @@ def hint_resume(command: str) -> None:
     ]
 
 
+def hint_finished(parent_run_id: str) -> None:
+    """The search is FINISHED: ``--resume`` would start another one, so a stop from here on
+    says what is left to make."""
+    resume_hint[:] = [
+        f"the search had finished (parent run {parent_run_id}); "
+        f"hpsearch refit {parent_run_id} / hpsearch report --run-id "
+        f"{parent_run_id} make what was left"
+    ]
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the search is: it unwinds like Ctrl+C, so the parent run and
     its running trials are marked KILLED and ``--resume`` picks the search up."""
@@ -44,6 +55,21 @@ class Interrupted(KeyboardInterrupt):
 
 terminated: list[int] = []
 interrupted: list[int] = []
+
+
+def reset() -> None:
+    """Forget the last command's stop and hint (tests call ``main()`` many times)."""
+    resume_hint.clear()
+    terminated.clear()
+    interrupted.clear()
+
+
+def catch_signals(command: str) -> None:
+    """From here on, SIGTERM and Ctrl+C stop ``command`` cleanly, and say how to go on."""
+    signal.signal(signal.SIGTERM, terminate)  # cron, Kubernetes: stop cleanly, resumable
+    signal.signal(signal.SIGINT, interrupt)  # Ctrl+C: the same, and never lost
+    hint_resume(command)
+    sys.unraisablehook = quiet_unraisable
 
 
 def terminate(signum: int, frame: Any) -> None:

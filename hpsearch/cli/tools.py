@@ -18,8 +18,25 @@ from hpsearch.cli.options import (
     finite,
     read_space,
 )
-from hpsearch.cli.output import fail
-from hpsearch.space import Space, SpaceError
+from hpsearch.cli.output import (
+    fail,
+    failing,
+    print_json,
+    print_lr_find,
+    print_refit,
+    print_validate,
+    print_warning,
+    validate_json,
+)
+from hpsearch.errors import (
+    BuilderError,
+    DataError,
+    NoSearches,
+    RefitFailed,
+    SpaceError,
+    TrackingUnavailable,
+)
+from hpsearch.space import Space
 
 
 def validate(
@@ -42,59 +59,17 @@ def validate(
     summary = None
     if data:
         summary, s = _data_summary(s)
-    size = s.size()
-    size_text = f"{size:,} configurations" if size is not None else "continuous"
     if as_json:
-        params = {k: p.model_dump() | {"kind": type(p).__name__} for k, p in s.params.items()}
-        out: dict[str, Any] = {
-            "name": s.name,
-            "dataset": s.dataset.name,
-            "size": size,
-            "objective": s.objective.model_dump(),
-            "params": params,
-            "applies": _section(s),
-        }
-        if summary is not None:
-            out["data"] = summary.as_json()
-        typer.echo(json.dumps(out))
-        return
-    typer.echo(
-        f"{space}: ok — {s.name} on {s.dataset.name}, "
-        f"{s.objective.direction}imise {s.objective.metric}"
-    )
-    width = max(len(k) for k in s.params)
-    for name, p in s.params.items():
-        typer.echo(f"  {name:<{width}}  {p.describe()}")
-    search = s.search
-    typer.echo(f"space size: {size_text}")
-    budget = f"{search.max_trials} trials"
-    full = s.hyperband_schedule()
-    if full is not None:
-        budget = f"{min(full, search.max_trials)} trials (schedule {full}, max_trials caps it)"
-    if search.strategy == "grid":
-        sides = " x ".join(str(p.count()) for p in s.searched().values())
-        budget = f"{size:,} trials (the whole grid: {sides})"
-    section = _section(s)
-    typer.echo(
-        f"search: {search.strategy} on {search.backend}, {budget}, "
-        f"{s.training.epochs} epochs, seed {search.seed}"
-        + (f"; settings from search.{section}" if section else "")
-    )
-    if summary is not None:
-        for line in summary.lines():
-            typer.echo(line)
-
-
-def _section(s: Space) -> str | None:
-    """The search.<strategy> section the chosen strategy reads (others are kept, unused)."""
-    return {"hyperband": "hyperband", "bayesian": "bayesian"}.get(s.search.strategy)
+        typer.echo(json.dumps(validate_json(s, summary)))
+    else:
+        print_validate(space, s, summary)
 
 
 def _check_builder(s: Space) -> None:
     """A space's builder is a function of a supported form: checked without running it."""
     if not s.builder:
         return
-    from hpsearch.builders import BuilderError, check_builder
+    from hpsearch.builders import check_builder
 
     try:
         check_builder(s.builder, s.builder_dirs(), declared=list(s.params))
@@ -105,14 +80,9 @@ def _check_builder(s: Space) -> None:
 def _data_summary(s: Space) -> tuple[Any, Space]:
     """Load the space's dataset as a search would (no TensorFlow) and summarise it."""
     from hpsearch.api import load_data
-    from hpsearch.data import DataError
 
-    try:
+    with failing(usage=(DataError, SpaceError), space=s):
         loaded, s = load_data(s)
-    except DataError as exc:
-        fail(str(s.error_at(exc.field, str(exc))))
-    except SpaceError as exc:
-        fail(str(exc))
     assert loaded.info is not None
     return loaded.info, s
 
@@ -133,29 +103,16 @@ def refit(
 ) -> None:
     """Refit a search's best trial on train+valid, score it once on the test split, log
     the model on the parent run and register it (seed 10.3, step 5)."""
-    from hpsearch.data import DataError
-    from hpsearch.refit import RefitFailed, final_fit
-    from hpsearch.tracking import NoSearches, TrackingUnavailable
+    from hpsearch.refit import final_fit
 
-    try:
+    with failing(
+        usage=(NoSearches, SpaceError, DataError), failed=(TrackingUnavailable, RefitFailed)
+    ):
         result = final_fit(run_id, tracking_uri=tracking_uri, register=register, verbose=verbose)
-    except (NoSearches, SpaceError, DataError) as exc:
-        fail(str(exc))
-    except (TrackingUnavailable, RefitFailed) as exc:
-        fail(str(exc), code=1)
     if as_json:
-        typer.echo(json.dumps(result.as_json(), default=str))
-        return
-    typer.echo(
-        f"refit trial {result.trial_id} of search {result.parent_run_id} "
-        f"('{result.experiment}') on train+valid: {result.train_rows} rows, "
-        f"{result.epochs} epochs ({result.seconds:.0f} s)"
-    )
-    scores = "  ".join(f"{k} = {v:.4f}" for k, v in result.test_metrics.items())
-    typer.echo(f"test ({result.test_rows} rows): {scores}")
-    typer.echo(f"model: {result.model_uri}")
-    if result.registered_uri:
-        typer.echo(f"registered: {result.registered_uri}")
+        print_json(result.as_json())
+    else:
+        print_refit(result)
 
 
 def lr_find(
@@ -206,12 +163,10 @@ def lr_find(
 ) -> None:
     """Sweep the learning rate of the space's default model over a few hundred batches
     (Hands-On ML ch.10, exercise 10): plot loss vs lr, suggest a rate, log it to MLflow."""
-    from hpsearch.data import DataError
     from hpsearch.lrfind import run_lr_find
-    from hpsearch.tracking import TrackingUnavailable
 
     s = read_space(space)
-    try:
+    with failing(usage=(DataError, SpaceError), failed=(TrackingUnavailable,), space=s):
         done = run_lr_find(
             s,
             params=params or [],
@@ -225,32 +180,9 @@ def lr_find(
             output=output,
             verbose=verbose,
         )
-    except DataError as exc:  # found once the data is read: point at the setting's line
-        fail(str(s.error_at(exc.field, str(exc))))
-    except SpaceError as exc:
-        fail(str(exc))
-    except TrackingUnavailable as exc:
-        fail(str(exc), code=1)
-    r = done.result
-    for note in r.notes:
-        typer.echo(f"warning: {note}", err=True)
+    for note in done.result.notes:
+        print_warning(note)
     if as_json:
-        typer.echo(json.dumps(done.as_json(), default=str))
-        return
-    ended = f"the loss blew up at lr {r.stop_lr:.3g}" if r.stop_lr else "no blow-up"
-    typer.echo(
-        f"lr-find: {r.space} ({r.dataset}), {r.params.get('optimizer')}, batch "
-        f"{r.params.get('batch_size')}: {r.steps} of {r.planned_steps} steps from "
-        f"{r.min_lr:g} to {r.max_lr:g} in {r.seconds:.1f} s; {ended}"
-    )
-    typer.echo(f"suggested learning rate: {r.suggestion:.3g} ({r.rule_text})")
-    typer.echo(
-        f"min-loss lr / 10:        {r.min_lr_over_10:.3g} (lowest smoothed loss "
-        f"{r.min_loss:.4g} at lr {r.lr_at_min_loss:.3g})"
-    )
-    typer.echo(f"plot: {done.files['png']}")
-    typer.echo(f"curve: {done.files['csv']}")
-    typer.echo(
-        f"mlflow: experiment '{done.experiment}', run {done.run_id} at "
-        f"{done.as_json()['tracking_uri']} (open it with: hpsearch ui)"
-    )
+        print_json(done.as_json())
+    else:
+        print_lr_find(done)
