@@ -3,7 +3,7 @@
 Keras Tuner's own distributed mode runs one *chief* (the oracle, a gRPC server) and workers
 that ask it for trials (``KERASTUNER_TUNER_ID`` / ``_ORACLE_IP`` / ``_ORACLE_PORT``). This
 module is the supervisor around it, and deliberately knows nothing of keras_tuner: the child
-processes run ``python -m hpsearch.backends.keras_tuner --role ...``.
+processes run ``python -m hpsearch.backends.keras_tuner --role ...`` (its ``child``).
 
 How events travel: a child takes its original stdout for events and points fd 1 at its
 stderr (so TensorFlow's and Keras Tuner's prints go to its log file). Each event is one
@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import hpsearch
 from hpsearch.gpus import WorkerSlot
 from hpsearch.space import (
     Bool,
@@ -279,7 +278,7 @@ def child_env(
     """A child's environment: Keras Tuner's distributed variables, its GPU (the chief gets
     none: it never trains), and a fair share of this machine's cores for TensorFlow."""
     env = dict(os.environ)
-    root = str(Path(hpsearch.__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[3])  # the folder that holds hpsearch/
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     env.update(
         KERASTUNER_TUNER_ID=name,

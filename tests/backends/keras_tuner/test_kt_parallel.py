@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from hpsearch.api import SearchSummary, prepare, run_search
-from hpsearch.backends import kt_parallel
-from hpsearch.backends.kt_parallel import Supervisor, read_spec, write_spec
+from hpsearch.backends.keras_tuner import parallel as kt_parallel
+from hpsearch.backends.keras_tuner.parallel import Supervisor, read_spec, write_spec
 from hpsearch.gpus import WorkerSlot, assign_workers
 from hpsearch.space import parse_space
 from hpsearch.trials import SearchCallback, TrialResult
@@ -87,7 +87,7 @@ class Recorder(SearchCallback):
 FAKE_CHILD = textwrap.dedent(
     """
     import json, os, signal, sys, time
-    from hpsearch.backends import kt_parallel
+    from hpsearch.backends.keras_tuner import parallel as kt_parallel
     from hpsearch.trials import TrialResult
 
     args = sys.argv[1:]

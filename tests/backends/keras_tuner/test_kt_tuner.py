@@ -42,7 +42,7 @@ def test_the_trial_is_reported_with_the_value_it_is_built_with() -> None:
 
     import keras_tuner as kt
 
-    from hpsearch.backends.keras_tuner import _tuner_class
+    from hpsearch.backends.keras_tuner.tuner import _tuner_class
 
     space = parse_space(SPACE)
     reporting = _tuner_class(kt.RandomSearch)
@@ -64,7 +64,7 @@ def test_keras_tuner_state_is_written_whole_or_not_at_all(
 
     from keras_tuner.src import utils
 
-    import hpsearch.backends.keras_tuner as adapter
+    from hpsearch.backends.keras_tuner import state as state_files
 
     atomic_state_files()
     state = tmp_path / "oracle.json"
@@ -74,7 +74,7 @@ def test_keras_tuner_state_is_written_whole_or_not_at_all(
     def stopped(*args: object) -> None:
         raise KeyboardInterrupt  # what the signal handler raises, just before the rename
 
-    monkeypatch.setattr(adapter.os, "replace", stopped)
+    monkeypatch.setattr(state_files.os, "replace", stopped)
     with pytest.raises(KeyboardInterrupt):
         utils.save_json(str(state), {"trials": 2})
     assert json.loads(state.read_text()) == {"trials": 1}  # the old state, whole

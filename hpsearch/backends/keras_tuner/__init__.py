@@ -1,0 +1,55 @@
+"""The Keras Tuner engine: the only package that imports keras_tuner, and only lazily.
+
+``tuner`` (the backend and its reporting tuners) builds on ``hypermodel`` (the space as
+``hp.*`` calls), ``oracle`` (warm starts and the Bayesian oracle lent to Ray) and ``state``
+(atomic state files); ``parallel`` supervises a distributed search whose chief and workers
+run ``child`` (``python -m hpsearch.backends.keras_tuner``, see ``__main__``).
+"""
+
+from __future__ import annotations
+
+from hpsearch.backends.keras_tuner.hypermodel import fixed_params, hp_value
+from hpsearch.backends.keras_tuner.oracle import OracleSuggester, clamp_to_space, seed_oracle
+from hpsearch.backends.keras_tuner.parallel import (
+    EventWriter,
+    ParallelRun,
+    Supervisor,
+    describe_exit,
+    open_event_stream,
+    read_spec,
+    run_parallel,
+    wait_for_chief,
+    watch_parent,
+    write_spec,
+)
+from hpsearch.backends.keras_tuner.state import atomic_state_files, write_atomically
+from hpsearch.backends.keras_tuner.tuner import KerasTunerBackend, _tuner_class
+
+BACKEND_CLASS = KerasTunerBackend
+
+#: The suggestion algorithms this engine lends to others (backends.borrowed).
+SUGGESTERS = {"bayesian": OracleSuggester}
+
+__all__ = [
+    "BACKEND_CLASS",
+    "SUGGESTERS",
+    "EventWriter",
+    "KerasTunerBackend",
+    "OracleSuggester",
+    "ParallelRun",
+    "Supervisor",
+    "_tuner_class",
+    "atomic_state_files",
+    "clamp_to_space",
+    "describe_exit",
+    "fixed_params",
+    "hp_value",
+    "open_event_stream",
+    "read_spec",
+    "run_parallel",
+    "seed_oracle",
+    "wait_for_chief",
+    "watch_parent",
+    "write_atomically",
+    "write_spec",
+]
