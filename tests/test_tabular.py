@@ -174,3 +174,72 @@ def test_semicolon_separated_latin1_file(tmp_path: Path) -> None:
     frame = read_file("csv", tmp_path / "d.csv", "csv:d.csv", summary)
     assert list(frame.columns) == ["höhe", "breite", "klasse"]
     assert any("not UTF-8" in w for w in summary.warnings)
+
+
+# ----------------------------------------------------------------------------- column steps
+
+
+@pytest.mark.parametrize(
+    ("columns", "spec", "message"),
+    [
+        ([], {}, "the dataset is empty"),
+        (["a", "b"], {}, "target column 'y' not found"),
+        (["a", "a", "y"], {}, "two columns are named 'a'"),
+        (["a", "y"], {"features": ["c"]}, "dataset.features names column 'c'"),
+        (["a", "y"], {"drop": ["c"]}, "dataset.drop names column 'c'"),
+    ],
+)
+def test_check_columns_refuses_what_cannot_be_chosen(
+    columns: list[str], spec: dict[str, Any], message: str
+) -> None:
+    """An empty frame, a missing target, a repeated column, a spec naming a missing one."""
+    from hpsearch.tabular import _check_columns
+
+    frame = pd.DataFrame([[1] * len(columns)] * 3, columns=columns)
+    with pytest.raises(DataError, match=message):
+        _check_columns(frame, DatasetSpec(name="csv:x.csv", **spec), "x.csv", "y")
+
+
+def test_check_columns_names_columns_as_strings() -> None:
+    from hpsearch.tabular import _check_columns
+
+    frame = pd.DataFrame([[1, 2, 3]], columns=[0, 1, "y"])
+    assert _check_columns(frame, DatasetSpec(name="csv:x.csv"), "x.csv", "y") == ["0", "1", "y"]
+    assert list(frame.columns) == ["0", "1", "y"]  # the frame is renamed too
+
+
+def test_chosen_features_names_every_column_left_out() -> None:
+    from hpsearch.tabular import _chosen_features
+
+    summary = DataSummary(dataset="x")
+    spec = DatasetSpec(name="csv:x.csv", features=["a", "b"], drop=["c"])
+    kept = _chosen_features(["a", "b", "c", "d", "y"], spec, "x", "y", summary)
+    assert kept == ["a", "b"]
+    assert summary.dropped_columns == {
+        "c": "listed in dataset.drop",
+        "d": "not in dataset.features",
+    }
+    with pytest.raises(DataError, match="no feature columns besides the target 'y'"):
+        _chosen_features(["c", "y"], DatasetSpec(name="csv:x.csv", drop=["c"]), "x", "y", summary)
+
+
+def test_rows_to_keep_drops_a_missing_target_and_with_drop_a_missing_feature() -> None:
+    """missing: drop loses rows with a missing feature (reasons said); impute keeps them
+    with a note; a row without a target goes either way."""
+    from hpsearch.tabular import _rows_to_keep
+
+    features = pd.DataFrame({"a": [1.0, np.nan, 3.0, 4.0], "b": [1.0, 2.0, 3.0, np.nan]})
+    no_target = pd.Series([False, False, True, False])
+    dropped = DataSummary(dataset="x")
+    keep = _rows_to_keep(features, no_target, DatasetSpec(name="csv:x.csv"), dropped, 4)
+    assert list(keep) == [True, False, False, False]
+    assert dropped.dropped_rows_reasons == [
+        "1 of 4 rows with a missing target",
+        "2 of 4 rows with missing values (in a, b)",
+    ]
+    assert "are dropped for missing values" in dropped.warnings[0]  # 50% > 10%
+    imputed = DataSummary(dataset="x")
+    spec = DatasetSpec(name="csv:x.csv", missing="impute")
+    keep = _rows_to_keep(features, no_target, spec, imputed, 4)
+    assert list(keep) == [True, True, False, True]
+    assert imputed.warnings == [] and imputed.notes[0].startswith("imputed missing features")
