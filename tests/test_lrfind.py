@@ -12,7 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpsearch.lrfind import MIN_OVER_10, STEEPEST, fixed_params, lr_find, parse_params, suggest
+from hpsearch.lrfind import (
+    MIN_OVER_10,
+    STEEPEST,
+    fixed_params,
+    lr_find,
+    lr_schedule,
+    parse_params,
+    suggest,
+    sweep_notes,
+)
 from hpsearch.space import SpaceError, load_space
 
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
@@ -84,6 +93,28 @@ def test_suggest_falls_back_to_min_over_10_when_the_loss_never_falls() -> None:
     suggestion, rule, over_10, _, _ = suggest(lrs, 1 + lrs, 1e-4, 1.0)
     assert rule == MIN_OVER_10
     assert suggestion == over_10 == pytest.approx(1e-4)
+
+
+def test_lr_schedule_grows_geometrically_from_min_to_exactly_max() -> None:
+    """One rate per step, a constant ratio between neighbours, both ends hit exactly."""
+    schedule = lr_schedule(1e-6, 1.0, 61)
+    assert len(schedule) == 61
+    assert schedule[0] == 1e-6 and schedule[-1] == 1.0
+    ratios = np.array(schedule[1:]) / np.array(schedule[:-1])
+    assert ratios == pytest.approx(np.full(60, 10**0.1))
+
+
+def test_sweep_notes_say_what_to_try_next() -> None:
+    """A loss that never fell, one that never blew up, a coarse curve: one note each."""
+    assert sweep_notes(STEEPEST, 0.5, "the loss became nan at lr 0.5", 1e-6, 1.0, 100) == []
+    notes = sweep_notes(MIN_OVER_10, 0.25, None, 1e-6, 1.0, 20)
+    assert notes == [
+        "the smoothed loss never fell between 1e-06 and 0.25: the suggestion is the "
+        "min-loss lr / 10; try a lower --min-lr or more --steps",
+        "the loss did not blow up below --max-lr 1: the lowest loss (and so min_lr_over_10) "
+        "may lie beyond it; try a higher --max-lr",
+        "only 20 steps: the curve is coarse; pass --steps or --epochs for more",
+    ]
 
 
 def test_params_are_typed_like_the_space_and_checked(
