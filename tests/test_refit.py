@@ -190,3 +190,58 @@ def test_unfinished_search_refits_its_best_finished_trial(fake: dict[str, str]) 
     assert found["trial_params"] == {"n_hidden": 2}
     assert (found["space_text"], found["space_file"]) == ("name: fake\n", "space.yaml")
     assert found["experiment"] == "fake"
+
+
+def _plan() -> Any:
+    """A RefitPlan as load_plan would make it, without MLflow or data: 80+20 rows to fit,
+    25 to test."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from hpsearch.refit import RefitPlan
+
+    search = {
+        "experiment": "fake",
+        "parent_run_id": "p1",
+        "trial_id": "3",
+        "trial_run_id": "t1",
+        "trial_params": {"n_hidden": 2, "optimizer": "adam"},
+        "tags": {"hpsearch.space_sha256": "abc"},
+    }
+    data = SimpleNamespace(
+        name="digits", x_train=np.zeros(80), x_valid=np.zeros(20), x_test=np.zeros(25)
+    )
+    space = SimpleNamespace(sha256="unused")
+    params = {"n_hidden": 2, "optimizer": "adam", "dropout": 0.0}
+    return RefitPlan(search, space, data, 42, params, 7)  # type: ignore[arg-type]
+
+
+def test_refit_version_tags_and_description_say_where_the_model_came_from() -> None:
+    """The registered version carries each best param, the test metrics (6 digits), the
+    runs and space it came from; its description names the rows and the score."""
+    from hpsearch.refit import description, version_tags
+
+    plan = _plan()
+    metrics = {"test_accuracy": 0.9612345678, "test_loss": 0.125}
+    assert plan.fit_rows == 100
+    assert version_tags(plan, metrics) == {
+        "param.n_hidden": "2",
+        "param.optimizer": "adam",
+        "test_accuracy": "0.961235",
+        "test_loss": "0.125",
+        "parent_run_id": "p1",
+        "trial_run_id": "t1",
+        "space_sha256": "abc",
+        "refit_epochs": "7",
+        "dataset": "digits",
+    }
+    assert description(plan, metrics) == (
+        "Best trial 3 of search p1, refit on train+valid (100 rows, 7 epochs) and scored "
+        "once on the held-out test split (25 rows): test_accuracy = 0.9612, test_loss = "
+        "0.1250. It takes the dataset's raw columns and answers with labels and class "
+        "probabilities, or predictions in the target's units: the encoding and scaling of "
+        "the train split live inside it."
+    )
+    plan.search["tags"] = {}  # an older search without the tag: the space's own hash
+    assert version_tags(plan, metrics)["space_sha256"] == "unused"
