@@ -107,10 +107,11 @@ def test_a_full_concurrency_limit_still_asks_the_watch(clock: Clock) -> None:
 
 
 def test_the_tpe_searcher_asks_the_watch(clock: Clock) -> None:
-    import optuna
     from ray import tune
 
-    searcher = _tpe_searcher(optuna.samplers.TPESampler(seed=1), {}, "tpe-test")
+    from hpsearch.study import tpe_sampler
+
+    searcher = _tpe_searcher(tpe_sampler(1, 10), {}, "tpe-test")
     searcher.set_search_properties("m", "max", {"x": tune.uniform(0, 1)})
     try:
         assert 0 <= searcher.suggest("t1")["x"] <= 1
