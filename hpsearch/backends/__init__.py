@@ -34,6 +34,9 @@ class Engine:
     borrows: dict[str, str] = field(default_factory=dict)
     #: A cluster address (flag or RAY_ADDRESS) puts GPUs in the cluster's hands.
     clustered: bool = False
+    #: Its Hyperband runs a whole bracket schedule, which max_trials may cut (Keras
+    #: Tuner's); Ray's HyperBand runs max_trials trials through its brackets.
+    hyperband_schedule: bool = False
 
 
 ENGINES: dict[str, Engine] = {
@@ -42,6 +45,7 @@ ENGINES: dict[str, Engine] = {
         package="hpsearch.backends.keras_tuner",
         strategies=("random", "grid", "hyperband", "bayesian"),
         options={"workers": "--workers", "gpus": "--gpus", "retries": "--retries"},
+        hyperband_schedule=True,
     ),
     "ray": Engine(
         name="ray",

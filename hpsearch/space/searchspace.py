@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from hpsearch.backends import engine
 from hpsearch.errors import SpaceError
 from hpsearch.space.fields import clean_msg, line_for, path_of
 from hpsearch.space.params import (
@@ -261,7 +262,7 @@ class Space:
         """The trials Keras Tuner's Hyperband will run (max_trials may cut its bracket
         schedule), and a warning when it does: said before the search, as it changes it."""
         search = self.search
-        full = self.hyperband_schedule() if search.backend == "keras-tuner" else None
+        full = self.hyperband_schedule() if engine(search.backend).hyperband_schedule else None
         if full is None or full <= search.max_trials:
             return search.max_trials if full is None else full, None
         return search.max_trials, (
