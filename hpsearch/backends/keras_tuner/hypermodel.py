@@ -4,6 +4,7 @@ fit() sets the batch size (and cross-validates under ``training.cv``)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.backends.trial import objective_of
@@ -78,21 +79,7 @@ def make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
 
     class SpaceHyperModel(kt.HyperModel):  # type: ignore[misc]
         def build(self, hp: Any) -> Any:
-            # Only searched params are Keras Tuner hyperparameters: each one it declares
-            # moves its sampling seed, so fixed ones would make the same seed sample other
-            # configurations whenever the vocabulary grows.
-            params = fixed_params(space)
-            if space.search.strategy == "grid":  # the grid is exactly Space.grid(), both engines
-                params |= {name: hp.Choice(name, v) for name, v in space.grid().items()}
-            else:
-                params |= {name: hp_value(hp, name, p) for name, p in space.searched().items()}
-            if params.get("layer_shape") == "per_layer":  # conditional: one per active layer
-                for name in space.per_layer_names()[: int(params["n_hidden"])]:
-                    params[name] = hp_value(hp, name, space.params["n_neurons"])
-            if kt_form:  # the builder reads every value from hp: fixed ones are there too
-                for name in fixed_params(space):
-                    if isinstance(params[name], (bool, int, float, str)):
-                        hp.Fixed(name, params[name])
+            params = sample_params(hp, space, kt_form=kt_form)
             keras.utils.set_random_seed(space.search.seed)  # same weights for the same params
             return build_for(
                 params,
@@ -115,41 +102,76 @@ def make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
         def _cross_validate(
             self, hp: Any, model: Any, options: dict[str, Any], kwargs: dict[str, Any]
         ) -> dict[str, float]:
-            """k folds of train+valid, then the fold-mean epochs replayed through Keras
-            Tuner's own callbacks, so the trial reports like any other."""
-            import numpy as np
-
-            from hpsearch.cv import cross_validate, replay_epochs
-
-            callbacks = list(kwargs.pop("callbacks", []))
-            tuners = [c for c in callbacks if not is_fit_callback(c)]
-            result = cross_validate(
-                lambda: self.build(hp),
-                np.concatenate([data.x_train, data.x_valid]),
-                np.concatenate([data.y_train, data.y_valid]),
-                k=int(space.training.cv or 0),
-                seed=space.search.seed,
-                task=data.task,
-                metric=space.objective.metric,
-                direction=space.objective.direction,
-                fit_kwargs={
-                    **options,
-                    "epochs": kwargs.get("epochs"),
-                    "callbacks": [c for c in callbacks if c not in tuners],  # per fold
-                    "verbose": kwargs.get("verbose", 0),
-                },
+            score = cross_validate_trial(
+                lambda: self.build(hp), model, space, data, options, kwargs
             )
-            last = result.last_model or model
-            for cb in tuners:
-                cb.set_model(last)
-                cb.on_train_begin()
-            for epoch, logs, _ in replay_epochs(result):
-                for cb in tuners:
-                    cb.on_epoch_end(epoch, logs)
-            for cb in tuners:
-                cb.on_train_end()
-            if not math.isfinite(result.score):
+            if not math.isfinite(score):
                 raise kt.errors.FailedTrialError(NAN_ERROR)
-            return {space.objective.metric: result.score}
+            return {space.objective.metric: score}
 
     return SpaceHyperModel(name=space.name)
+
+
+def sample_params(hp: Any, space: Space, *, kt_form: bool) -> dict[str, Any]:
+    """A trial's params: the fixed ones plus the searched ones sampled from ``hp``.
+
+    Only searched params are Keras Tuner hyperparameters: each one it declares moves its
+    sampling seed, so fixed ones would make the same seed sample other configurations
+    whenever the vocabulary grows."""
+    params = fixed_params(space)
+    if space.search.strategy == "grid":  # the grid is exactly Space.grid(), both engines
+        params |= {name: hp.Choice(name, v) for name, v in space.grid().items()}
+    else:
+        params |= {name: hp_value(hp, name, p) for name, p in space.searched().items()}
+    if params.get("layer_shape") == "per_layer":  # conditional: one per active layer
+        for name in space.per_layer_names()[: int(params["n_hidden"])]:
+            params[name] = hp_value(hp, name, space.params["n_neurons"])
+    if kt_form:  # the builder reads every value from hp: fixed ones are there too
+        for name in fixed_params(space):
+            if isinstance(params[name], (bool, int, float, str)):
+                hp.Fixed(name, params[name])
+    return params
+
+
+def cross_validate_trial(
+    build: Callable[[], Any],
+    model: Any,
+    space: Space,
+    data: Dataset,
+    options: dict[str, Any],
+    kwargs: dict[str, Any],
+) -> float:
+    """k folds of train+valid, then the fold-mean epochs replayed through Keras Tuner's own
+    callbacks, so the trial reports like any other; the mean score (non-finite: failed)."""
+    import numpy as np
+
+    from hpsearch.cv import cross_validate, replay_epochs
+
+    callbacks = list(kwargs.pop("callbacks", []))
+    tuners = [c for c in callbacks if not is_fit_callback(c)]
+    result = cross_validate(
+        build,
+        np.concatenate([data.x_train, data.x_valid]),
+        np.concatenate([data.y_train, data.y_valid]),
+        k=int(space.training.cv or 0),
+        seed=space.search.seed,
+        task=data.task,
+        metric=space.objective.metric,
+        direction=space.objective.direction,
+        fit_kwargs={
+            **options,
+            "epochs": kwargs.get("epochs"),
+            "callbacks": [c for c in callbacks if c not in tuners],  # per fold
+            "verbose": kwargs.get("verbose", 0),
+        },
+    )
+    last = result.last_model or model
+    for cb in tuners:
+        cb.set_model(last)
+        cb.on_train_begin()
+    for epoch, logs, _ in replay_epochs(result):
+        for cb in tuners:
+            cb.on_epoch_end(epoch, logs)
+    for cb in tuners:
+        cb.on_train_end()
+    return result.score

@@ -304,32 +304,15 @@ def _tuner_class(base: type) -> type:
             super().on_trial_end(trial)  # the oracle scores the trial and sets its status
             self._janitor.sweep()  # flat memory over long searches (see GraphJanitor)
             tid = trial.trial_id
-            done = self.oracle.get_trial(tid)  # over gRPC from the chief, in a worker
-            values = trial.hyperparameters.values
-            score = done.score
-            ok = str(done.status) == "COMPLETED" and score is not None and math.isfinite(score)
-            error = None
-            message = done.message or trial.message  # the chief's copy has no message
-            if not ok:
-                error = error_line(message) if message else NAN_ERROR
-            search = self._space.search
-            result = TrialResult(
-                trial_id=four_digits(tid),
-                status=FINISHED if ok else FAILED,
+            result = trial_result(
+                trial,
+                self.oracle.get_trial(tid),  # over gRPC from the chief, in a worker
                 params=self._params(trial),
-                objective=float(score) if ok else None,
-                epochs=self._epochs_run[tid],
-                seconds=time.perf_counter() - self._started[tid],
-                history=self._history[tid],
-                first_epoch=int(values.get("tuner/initial_epoch", 0)),
-                strategy=search.strategy,
-                backend=KerasTunerBackend.name,
+                space=self._space,
                 worker=self._worker,
-                seed=search.seed,
-                bracket=values.get("tuner/bracket"),
-                round=values.get("tuner/round"),
-                error=error,
-                traceback=message if not ok else None,
+                started=self._started[tid],
+                epochs=self._epochs_run[tid],
+                history=self._history[tid],
             )
             self.results.append(result)
             self._events.on_trial_end(result)
@@ -338,6 +321,47 @@ def _tuner_class(base: type) -> type:
 
     ReportingTuner.__name__ = f"Reporting{base.__name__}"
     return ReportingTuner
+
+
+def trial_result(
+    trial: Any,
+    done: Any,
+    *,
+    params: dict[str, Any],
+    space: Space,
+    worker: str | None,
+    started: float,
+    epochs: int,
+    history: dict[str, list[float]],
+) -> TrialResult:
+    """What a ReportingTuner records once Keras Tuner has ended ``trial``: ``done`` is the
+    oracle's copy (status and score), ``trial`` the tuner's own (message, hyperparameters)."""
+    values = trial.hyperparameters.values
+    score = done.score
+    ok = str(done.status) == "COMPLETED" and score is not None and math.isfinite(score)
+    error = None
+    message = done.message or trial.message  # the chief's copy has no message
+    if not ok:
+        error = error_line(message) if message else NAN_ERROR
+    search = space.search
+    return TrialResult(
+        trial_id=four_digits(trial.trial_id),
+        status=FINISHED if ok else FAILED,
+        params=params,
+        objective=float(score) if ok else None,
+        epochs=epochs,
+        seconds=time.perf_counter() - started,
+        history=history,
+        first_epoch=int(values.get("tuner/initial_epoch", 0)),
+        strategy=search.strategy,
+        backend=KerasTunerBackend.name,
+        worker=worker,
+        seed=search.seed,
+        bracket=values.get("tuner/bracket"),
+        round=values.get("tuner/round"),
+        error=error,
+        traceback=message if not ok else None,
+    )
 
 
 def four_digits(kt_trial_id: str) -> str:
