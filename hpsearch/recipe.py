@@ -23,8 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from hpsearch.errors import RecipeError
-
 VERSION = 1
 #: A text value that was missing becomes this category (its one-hot column, if training saw one).
 MISSING = "missing"
@@ -38,6 +36,13 @@ DATE_PARTS = {
     "minute": "minute",
 }
 _BOOLS = {True: 1.0, False: 0.0, "true": 1.0, "false": 0.0, "True": 1.0, "False": 0.0}
+
+
+class RecipeError(ValueError):
+    """Raw rows the recipe cannot encode: a missing column, text in a numeric column.
+
+    Defined here, not in hpsearch.errors: this file runs inside a logged model, where
+    hpsearch (and so hpsearch.errors) may not be installed."""
 
 
 # ----------------------------------------------------------------------------- raw -> arrays
