@@ -3,25 +3,27 @@
 ``tuner`` (the backend and its reporting tuners) builds on ``hypermodel`` (the space as
 ``hp.*`` calls), ``oracle`` (warm starts and the Bayesian oracle lent to Ray) and ``state``
 (atomic state files); ``parallel`` supervises a distributed search whose chief and workers
-run ``child`` (``python -m hpsearch.backends.keras_tuner``, see ``__main__``).
+run ``child`` (``python -m hpsearch.backends.keras_tuner``, see ``__main__``), reading the
+``spec`` it wrote and talking back through ``events``.
 """
 
 from __future__ import annotations
 
+from hpsearch.backends.keras_tuner.events import (
+    EventWriter,
+    open_event_stream,
+    wait_for_chief,
+    watch_parent,
+)
 from hpsearch.backends.keras_tuner.hypermodel import fixed_params, hp_value
 from hpsearch.backends.keras_tuner.oracle import OracleSuggester, clamp_to_space, seed_oracle
 from hpsearch.backends.keras_tuner.parallel import (
-    EventWriter,
     ParallelRun,
     Supervisor,
     describe_exit,
-    open_event_stream,
-    read_spec,
     run_parallel,
-    wait_for_chief,
-    watch_parent,
-    write_spec,
 )
+from hpsearch.backends.keras_tuner.spec import read_spec, write_spec
 from hpsearch.backends.keras_tuner.state import atomic_state_files, write_atomically
 from hpsearch.backends.keras_tuner.tuner import KerasTunerBackend, _tuner_class
 

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hpsearch.backends.keras_tuner import parallel
+from hpsearch.backends.keras_tuner import events as protocol
 from hpsearch.backends.keras_tuner.hypermodel import search_kwargs
+from hpsearch.backends.keras_tuner.spec import read_spec
 from hpsearch.backends.keras_tuner.tuner import CHILD_MODULE, build_tuner, four_digits
 from hpsearch.gpus import enable_memory_growth
 from hpsearch.model import quiet_tensorflow, settle_heap
@@ -37,8 +38,8 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tuner-id", required=True)
     args = parser.parse_args(argv)
 
-    events = parallel.EventWriter(parallel.open_event_stream())
-    space, workdir, verbose = parallel.read_spec(args.spec)
+    events = protocol.EventWriter(protocol.open_event_stream())
+    space, workdir, verbose = read_spec(args.spec)
     chief = args.role == "chief"
     oracle: dict[str, Any] = {}  # filled once the chief's tuner exists
 
@@ -46,7 +47,7 @@ def child_main(argv: Sequence[str] | None = None) -> int:
         if cmd.get("cmd") == "fail" and "oracle" in oracle:
             _fail_worker_trial(oracle["oracle"], events, str(cmd["tuner_id"]), str(cmd["error"]))
 
-    parallel.watch_parent(on_command if chief else None)  # before the slow imports
+    protocol.watch_parent(on_command if chief else None)  # before the slow imports
     quiet_tensorflow(verbose)
     if not chief:
         enable_memory_growth()
@@ -61,7 +62,7 @@ def child_main(argv: Sequence[str] | None = None) -> int:
         oracle["oracle"] = tuner.oracle
     else:
         _poll_gently(tuner)
-        parallel.wait_for_chief()
+        protocol.wait_for_chief()
     settle_heap()
     tuner.search(data.x_train, data.y_train, **search_kwargs(keras, space, data, verbose))
     return 0

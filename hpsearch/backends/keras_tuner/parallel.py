@@ -3,13 +3,13 @@
 Keras Tuner's own distributed mode runs one *chief* (the oracle, a gRPC server) and workers
 that ask it for trials (``KERASTUNER_TUNER_ID`` / ``_ORACLE_IP`` / ``_ORACLE_PORT``). This
 module is the supervisor around it, and deliberately knows nothing of keras_tuner: the child
-processes run ``python -m hpsearch.backends.keras_tuner --role ...`` (its ``child``).
+processes run ``python -m hpsearch.backends.keras_tuner --role ...`` (its ``child``), read
+the ``spec`` this module writes and speak the protocol in ``events``.
 
-How events travel: a child takes its original stdout for events and points fd 1 at its
-stderr (so TensorFlow's and Keras Tuner's prints go to its log file). Each event is one
-``@hpsearch {json}`` line. One reader thread per child puts the parsed lines on a queue, and
-the parent's calling thread alone drains it into the SearchCallbacks (they are not
-thread-safe; the MLflow tracker lives in the parent and workers never talk to MLflow).
+How events travel: each child writes one ``@hpsearch {json}`` line per event. One reader
+thread per child puts the parsed lines on a queue, and the parent's calling thread alone
+drains it into the SearchCallbacks (they are not thread-safe; the MLflow tracker lives in
+the parent and workers never talk to MLflow).
 
 How it ends: the parent waits for every worker to exit, then tells the chief to stop. A
 worker that dies is reported, its running trial is recorded FAILED, and the chief is told to
@@ -22,7 +22,6 @@ vanishes sees its stdin close and exits, so nothing is orphaned.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import math
 import os
@@ -33,168 +32,22 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from hpsearch.backends.keras_tuner.events import PREFIX
+from hpsearch.backends.keras_tuner.spec import write_spec
 from hpsearch.gpus import WorkerSlot
-from hpsearch.space import (
-    Bool,
-    Choice,
-    DatasetSpec,
-    Fixed,
-    FloatRange,
-    IntRange,
-    Objective,
-    Param,
-    SearchSpec,
-    Space,
-    TrainingSpec,
-)
+from hpsearch.space import Space
 from hpsearch.trials import FAILED, SearchCallback, TrialResult
 
-#: Marks event lines on a child's event stream; anything else there is ignored.
-PREFIX = "@hpsearch "
 CHIEF = "chief"
 #: Seconds the workers get to finish on their own after the chief has gone.
 CHIEF_GRACE_S = 10.0
 #: Seconds a child gets to exit after SIGTERM before SIGKILL.
 TERM_GRACE_S = 3.0
-_PARAM_KINDS: dict[str, type[Param]] = {
-    c.__name__: c for c in (Fixed, IntRange, FloatRange, Choice, Bool)
-}
-
-
-# ----------------------------------------------------------------------------- the spec file
-
-
-def write_spec(path: Path, space: Space, *, workdir: Path, verbose: bool) -> Path:
-    """Write everything a child needs to rebuild the same tuner: the space with every
-    override applied (not just its YAML text), the tuner's folder and the verbosity."""
-    spec = {
-        "name": space.name,
-        "description": space.description,
-        "source": str(space.source) if space.source else None,
-        "text": space.text,
-        "dataset": space.dataset.model_dump(mode="json"),
-        "objective": space.objective.model_dump(mode="json"),
-        "training": space.training.model_dump(mode="json"),
-        "search": space.search.model_dump(mode="json"),
-        "params": {
-            name: {"kind": type(p).__name__, **p.model_dump(mode="json")}
-            for name, p in space.params.items()
-        },
-        "workdir": str(workdir),
-        "verbose": verbose,
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
-    return path
-
-
-def read_spec(path: Path) -> tuple[Space, Path, bool]:
-    """The space, workdir and verbosity a parent wrote with write_spec."""
-    spec = json.loads(Path(path).read_text(encoding="utf-8"))
-    params: dict[str, Param] = {}
-    for name, raw in spec["params"].items():
-        kind = _PARAM_KINDS[raw.pop("kind")]
-        params[name] = kind.model_validate(raw)
-    space = Space(
-        name=spec["name"],
-        dataset=DatasetSpec.model_validate(spec["dataset"]),
-        objective=Objective.model_validate(spec["objective"]),
-        params=params,
-        training=TrainingSpec.model_validate(spec["training"]),
-        search=SearchSpec.model_validate(spec["search"]),
-        description=spec["description"],
-        source=Path(spec["source"]) if spec["source"] else None,
-        text=spec["text"],
-    )
-    return space, Path(spec["workdir"]), bool(spec["verbose"])
-
-
-# ----------------------------------------------------------------------------- child side
-
-
-def open_event_stream() -> IO[str]:
-    """Keep the real stdout for events and send whatever else is printed to stderr."""
-    sys.stdout.flush()
-    fd = os.dup(1)
-    os.dup2(2, 1)
-    return os.fdopen(fd, "w", buffering=1, encoding="utf-8")
-
-
-def _jsonable(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else str(value)
-
-
-class EventWriter(SearchCallback):
-    """A SearchCallback that sends every event to the parent as one JSON line."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self._stream = stream
-        self._lock = threading.Lock()  # the chief's command thread writes too
-
-    def send(self, event: str, **fields: Any) -> None:
-        line = PREFIX + json.dumps({"event": event, **fields}, default=_jsonable)
-        with self._lock:
-            self._stream.write(line + "\n")
-            self._stream.flush()
-
-    def on_trial_begin(self, trial_id: str, params: dict[str, Any]) -> None:
-        self.send("trial_begin", trial_id=trial_id, params=params)
-
-    def on_epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
-        self.send("epoch_end", trial_id=trial_id, epoch=epoch, logs=logs)
-
-    def on_trial_end(self, result: TrialResult) -> None:
-        self.send("trial_end", result=dataclasses.asdict(result))
-
-
-def wait_for_chief(timeout: float = 600.0) -> bool:
-    """Block until the chief's port accepts connections (True) or ``timeout`` passes.
-
-    A worker whose first gRPC call finds no server falls into gRPC's reconnect backoff
-    (1 s, 1.6 s, 2.6 s, ...), which costs seconds at every start; polling first avoids it.
-    """
-    address = (os.environ["KERASTUNER_ORACLE_IP"], int(os.environ["KERASTUNER_ORACLE_PORT"]))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(address, timeout=1.0):
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def watch_parent(on_command: Callable[[dict[str, Any]], None] | None = None) -> None:
-    """Read the parent's commands (JSON lines) on stdin in a daemon thread.
-
-    ``{"cmd": "stop"}`` or the end of stdin (the parent exited, even by SIGKILL) ends this
-    process at once: a child never outlives its search. Other commands go to ``on_command``.
-    """
-
-    def loop() -> None:
-        for line in sys.stdin:
-            try:
-                cmd = json.loads(line)
-            except ValueError:
-                continue
-            if cmd.get("cmd") == "stop":
-                break
-            if on_command is not None:
-                try:
-                    on_command(cmd)
-                except Exception:  # noqa: BLE001 - report, and keep serving the search
-                    traceback.print_exc()
-        sys.stderr.flush()
-        os._exit(0)
-
-    threading.Thread(target=loop, name="hpsearch-parent-watch", daemon=True).start()
-
-
-# ----------------------------------------------------------------------------- parent side
 
 
 @dataclass

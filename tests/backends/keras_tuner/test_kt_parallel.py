@@ -24,7 +24,8 @@ import pytest
 
 from hpsearch.api import SearchSummary, prepare, run_search
 from hpsearch.backends.keras_tuner import parallel as kt_parallel
-from hpsearch.backends.keras_tuner.parallel import Supervisor, read_spec, write_spec
+from hpsearch.backends.keras_tuner.parallel import Supervisor
+from hpsearch.backends.keras_tuner.spec import read_spec, write_spec
 from hpsearch.gpus import WorkerSlot, assign_workers
 from hpsearch.space import parse_space
 from hpsearch.trials import SearchCallback, TrialResult
@@ -87,13 +88,13 @@ class Recorder(SearchCallback):
 FAKE_CHILD = textwrap.dedent(
     """
     import json, os, signal, sys, time
-    from hpsearch.backends.keras_tuner import parallel as kt_parallel
+    from hpsearch.backends.keras_tuner import events as kt_events
     from hpsearch.trials import TrialResult
 
     args = sys.argv[1:]
     name = args[args.index("--tuner-id") + 1]
     plan = json.loads(os.environ["FAKE_PLAN"])[name]
-    events = kt_parallel.EventWriter(kt_parallel.open_event_stream())
+    events = kt_events.EventWriter(kt_events.open_event_stream())
     print("chatter on stdout must land in the log, not in the event stream")
 
     def on_command(cmd):
@@ -103,7 +104,7 @@ FAKE_CHILD = textwrap.dedent(
             events.send("trial_failed", trial_id=plan["reply"], params={"x": 99},
                         worker=cmd["tuner_id"])
 
-    kt_parallel.watch_parent(on_command)
+    kt_events.watch_parent(on_command)
     do = plan["do"]
     if do == "serve":
         time.sleep(plan.get("for", 3600))
