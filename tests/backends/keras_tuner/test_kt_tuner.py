@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,3 +80,48 @@ def test_keras_tuner_state_is_written_whole_or_not_at_all(
         utils.save_json(str(state), {"trials": 2})
     assert json.loads(state.read_text()) == {"trials": 1}  # the old state, whole
     assert [p.name for p in tmp_path.iterdir()] == ["oracle.json"]  # no temporary left
+
+
+def _ended(status: str, score: float | None, message: str | None = None) -> tuple[Any, Any]:
+    """A Keras Tuner trial as the tuner holds it, and the oracle's copy of it."""
+    from types import SimpleNamespace
+
+    values = {"n_neurons": 32, "tuner/initial_epoch": 2, "tuner/bracket": 1, "tuner/round": 0}
+    trial = SimpleNamespace(
+        trial_id="07", hyperparameters=SimpleNamespace(values=values), message=message
+    )
+    done = SimpleNamespace(status=status, score=score, message=None)
+    return trial, done
+
+
+def _result(trial: Any, done: Any) -> Any:
+    from hpsearch.backends.keras_tuner.tuner import trial_result
+
+    return trial_result(
+        trial,
+        done,
+        params={"n_neurons": 32},
+        space=parse_space(SPACE),
+        worker="tuner1",
+        started=0.0,
+        epochs=3,
+        history={"loss": [0.5, 0.4, 0.3]},
+    )
+
+
+def test_a_completed_trial_is_recorded_with_its_score_and_bracket() -> None:
+    result = _result(*_ended("COMPLETED", 0.875))
+    assert (result.trial_id, result.status, result.objective) == ("0007", "FINISHED", 0.875)
+    assert (result.first_epoch, result.bracket, result.round) == (2, 1, 0)
+    assert (result.worker, result.backend, result.epochs) == ("tuner1", "keras-tuner", 3)
+    assert result.error is None and result.traceback is None
+
+
+def test_a_nan_score_or_an_exception_fails_the_trial() -> None:
+    from hpsearch.trials import NAN_ERROR
+
+    nan = _result(*_ended("COMPLETED", float("nan")))
+    assert (nan.status, nan.objective, nan.error) == ("FAILED", None, NAN_ERROR)
+    text = "Traceback (most recent call last):\n  File x\nValueError: boom"
+    raised = _result(*_ended("FAILED", None, message=text))
+    assert (raised.status, raised.error, raised.traceback) == ("FAILED", "ValueError: boom", text)

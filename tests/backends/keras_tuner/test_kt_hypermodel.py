@@ -1,0 +1,50 @@
+"""How a trial's params are sampled from Keras Tuner's ``hp`` (hypermodel.sample_params)."""
+
+from __future__ import annotations
+
+from hpsearch.backends.keras_tuner.hypermodel import fixed_params, sample_params
+from hpsearch.space import parse_space
+
+SPACE = """
+name: t
+dataset: {name: digits}
+hyperparameters:
+  n_neurons: {int: [16, 256], log: true}
+  n_hidden: {int: [1, 3]}
+  learning_rate: {float: [1e-4, 1e-2], log: true}
+"""
+
+
+def test_only_searched_params_become_keras_tuner_hyperparameters() -> None:
+    """Fixed params are in the trial's params but never declared on hp: each declaration
+    moves Keras Tuner's sampling seed."""
+    import keras_tuner as kt
+
+    space = parse_space(SPACE)
+    hp = kt.HyperParameters()
+    params = sample_params(hp, space, kt_form=False)
+    assert set(hp.values) == set(space.searched())
+    assert set(params) == set(space.params)
+    assert {k: params[k] for k in fixed_params(space)} == fixed_params(space)
+    assert 16 <= params["n_neurons"] <= 256 and 1 <= params["n_hidden"] <= 3
+
+
+def test_a_keras_tuner_builder_finds_the_fixed_values_on_hp() -> None:
+    """A ``build_model(hp)`` builder reads every value from hp: fixed scalars are declared
+    as ``hp.Fixed`` with their values."""
+    import keras_tuner as kt
+
+    space = parse_space(SPACE)
+    hp = kt.HyperParameters()
+    params = sample_params(hp, space, kt_form=True)
+    scalars = {k: v for k, v in params.items() if isinstance(v, (bool, int, float, str))}
+    assert {k: hp.values[k] for k in scalars} == scalars
+    assert set(space.searched()) <= set(hp.values)
+
+
+def test_the_same_seed_samples_the_same_params() -> None:
+    import keras_tuner as kt
+
+    space = parse_space(SPACE)
+    first = sample_params(kt.HyperParameters(), space, kt_form=False)
+    assert sample_params(kt.HyperParameters(), space, kt_form=False) == first
