@@ -3,7 +3,8 @@
 A ``UsageError`` is bad input (a space file, a flag, a dataset, a missing search): the CLI
 prints its one line and exits 2, and nothing has been created. Everything else here is a
 failure of the run itself (exit 1), or a sweep held by another process (exit 3).
-Standard library only: every module may import this one.
+Standard library only: every module may import this one. (recipe.RecipeError is the one
+exception kept out: recipe.py runs inside logged models, where hpsearch may not be installed.)
 """
 
 from __future__ import annotations
@@ -67,10 +68,6 @@ class DataError(UsageError, ValueError):
 
 class BuilderError(UsageError, ValueError):
     """A space's ``builder`` cannot be found, or is not a function of a supported form."""
-
-
-class RecipeError(UsageError, ValueError):
-    """Raw rows the recipe cannot encode: a missing column, text in a numeric column."""
 
 
 class NoSearches(UsageError, LookupError):
