@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpsearch.backends.base import SearchOutcome
+from hpsearch.backends.base import Backend, SearchOutcome
 from hpsearch.callbacks import (
     EpochBudget,
     FailureLimit,
@@ -314,26 +314,30 @@ def _run_engine(
     """The engine, with the search's callbacks around the caller's. A failure limit or a
     stall ends the search as a failed one (returned); anything else fails the parent run
     and propagates (an interrupt marks it KILLED)."""
-    from hpsearch.backends import engine, load
+    from hpsearch.backends import load
 
     space, tracker, previous = search.space, search.tracker, search.previous
     limit = request.max_failures or default_max_failures(space.search.max_trials)
     failures = FailureLimit(limit, sum(not r.finished for r in previous))
-    backend = load(space.search.backend, verbose=request.verbose, **request.options)
+    backend: Backend = load(space.search.backend, verbose=request.verbose, **request.options)
     budgets = _budgets(request, tracker, previous)
     for key, value in request.tags.items():
         tracker.tag(key, value)
     events = Resumed([search.journal, tracker, *request.callbacks, failures, *budgets], previous)
     if request.on_status:
         request.on_status(f"starting {space.search.backend} (TensorFlow loads in a few seconds)")
-    kwargs: dict[str, Any] = {"resume": bool(request.resume and search.resumed)}
-    if search.warm:
-        kwargs["warm"] = search.warm
-    if engine(space.search.backend).needs_journal_ids:  # its restored state may lag the journal
-        kwargs["done"] = frozenset(r.trial_id for r in previous)
-        kwargs["budgeted"] = bool(budgets)
     try:
-        return backend.run(space, search.data, search.workdir, events, **kwargs), None, events
+        outcome = backend.run(
+            space,
+            search.data,
+            search.workdir,
+            events,
+            resume=request.resume and search.resumed,
+            warm=search.warm,
+            done=frozenset(r.trial_id for r in previous),
+            budgeted=bool(budgets),
+        )
+        return outcome, None, events
     except KeyboardInterrupt:
         tracker.fail("interrupted", killed=True)
         raise

@@ -27,9 +27,6 @@ class Engine:
     package: str
     strategies: tuple[str, ...]
     options: dict[str, str] = field(default_factory=dict)
-    #: Its restored state may lag the journal, so a resumed search tells it which trial
-    #: ids already ended; and budgets are checked by a stopper it runs.
-    needs_journal_ids: bool = False
     #: Strategies whose suggestion algorithm another engine supplies: strategy -> engine.
     borrows: dict[str, str] = field(default_factory=dict)
     #: A cluster address (flag or RAY_ADDRESS) puts GPUs in the cluster's hands.
@@ -60,7 +57,6 @@ ENGINES: dict[str, Engine] = {
             "gpus": "--gpus",
             "retries": "--retries",
         },
-        needs_journal_ids=True,
         borrows={"bayesian": "keras-tuner"},  # Keras Tuner's Gaussian-process oracle
         clustered=True,
     ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -29,8 +29,19 @@ class SearchOutcome:
         return best_of(self.results, self.direction)
 
 
+#: Earlier (params, objective) pairs a warm-started search begins from.
+WarmTrials = Sequence[tuple[dict[str, Any], float]]
+
+
 class Backend(Protocol):
-    """Runs a search over a space on loaded data and reports through callbacks."""
+    """Runs a search over a space on loaded data and reports through callbacks.
+
+    Every engine takes every argument, so the caller passes them all the same way:
+    ``resume`` continues the engine's state in ``workdir``; ``warm`` seeds a model-based
+    strategy; ``done`` names the trials the journal already holds (an engine whose restored
+    state may lag the journal skips reporting them again); ``budgeted`` says a budget
+    callback may stop the search (an engine that checks budgets outside its trial loop
+    arms a stopper for it)."""
 
     name: str
 
@@ -42,4 +53,7 @@ class Backend(Protocol):
         callbacks: SearchCallback,
         *,
         resume: bool = False,
+        warm: WarmTrials = (),
+        done: frozenset[str] = frozenset(),
+        budgeted: bool = False,
     ) -> SearchOutcome: ...

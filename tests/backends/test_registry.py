@@ -57,7 +57,7 @@ def test_the_schema_asks_the_registry(write_space) -> None:  # type: ignore[no-u
 def test_asking_the_registry_imports_no_engine() -> None:
     """The CLI's --help and validate ask it: no engine package, no heavy library."""
     loaded = [m for m in sys.modules if m.startswith(("hpsearch.backends.", "ray", "keras_tuner"))]
-    assert backends.STRATEGIES and backends.engine("ray").needs_journal_ids
+    assert backends.STRATEGIES and backends.engine("ray").clustered
     after = [m for m in sys.modules if m.startswith(("hpsearch.backends.", "ray", "keras_tuner"))]
     assert after == loaded
 

@@ -9,6 +9,7 @@ run ``child`` (``python -m hpsearch.backends.keras_tuner``, see ``__main__``), r
 
 from __future__ import annotations
 
+from hpsearch.backends.base import Backend
 from hpsearch.backends.keras_tuner.events import (
     EventWriter,
     open_event_stream,
@@ -27,7 +28,7 @@ from hpsearch.backends.keras_tuner.spec import read_spec, write_spec
 from hpsearch.backends.keras_tuner.state import atomic_state_files, write_atomically
 from hpsearch.backends.keras_tuner.tuner import KerasTunerBackend, _tuner_class
 
-BACKEND_CLASS = KerasTunerBackend
+BACKEND_CLASS: type[Backend] = KerasTunerBackend  # mypy checks it keeps the protocol
 
 #: The suggestion algorithms this engine lends to others (backends.borrowed).
 SUGGESTERS = {"bayesian": OracleSuggester}
