@@ -25,7 +25,7 @@ from hpsearch.api import (
     run_search,
 )
 from hpsearch.backends import BACKENDS, STRATEGIES, engine, runs_on, session
-from hpsearch.space import Space, SpaceError, epochs_flag_repeats
+from hpsearch.space import Space, SpaceError, run_command
 from hpsearch.trials import SearchCallback
 
 COMPARISON_TAG = "hpsearch.comparison"
@@ -162,18 +162,14 @@ def _command(
 ) -> str:
     """The ``hpsearch run`` that repeats one search of the comparison on its own."""
     s = space.search
-    parts = [
-        "hpsearch run",
-        str(space.source or "SPACE.yaml"),
-        f"--strategy {s.strategy}",
-        f"--backend {s.backend}",
-        f"--seed {s.seed}",
-        f"--experiment {experiment}",
-    ]
-    if epochs_flag_repeats(space.training.epochs, s.hyperband.max_epochs):
-        parts.insert(4, f"--epochs {space.training.epochs}")
-    if budget_epochs is not None:
-        parts.append(f"--budget-epochs {budget_epochs}")
-    if budget_seconds is not None:
-        parts.append(f"--budget-time {budget_seconds:g}")
-    return " ".join(parts)
+    return run_command(
+        space.source or "SPACE.yaml",
+        strategy=s.strategy,
+        backend=s.backend,
+        seed=s.seed,
+        experiment=experiment,
+        epochs=space.training.epochs,
+        max_epochs=s.hyperband.max_epochs,
+        budget_epochs=budget_epochs,
+        budget_seconds=None if budget_seconds is None else f"{budget_seconds:g}",
+    )

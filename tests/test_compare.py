@@ -162,12 +162,6 @@ def test_the_command_of_a_space_without_a_file_names_a_placeholder() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hpsearch/compare.py:179 (_command) joins its parts unquoted, so a space "
-    "file or experiment name with a space gives a command that does not run as written "
-    "(hpsearch/cli/stops.py quotes with shlex.join)",
-)
 def test_the_command_quotes_a_path_and_an_experiment_with_spaces() -> None:
     s = _space(source=Path("my spaces/cmp space.yaml"))
     argv = shlex.split(_command(s, 5, None, "my exp"))

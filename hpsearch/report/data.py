@@ -12,8 +12,8 @@ from hpsearch.space import (
     Choice,
     FloatRange,
     IntRange,
-    epochs_flag_repeats,
     parse_logged,
+    run_command,
 )
 from hpsearch.trials import FINISHED, SearchRecord, finished_rows
 
@@ -216,20 +216,16 @@ def _position(value: float, lo: float, hi: float, log: bool) -> float | None:
 def commands(search: SearchRecord) -> tuple[str | None, str]:
     """The command line that ran the search, and an equivalent ``hpsearch run``."""
     p = search.params
-    space_file = search.tags.get("hpsearch.space_file") or "SPACE.yaml"
-    parts = [
-        "hpsearch run",
-        space_file,
-        f"--strategy {search.strategy}",
-        f"--backend {search.backend}",
-        f"--max-trials {p.get('max_trials', '?')}",
-        f"--seed {p.get('seed', '?')}",
-        f"--experiment {search.experiment}",
-    ]
-    if epochs_flag_repeats(p.get("epochs"), p.get("hyperband_max_epochs")):
-        parts.insert(5, f"--epochs {p.get('epochs', '?')}")
-    if "hpsearch.budget_epochs" in search.tags:
-        parts.append(f"--budget-epochs {search.tags['hpsearch.budget_epochs']}")
-    if "hpsearch.budget_seconds" in search.tags:
-        parts.append(f"--budget-time {search.tags['hpsearch.budget_seconds']}")
-    return search.tags.get("hpsearch.command"), " ".join(parts)
+    again = run_command(
+        search.tags.get("hpsearch.space_file") or "SPACE.yaml",
+        strategy=search.strategy,
+        backend=search.backend,
+        max_trials=p.get("max_trials", "?"),
+        seed=p.get("seed", "?"),
+        experiment=search.experiment,
+        epochs=p.get("epochs", "?"),
+        max_epochs=p.get("hyperband_max_epochs"),
+        budget_epochs=search.tags.get("hpsearch.budget_epochs"),
+        budget_seconds=search.tags.get("hpsearch.budget_seconds"),
+    )
+    return search.tags.get("hpsearch.command"), again

@@ -65,7 +65,7 @@ from hpsearch.space.schema import (
     check_choice,
     check_objective,
 )
-from hpsearch.space.searchspace import Space, epochs_flag_repeats, hyperband_trials
+from hpsearch.space.searchspace import Space, epochs_flag_repeats, hyperband_trials, run_command
 
 __all__ = [
     "ACTIVATIONS",
@@ -121,6 +121,7 @@ __all__ = [
     "parse_param",
     "parse_space",
     "read_text",
+    "run_command",
     "runs_on",
     "short",
     "validate_yaml",

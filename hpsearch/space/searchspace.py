@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import itertools
 import math
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -316,6 +317,39 @@ def epochs_flag_repeats(epochs: Any, max_epochs: Any) -> bool:
     ASHA's) ``max_epochs``: the flag sets both, so only when they were equal or max_epochs
     unset. Otherwise a reproduce command leaves both to the space file."""
     return max_epochs in (None, "None", "") or str(max_epochs) == str(epochs)
+
+
+def run_command(
+    space_file: Any,
+    *,
+    strategy: Any,
+    backend: Any,
+    seed: Any,
+    experiment: Any,
+    epochs: Any,
+    max_epochs: Any,
+    max_trials: Any = None,
+    budget_epochs: Any = None,
+    budget_seconds: Any = None,
+) -> str:
+    """The ``hpsearch run`` that repeats one search, as a shell line (compare logs it on each
+    search, the report prints it). Values are shell-quoted, so a path or an experiment with a
+    space runs as written; ``?`` stands for a value the record lacks."""
+
+    def q(value: Any) -> str:
+        return "?" if value == "?" else shlex.quote(str(value))
+
+    parts = ["hpsearch run", q(space_file), f"--strategy {q(strategy)}", f"--backend {q(backend)}"]
+    if max_trials is not None:
+        parts.append(f"--max-trials {q(max_trials)}")
+    if epochs_flag_repeats(epochs, max_epochs):
+        parts.append(f"--epochs {q(epochs)}")
+    parts += [f"--seed {q(seed)}", f"--experiment {q(experiment)}"]
+    if budget_epochs is not None:
+        parts.append(f"--budget-epochs {q(budget_epochs)}")
+    if budget_seconds is not None:
+        parts.append(f"--budget-time {q(budget_seconds)}")
+    return " ".join(parts)
 
 
 def hyperband_trials(max_epochs: int, factor: int, iterations: int) -> int:
