@@ -11,6 +11,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any
 
+from hpsearch.backends.base import Backend
 from hpsearch.backends.ray_tune.algorithms import (
     _STOP_CHECKS,
     _budget_stopper,
@@ -26,7 +27,7 @@ from hpsearch.backends.ray_tune.lifecycle import _connect, _is_client, held_ray
 from hpsearch.backends.ray_tune.stall import _WATCHES, StallWatch, _check_stall
 from hpsearch.backends.ray_tune.worker import train_trial
 
-BACKEND_CLASS = RayTuneBackend
+BACKEND_CLASS: type[Backend] = RayTuneBackend  # mypy checks it keeps the protocol
 
 
 def session(verbose: bool = False, **options: Any) -> AbstractContextManager[None]:
