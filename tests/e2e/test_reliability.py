@@ -33,7 +33,7 @@ def _closed_port() -> int:
 
 
 def test_unreachable_tracking_server_fails_fast_before_training(tmp_path: Path) -> None:
-    space = Path(__file__).parents[1] / "search_spaces" / "digits.yaml"
+    space = Path(__file__).parents[2] / "search_spaces" / "digits.yaml"
     uri = f"http://127.0.0.1:{_closed_port()}"
     start = time.perf_counter()
     done = subprocess.run([HPSEARCH, "run", str(space), "--tracking-uri", uri, "--output",
