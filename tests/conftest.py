@@ -5,13 +5,15 @@ from __future__ import annotations
 import gc
 import os
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests import shared_ray
 from tests.mlflow_server import Server, mlflow_server
+from tests.spaces import tiny_space_text
 
 # Ray 2.60 turns token auth on for the first local ray.init() of a process and exports the
 # mode to later children; a test's `ray start` under another HOME then finds no token. The
@@ -27,6 +29,17 @@ def write_space(tmp_path: Path) -> Callable[..., Path]:
         path = tmp_path / name
         path.write_text(textwrap.dedent(text), encoding="utf-8")
         return path
+
+    return write
+
+
+@pytest.fixture
+def tiny_space(write_space: Callable[..., Path]) -> Callable[..., Path]:
+    """Write the suite's tiny space (tests/spaces.py) into tmp_path and return its path:
+    ``tiny_space(name="cv-test", training={"cv": 3})``; ``file=`` names the file."""
+
+    def write(*bases: Mapping[str, Any], file: str = "space.yaml", **sections: Any) -> Path:
+        return write_space(tiny_space_text(*bases, **sections), file)
 
     return write
 
