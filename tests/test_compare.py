@@ -18,15 +18,16 @@ from hpsearch.compare import COMPARISON_TAG, Comparison, _command, _options_for,
 from hpsearch.errors import SearchFailed, SpaceError, UsageError
 from hpsearch.space import Space, parse_space
 from hpsearch.trials import SearchCallback
+from tests.spaces import OMIT, tiny_space_text
 
-SPACE = (
-    "name: cmp-space\n"
-    "dataset: {name: digits}\n"
-    "hyperparameters:\n"
-    "  n_hidden: {int: [1, 3]}\n"
-    "training: {epochs: 4}\n"
-    "search: {seed: 11}\n"
-)
+#: The tiny space with one range, 4 epochs and no max_trials.
+CMP: dict[str, Any] = {
+    "name": "cmp-space",
+    "hyperparameters": {"n_hidden": {"int": [1, 3]}},
+    "training": {"epochs": 4},
+    "search": {"max_trials": OMIT, "seed": 11},
+}
+SPACE = tiny_space_text(CMP)
 
 
 def _space(text: str = SPACE, source: Path | None = Path("spaces/cmp.yaml")) -> Space:
@@ -141,14 +142,14 @@ def test_the_command_repeats_one_search_with_its_budget() -> None:
 
 
 def test_the_command_passes_epochs_only_where_it_repeats_the_search() -> None:
-    def command(hyperband: str) -> str:
-        text = SPACE.replace("search: {seed: 11}", f"search: {{seed: 11, hyperband: {hyperband}}}")
+    def command(max_epochs: int) -> str:
+        text = tiny_space_text(CMP, search={"hyperband": {"max_epochs": max_epochs}})
         s = _space(text).with_overrides(strategy="hyperband", backend="keras-tuner")
         return _command(s, 20, None, "exp")
 
     # --epochs sets max_epochs too: only where they were equal does the flag repeat the search
-    assert "--epochs" not in command("{max_epochs: 9}")
-    assert command("{max_epochs: 4}") == (
+    assert "--epochs" not in command(9)
+    assert command(4) == (
         "hpsearch run spaces/cmp.yaml --strategy hyperband --backend keras-tuner --epochs 4 "
         "--seed 11 --experiment exp --budget-epochs 20"
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import statistics
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,17 +15,11 @@ from hpsearch.cv import folds
 from hpsearch.space import SpaceError, parse_space
 from tests import shared_ray
 from tests.in_process import hpsearch
+from tests.spaces import tiny_space_text
 
-SPACE = """
-name: cv-test
-dataset: {name: digits}
-hyperparameters:
-  n_neurons: {int: [16, 64]}
-  learning_rate: {float: [1.0e-3, 1.0e-2], log: true}
-  batch_size: 64
-training: {epochs: 2, cv: 3, patience: 0}
-search: {max_trials: 2, seed: 1}
-"""
+#: The tiny space, each trial scored on 3 folds.
+CV: dict[str, Any] = {"name": "cv-test", "training": {"cv": 3, "patience": 0}}
+SPACE = tiny_space_text(CV)
 
 
 def test_folds_are_stratified_disjoint_and_cover_the_data() -> None:
@@ -39,7 +34,7 @@ def test_folds_are_stratified_disjoint_and_cover_the_data() -> None:
 
 def test_cv_refuses_hyperband_and_asha_with_the_reason() -> None:
     with pytest.raises(SpaceError) as err:
-        parse_space(SPACE.replace("seed: 1}", "seed: 1, strategy: hyperband}"), source=Path("s"))
+        parse_space(tiny_space_text(CV, search={"strategy": "hyperband"}), source=Path("s"))
     assert str(err.value).startswith("s:8: training.cv: hyperband stops and resumes trials")
     with pytest.raises(SpaceError, match="--strategy: asha stops and resumes"):
         parse_space(SPACE).with_overrides(strategy="asha", backend="ray")

@@ -21,20 +21,11 @@ from hpsearch.sweep import entry_key, load_sweep, window_stamp
 from tests import shared_ray
 from tests.in_process import hpsearch
 from tests.mlflow_server import Server
+from tests.spaces import tiny_space_text
 
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
 RAY = str(Path(sys.executable).with_name("ray"))
-SPACE = """
-name: sweep-space
-dataset: {name: digits}
-objective: val_accuracy
-hyperparameters:
-  n_neurons: {int: [16, 64]}
-  learning_rate: {float: [1e-3, 1e-2], log: true}
-  batch_size: 64
-training: {epochs: 2, patience: 0}
-search: {max_trials: 2, seed: 1}
-"""
+SPACE = tiny_space_text(name="sweep-space", objective="val_accuracy", training={"patience": 0})
 SWEEP = """
 name: tiny
 experiment: sweep-test

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -16,36 +17,41 @@ import pytest
 from hpsearch.space import SpaceError, parse_space
 from tests import shared_ray
 from tests.in_process import hpsearch
+from tests.spaces import tiny_space_text
 
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
 TESTS = Path(__file__).resolve().parent
-SPACE = """
-name: custom
-builder: custom_builders:{fn}
-dataset: {{name: digits}}
-hyperparameters:
-  width_mult: {{float: [0.5, 2.0]}}
-  towers: {{choice: [1, 2]}}
-  tower_activation: relu
-  learning_rate: 3.0e-3
-  batch_size: 64
-training: {{epochs: 2}}
-search: {{max_trials: 4, seed: 2}}
-"""
+#: The two-tower space of tests/e2e/custom_builders.py, without its builder.
+CUSTOM: dict[str, Any] = {
+    "name": "custom",
+    "hyperparameters": {
+        "width_mult": {"float": [0.5, 2.0]},
+        "towers": {"choice": [1, 2]},
+        "tower_activation": "relu",
+        "learning_rate": 3.0e-3,
+        "batch_size": 64,
+    },
+    "search": {"max_trials": 4, "seed": 2},
+}
+
+
+def _space(fn: str, **sections: Any) -> str:
+    """The two-tower space built by ``custom_builders.<fn>``."""
+    return tiny_space_text(CUSTOM, builder=f"custom_builders:{fn}", **sections)
 
 
 def test_a_builder_allows_its_own_hyperparameters() -> None:
-    space = parse_space(SPACE.format(fn="build"))
+    space = parse_space(_space("build"))
     assert space.builder == "custom_builders:build"
     assert set(space.searched()) == {"width_mult", "towers"}
     with pytest.raises(SpaceError, match="unknown hyperparameter 'width_mult'"):
-        parse_space(SPACE.format(fn="build").replace("builder: custom_builders:build\n", ""))
+        parse_space(tiny_space_text(CUSTOM))
     with pytest.raises(SpaceError, match="builder: String should match pattern"):
-        parse_space(SPACE.format(fn="build").replace("custom_builders:build", "no colon"))
+        parse_space(tiny_space_text(CUSTOM, builder="no colon"))
 
 
 def _run(tmp: Path, fn: str, backend: str) -> subprocess.CompletedProcess[str]:
-    (tmp / "space.yaml").write_text(SPACE.format(fn=fn))
+    (tmp / "space.yaml").write_text(_space(fn))
     env = {**os.environ, "PYTHONPATH": str(TESTS)}
     args = ["run", "space.yaml", "--backend", backend, "--json", "--no-report",
             "--tracking-uri", f"sqlite:///{tmp / 'm.db'}"]  # fmt: skip
@@ -70,7 +76,7 @@ def test_a_custom_builder_runs_a_search_and_its_errors_fail_only_their_trials(
     runs on, the towers=1 trials train (with the builder's own params recorded), and the
     towers=2 trials are FAILED with the builder's message. (In process, the builder's
     module beside the space file, where hpsearch and its Ray workers look first.)"""
-    (tmp_path / "space.yaml").write_text(SPACE.format(fn="broken"))
+    (tmp_path / "space.yaml").write_text(_space("broken"))
     shutil.copy(TESTS / "custom_builders.py", tmp_path)
     if backend == "ray":
         shared_ray.start()
@@ -96,9 +102,8 @@ def test_a_trial_that_hangs_ends_the_ray_search_with_its_finished_trials_kept(
     --resume) instead of hanging, and the two trials that trained are kept."""
     hang_dir = tmp_path / "builds"
     hang_dir.mkdir()
-    space = SPACE.format(fn="hangs_after").replace(
-        "  batch_size: 64\n", f"  batch_size: 64\n  hang_dir: {hang_dir}\n  hang_after: 2\n"
-    )
+    hang = {"hang_dir": str(hang_dir), "hang_after": 2}
+    space = _space("hangs_after", hyperparameters=CUSTOM["hyperparameters"] | hang)
     (tmp_path / "space.yaml").write_text(space)
     # Beside the space file, where Ray workers look for a builder too: the shared Ray serves.
     shutil.copy(TESTS / "custom_builders.py", tmp_path)
@@ -127,9 +132,7 @@ def test_a_trial_slow_to_stop_does_not_lose_a_ray_hyperband_trial(
     without telling the searcher or hpsearch, and with --max-concurrent the search waits
     forever (P3's hang). hpsearch's workers wait longer: every trial is recorded, none lost,
     and the search ends."""
-    (tmp_path / "space.yaml").write_text(
-        SPACE.format(fn="slow_to_stop").replace("{epochs: 2}", "{epochs: 3}")
-    )
+    (tmp_path / "space.yaml").write_text(_space("slow_to_stop", training={"epochs": 3}))
     shutil.copy(TESTS / "custom_builders.py", tmp_path)
     monkeypatch.setenv("HPSEARCH_STALL_S", "60")  # the hang ends as exit 1, not a stuck test
     shared_ray.start()
@@ -141,20 +144,24 @@ def test_a_trial_slow_to_stop_does_not_lose_a_ray_hyperband_trial(
     assert len(frame) == 4 and (frame["status"] == "FINISHED").all(), frame
 
 
-KT_SPACE = """
-name: kt-form
-builder: mymodels:build_model
-dataset: {{name: digits, max_rows: 600}}
-hyperparameters:
-  n_hidden: {{int: [1, 2]}}
-  n_neurons: {{int: [8, 12]}}
-  learning_rate: {{float: [1e-3, 1e-2], log: true}}
-  optimizer: {{choice: [sgd, adam]}}
-  record_dir: {record_dir}
-  batch_size: 64
-training: {{epochs: 2}}
-search: {{max_trials: 3, seed: 4}}
-"""
+def _kt_space(record_dir: Path) -> str:
+    """A space for `def build_model(hp)`, which records what it got in ``record_dir``."""
+    return tiny_space_text(
+        name="kt-form",
+        builder="mymodels:build_model",
+        dataset={"max_rows": 600},
+        hyperparameters={
+            "n_hidden": {"int": [1, 2]},
+            "n_neurons": {"int": [8, 12]},
+            "learning_rate": {"float": [1e-3, 1e-2], "log": True},
+            "optimizer": {"choice": ["sgd", "adam"]},
+            "record_dir": str(record_dir),
+            "batch_size": 64,
+        },
+        search={"max_trials": 3, "seed": 4},
+    )
+
+
 #: What TensorFlow prints on its own when imported unquietened (absl, CUDA probing, oneDNN).
 TF_NOISE = ("E0000", "I0000", "cuInit", "oneDNN", "absl::InitializeLog", "cuda drivers")
 
@@ -169,7 +176,7 @@ def test_a_keras_tuner_builder_runs_unchanged_on_both_engines(tmp_path: Path, ba
     the space file): no TensorFlow start-up line reaches the terminal."""
     records = tmp_path / "records"
     records.mkdir()
-    (tmp_path / "space.yaml").write_text(KT_SPACE.format(record_dir=records))
+    (tmp_path / "space.yaml").write_text(_kt_space(records))
     shutil.copy(TESTS / "custom_builders.py", tmp_path)
     # a user's module imports TensorFlow at its top, before hpsearch could quieten it
     (tmp_path / "mymodels.py").write_text(

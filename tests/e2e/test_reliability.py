@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.spaces import tiny_space_text
+
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
 # A grid, so both learning rates run whatever the seed samples: 10.0 diverges in epoch 1.
 NAN_SPACE = """
@@ -91,15 +93,12 @@ def test_max_failures_ends_the_search_with_exit_1(tmp_path: Path) -> None:
     assert len(csv.read_text().strip().splitlines()) == 1 + 2  # header + the two failures
 
 
-OUTAGE_SPACE = """
-name: outage
-dataset: {name: digits}
-hyperparameters:
-  n_neurons: {int: [16, 64]}
-  batch_size: 64
-training: {epochs: 1}
-search: {max_trials: 4, seed: 3}
-"""
+OUTAGE_SPACE = tiny_space_text(
+    name="outage",
+    hyperparameters={"n_neurons": {"int": [16, 64]}, "batch_size": 64},
+    training={"epochs": 1},
+    search={"max_trials": 4, "seed": 3},
+)
 
 
 def _start_server(tmp: Path, port: int) -> subprocess.Popen[bytes]:

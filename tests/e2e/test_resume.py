@@ -18,24 +18,23 @@ import pytest
 
 from tests import shared_ray
 from tests.in_process import hpsearch
+from tests.spaces import tiny_space_text
 
 pytestmark = pytest.mark.slow
 
-SPACE = """
-name: resume-test
-dataset: {name: digits}
-objective: val_accuracy
-hyperparameters:
-  n_hidden: {int: [1, 2]}
-  n_neurons: {int: [16, 64], log: true}
-  learning_rate: {float: [1e-3, 1e-2], log: true}
-  batch_size: 32
-training: {epochs: 3, patience: 0}
-search:
-  max_trials: 4
-  seed: 5
-  hyperband: {max_epochs: 3, factor: 3}
-"""
+RESUME: dict[str, Any] = {
+    "name": "resume-test",
+    "objective": "val_accuracy",
+    "hyperparameters": {
+        "n_hidden": {"int": [1, 2]},
+        "n_neurons": {"int": [16, 64], "log": True},
+        "learning_rate": {"float": [1e-3, 1e-2], "log": True},
+        "batch_size": 32,
+    },
+    "training": {"epochs": 3, "patience": 0},
+    "search": {"max_trials": 4, "seed": 5, "hyperband": {"max_epochs": 3, "factor": 3}},
+}
+SPACE = tiny_space_text(RESUME)
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
 
 
@@ -121,10 +120,12 @@ def test_kill_9_then_resume(tmp_path: Path, strategy: str, backend: str) -> None
     assert "resumed parent run" in second.stderr
 
 
-SLOW_TRIALS = (
-    SPACE.replace("{name: digits}", "{name: digits, max_rows: 600}")
-    .replace("epochs: 3,", "epochs: 20,")
-    .replace("max_trials: 4", "max_trials: 3")
+#: Slower trials on fewer rows (hyperband's max_epochs follows epochs to 20, as it always has).
+SLOW_TRIALS = tiny_space_text(
+    RESUME,
+    dataset={"max_rows": 600},
+    training={"epochs": 20},
+    search={"max_trials": 3, "hyperband": {"max_epochs": 20, "factor": 3}},
 )
 
 

@@ -16,26 +16,29 @@ import pytest
 from hpsearch.api import SearchSummary, prepare, run_search
 from hpsearch.space import parse_space
 from tests.raw_rows import raw_rows
+from tests.spaces import tiny_space_text
 
 pytestmark = pytest.mark.slow
 
-SPACE = """
-name: digits-test
-dataset: {name: digits}
-objective: val_accuracy
-hyperparameters:
-  n_hidden: {int: [1, 2]}
-  n_neurons: {int: [16, 64], log: true}
-  learning_rate: {float: [1e-3, 1e-2], log: true}
-  optimizer: {choice: [adam, sgd]}
-  batch_size: 64
-training: {epochs: 2, patience: 1}
-search:
-  max_trials: 3
-  seed: 7
-  hyperband: {max_epochs: 2, factor: 2}
-  bayesian: {initial_points: 2}
-"""
+DIGITS: dict[str, Any] = {
+    "name": "digits-test",
+    "objective": "val_accuracy",
+    "hyperparameters": {
+        "n_hidden": {"int": [1, 2]},
+        "n_neurons": {"int": [16, 64], "log": True},
+        "learning_rate": {"float": [1e-3, 1e-2], "log": True},
+        "optimizer": {"choice": ["adam", "sgd"]},
+        "batch_size": 64,
+    },
+    "training": {"patience": 1},
+    "search": {
+        "max_trials": 3,
+        "seed": 7,
+        "hyperband": {"max_epochs": 2, "factor": 2},
+        "bayesian": {"initial_points": 2},
+    },
+}
+SPACE = tiny_space_text(DIGITS)
 
 
 def _search(tmp: Path, strategy: str, **kwargs: Any) -> SearchSummary:
@@ -223,7 +226,7 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(
 
 def test_cli_run_json_in_a_real_subprocess(tmp_path: Path) -> None:
     space = tmp_path / "space.yaml"
-    space.write_text(SPACE.replace("max_trials: 3", "max_trials: 2"))
+    space.write_text(tiny_space_text(DIGITS, search={"max_trials": 2}))
     cmd = [
         sys.executable,
         "-m",
@@ -268,11 +271,12 @@ def test_epochs_flag_caps_every_trial_hyperband_and_asha_included(
     from tests import shared_ray
     from tests.in_process import hpsearch
 
-    text = SPACE.replace("{name: digits}", "{name: digits, max_rows: 500}")
-    text = text.replace(
-        "hyperband: {max_epochs: 2, factor: 2}", "hyperband: {max_epochs: 6, factor: 3}"
+    text = tiny_space_text(
+        DIGITS,
+        dataset={"max_rows": 500},
+        training={"epochs": 6, "patience": 0},
+        search={"hyperband": {"max_epochs": 6, "factor": 3}},
     )
-    text = text.replace("epochs: 2, patience: 1", "epochs: 6, patience: 0")
     space = tmp_path / "space.yaml"
     space.write_text(text)
     args = ["run", str(space), "--strategy", strategy, "--backend", backend, "--epochs", "2",
@@ -301,7 +305,7 @@ def test_a_terminal_is_told_what_happens_before_the_first_trial(tmp_path: Path) 
     import select
 
     space = tmp_path / "space.yaml"
-    space.write_text(SPACE.replace("{name: digits}", "{name: digits, max_rows: 300}"))
+    space.write_text(tiny_space_text(DIGITS, dataset={"max_rows": 300}))
     master, slave = pty.openpty()
     args = [str(Path(sys.executable).with_name("hpsearch")), "run", str(space), "--max-trials",
             "1", "--strategy", "hyperband", "--no-report", "--tracking-uri",

@@ -15,19 +15,20 @@ import pytest
 from hpsearch.space import parse_space
 from tests import shared_ray
 from tests.in_process import hpsearch
+from tests.spaces import tiny_space_text
 
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
-SPACE = """
-name: warm
-dataset: {name: digits}
-objective: val_accuracy
-hyperparameters:
-  n_neurons: {int: [8, 64]}
-  learning_rate: {float: [1.0e-4, 1.0e-1], log: true}
-  batch_size: 64
-training: {epochs: 2}
-search: {max_trials: 2, seed: 5, bayesian: {initial_points: 2}}
-"""
+WARM: dict[str, Any] = {
+    "name": "warm",
+    "objective": "val_accuracy",
+    "hyperparameters": {
+        "n_neurons": {"int": [8, 64]},
+        "learning_rate": {"float": [1.0e-4, 1.0e-1], "log": True},
+        "batch_size": 64,
+    },
+    "search": {"max_trials": 2, "seed": 5, "bayesian": {"initial_points": 2}},
+}
+SPACE = tiny_space_text(WARM)
 
 
 def test_contains_keeps_trials_inside_the_space_only() -> None:
@@ -70,8 +71,8 @@ def earlier(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     its trials fall inside the narrower space the warm searches use."""
     tmp = tmp_path_factory.mktemp("warm")
     (tmp / "space.yaml").write_text(SPACE)
-    wide = SPACE.replace("{int: [8, 64]}", "{int: [8, 512], log: true}")
-    (tmp / "wide.yaml").write_text(wide.replace("name: warm", "name: old"))
+    wide = WARM["hyperparameters"] | {"n_neurons": {"int": [8, 512], "log": True}}
+    (tmp / "wide.yaml").write_text(tiny_space_text(WARM, name="old", hyperparameters=wide))
     done = hpsearch("run", "wide.yaml", "--json", "--no-report", "--max-trials", "6",
                     "--tracking-uri", f"sqlite:///{tmp / 'm.db'}", cwd=tmp)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

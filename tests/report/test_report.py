@@ -30,17 +30,19 @@ from hpsearch.report import (
 )
 from hpsearch.trials import SearchRecord, order_columns
 from tests.browser import chromium, console_errors
+from tests.spaces import OMIT, tiny_space_text
 
-SPACE = """
-name: synth
-dataset: {name: digits}
-hyperparameters:
-  learning_rate: {float: [1.0e-4, 1.0e-2], log: true}
-  n_hidden: {int: [1, 3]}
-  optimizer: {choice: [adam, sgd]}
-  batch_size: {choice: [32, 64]}
-search: {max_trials: 6, seed: 1}
-"""
+SPACE = tiny_space_text(
+    name="synth",
+    hyperparameters={
+        "learning_rate": {"float": [1.0e-4, 1.0e-2], "log": True},
+        "n_hidden": {"int": [1, 3]},
+        "optimizer": {"choice": ["adam", "sgd"]},
+        "batch_size": {"choice": [32, 64]},
+    },
+    training=OMIT,
+    search={"max_trials": 6},
+)
 
 
 def record(

@@ -15,20 +15,20 @@ import pytest
 from tests import shared_ray
 from tests.browser import chromium, console_errors
 from tests.in_process import hpsearch as inproc
+from tests.spaces import tiny_space_text
 
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
-SPACE = """
-name: rep-digits
-dataset: {name: digits}
-objective: {metric: val_accuracy, direction: max}
-hyperparameters:
-  n_hidden: {int: [1, 2]}
-  n_neurons: {int: [16, 64]}
-  learning_rate: {float: [1.0e-3, 1.0e-2], log: true}
-  batch_size: 64
-training: {epochs: 2}
-search: {max_trials: 3, seed: 7, hyperband: {factor: 2}}
-"""
+SPACE = tiny_space_text(
+    name="rep-digits",
+    objective={"metric": "val_accuracy", "direction": "max"},
+    hyperparameters={
+        "n_hidden": {"int": [1, 2]},
+        "n_neurons": {"int": [16, 64]},
+        "learning_rate": {"float": [1.0e-3, 1.0e-2], "log": True},
+        "batch_size": 64,
+    },
+    search={"max_trials": 3, "seed": 7, "hyperband": {"factor": 2}},
+)
 
 
 def hp(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:

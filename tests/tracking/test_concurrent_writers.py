@@ -9,27 +9,25 @@ import subprocess
 import sys
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.spaces import tiny_space_text
+
 pytestmark = pytest.mark.slow
 
-SPACE = """\
-name: concurrent
-dataset:
-  name: digits
-hyperparameters:
-  n_hidden: 1
-  n_neurons: {int: [8, 32]}
-  learning_rate: {float: [1e-3, 1e-2], log: true}
-training:
-  epochs: 1
-  patience: 0
-search:
-  strategy: random
-  max_trials: 2
-  seed: SEED
-"""
+#: The tiny space of one-epoch trials that each search writes, with its own seed.
+CONCURRENT: dict[str, Any] = {
+    "name": "concurrent",
+    "hyperparameters": {
+        "n_hidden": 1,
+        "n_neurons": {"int": [8, 32]},
+        "learning_rate": {"float": [1e-3, 1e-2], "log": True},
+    },
+    "training": {"epochs": 1, "patience": 0},
+    "search": {"strategy": "random", "max_trials": 2},
+}
 
 
 def _store(db: Path) -> list[tuple[str, str, str | None, str | None]]:
@@ -59,7 +57,7 @@ def test_two_searches_into_one_sqlite_store(tmp_path: Path) -> None:
     procs = []
     for seed in (1, 2):
         space = tmp_path / f"space{seed}.yaml"
-        space.write_text(SPACE.replace("SEED", str(seed)), encoding="utf-8")
+        space.write_text(tiny_space_text(CONCURRENT, search={"seed": seed}), encoding="utf-8")
         cmd = [
             sys.executable,
             "-m",

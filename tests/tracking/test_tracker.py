@@ -16,30 +16,25 @@ from hpsearch.space import Space, SpaceError, load_space
 from hpsearch.tracking import INTERRUPTED, MlflowTracker, load_trials
 from hpsearch.trials import FAILED, FINISHED, SearchInfo, TrialResult
 
-SPACE = """\
-name: tracked
-dataset:
-  name: digits
-hyperparameters:
-  n_hidden: 1
-  n_neurons: {int: [8, 32]}
-  learning_rate: {float: [1e-3, 1e-2], log: true}
-training:
-  epochs: 3
-  patience: 0
-search:
-  strategy: random
-  max_trials: 3
-  seed: SEED
-"""
+#: The tiny space the tracker records: 3 random trials of 3 epochs.
+TRACKED: dict[str, Any] = {
+    "name": "tracked",
+    "hyperparameters": {
+        "n_hidden": 1,
+        "n_neurons": {"int": [8, 32]},
+        "learning_rate": {"float": [1e-3, 1e-2], "log": True},
+    },
+    "training": {"epochs": 3, "patience": 0},
+    "search": {"strategy": "random", "max_trials": 3},
+}
 
 
 @pytest.fixture
-def make_space(write_space: Callable[..., Path]) -> Callable[[int], Space]:
+def make_space(tiny_space: Callable[..., Path]) -> Callable[[int], Space]:
     """The tiny space above with ``seed``, loaded through load_space as the CLI does."""
 
     def make(seed: int = 7) -> Space:
-        return load_space(write_space(SPACE.replace("SEED", str(seed))))
+        return load_space(tiny_space(TRACKED, search={"seed": seed}))
 
     return make
 

@@ -26,24 +26,25 @@ import pytest
 from tests.browser import browser_missing, chromium, require_browser
 from tests.in_process import hpsearch as in_process
 from tests.mlflow_server import Server, answers, free_port, stop, wait_http
+from tests.spaces import tiny_space_text
 
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 400  # seconds for one CLI call: another suite may share these 2 cores
 TRIALS, EPOCHS = 2, 2
 USER, PASSWORD = "hpsearch-user-SECRET1", "hpsearch-pass-SECRET2"
-SPACE = f"""
-name: team-digits
-dataset: {{name: digits}}
-objective: val_accuracy
-hyperparameters:
-  n_hidden: {{int: [1, 2]}}
-  n_neurons: {{int: [16, 32]}}
-  learning_rate: {{float: [1.0e-3, 1.0e-2], log: true}}
-  batch_size: 64
-training: {{epochs: {EPOCHS}, patience: 0}}
-search: {{strategy: random, max_trials: {TRIALS}, seed: 7}}
-"""
+SPACE = tiny_space_text(
+    name="team-digits",
+    objective="val_accuracy",
+    hyperparameters={
+        "n_hidden": {"int": [1, 2]},
+        "n_neurons": {"int": [16, 32]},
+        "learning_rate": {"float": [1.0e-3, 1.0e-2], "log": True},
+        "batch_size": 64,
+    },
+    training={"epochs": EPOCHS, "patience": 0},
+    search={"strategy": "random", "max_trials": TRIALS, "seed": 7},
+)
 PARENT_NAME = re.compile(r"^random-(keras-tuner|ray)-\d{8}-\d{6}$")
 CHILD_NAME = re.compile(r"^trial-\d{4} \S+=")
 PREDICT = """

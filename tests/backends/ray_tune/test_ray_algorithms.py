@@ -4,28 +4,28 @@ scheduler, built without a running Ray."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hpsearch.api import prepare
 from hpsearch.backends.ray_tune.algorithms import fixed_params, plan_search, tune_domain
 from hpsearch.space import Space, parse_space
+from tests.spaces import tiny_space_text
 
-SPACE = """
-name: digits-plan
-dataset: {name: digits}
-objective: val_accuracy
-hyperparameters:
-  n_hidden: {int: [1, 2]}
-  learning_rate: {float: [1e-3, 1e-2], log: true}
-  optimizer: {choice: [adam, sgd]}
-  batch_size: 64
-training: {epochs: 4, patience: 0}
-search:
-  max_trials: 3
-  seed: 5
-  hyperband: {max_epochs: 2, factor: 3}
-"""
+PLAN: dict[str, Any] = {
+    "name": "digits-plan",
+    "objective": "val_accuracy",
+    "hyperparameters": {
+        "n_hidden": {"int": [1, 2]},
+        "learning_rate": {"float": [1e-3, 1e-2], "log": True},
+        "optimizer": {"choice": ["adam", "sgd"]},
+        "batch_size": 64,
+    },
+    "training": {"epochs": 4, "patience": 0},
+    "search": {"max_trials": 3, "seed": 5, "hyperband": {"max_epochs": 2, "factor": 3}},
+}
+SPACE = tiny_space_text(PLAN)
 
 
 def _space(tmp_path: Path, strategy: str) -> Space:
@@ -69,8 +69,9 @@ def test_random_and_the_schedulers_share_the_seeded_generator(
 
 
 def test_grid_searches_every_configuration(tmp_path: Path) -> None:
-    text = SPACE.replace("{float: [1e-3, 1e-2], log: true}", "1e-3")
-    space = parse_space(text.replace("{int: [1, 2]}", "{choice: [1, 2]}"), source=tmp_path)
+    grid = {"n_hidden": {"choice": [1, 2]}, "learning_rate": 1e-3}
+    text = tiny_space_text(PLAN, hyperparameters=PLAN["hyperparameters"] | grid)
+    space = parse_space(text, source=tmp_path)
     plan = plan_search(prepare(space, strategy="grid", backend="ray"), tmp_path, (), None, "g")
     assert plan.param_space == {
         "n_hidden": {"grid_search": [1, 2]},

@@ -10,17 +10,15 @@ from hpsearch.api import prepare
 from hpsearch.backends.ray_tune.events import _Bridge, _ray_trial_index
 from hpsearch.space import Space, parse_space
 from hpsearch.trials import FAILED, FINISHED, NAN_ERROR, SearchCallback, TrialResult
+from tests.spaces import tiny_space_text
 
-SPACE = """
-name: bridge
-dataset: {name: digits}
-objective: val_accuracy
-hyperparameters:
-  learning_rate: {float: [1e-3, 1e-2], log: true}
-  batch_size: 64
-training: {epochs: 3, patience: 0}
-search: {max_trials: 3, seed: 2}
-"""
+SPACE = tiny_space_text(
+    name="bridge",
+    objective="val_accuracy",
+    hyperparameters={"learning_rate": {"float": [1e-3, 1e-2], "log": True}, "batch_size": 64},
+    training={"epochs": 3, "patience": 0},
+    search={"max_trials": 3, "seed": 2},
+)
 
 
 class Recorder(SearchCallback):

@@ -19,26 +19,28 @@ from hpsearch.api import SearchSummary, prepare, run_search
 from hpsearch.space import parse_space
 from hpsearch.trials import SearchCallback
 from tests import shared_ray
+from tests.spaces import tiny_space_text
 
 pytestmark = pytest.mark.slow
 
-SPACE = """
-name: digits-ray
-dataset: {name: digits}
-objective: val_accuracy
-hyperparameters:
-  n_hidden: {int: [1, 2]}
-  n_neurons: {int: [16, 64], log: true}
-  learning_rate: {float: [1e-3, 1e-2], log: true}
-  optimizer: {choice: [adam, sgd]}
-  batch_size: 64
-training: {epochs: 2, patience: 0}
-search:
-  max_trials: 4
-  seed: 11
-  hyperband: {max_epochs: 3, factor: 3}
-  bayesian: {initial_points: 2}
-"""
+SPACE = tiny_space_text(
+    name="digits-ray",
+    objective="val_accuracy",
+    hyperparameters={
+        "n_hidden": {"int": [1, 2]},
+        "n_neurons": {"int": [16, 64], "log": True},
+        "learning_rate": {"float": [1e-3, 1e-2], "log": True},
+        "optimizer": {"choice": ["adam", "sgd"]},
+        "batch_size": 64,
+    },
+    training={"patience": 0},
+    search={
+        "max_trials": 4,
+        "seed": 11,
+        "hyperband": {"max_epochs": 3, "factor": 3},
+        "bayesian": {"initial_points": 2},
+    },
+)
 RAY_BIN = str(Path(sys.executable).with_name("ray"))
 
 
