@@ -197,16 +197,16 @@ def test_same_seed_gives_the_same_trial_table(tmp_path: Path, kt_random: SearchS
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hpsearch.backends import keras_tuner as adapter
+    from hpsearch.backends.keras_tuner import hypermodel as adapter  # where trials build
 
-    real = adapter.build_model
+    real = adapter.build_for
 
     def flaky(params: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         if params["optimizer"] == "sgd":
             raise RuntimeError("boom: sgd is broken today")
         return real(params, *args, **kwargs)
 
-    monkeypatch.setattr(adapter, "build_model", flaky)
+    monkeypatch.setattr(adapter, "build_for", flaky)
     summary = _search(tmp_path, "random")
     frame = summary.frame
     failed = frame[frame["status"] == "FAILED"]
