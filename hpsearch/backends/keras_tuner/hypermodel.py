@@ -19,17 +19,9 @@ if TYPE_CHECKING:
 
 def hp_value(hp: Any, name: str, param: Param) -> Any:
     """Declare one hyperparameter on a ``kt.HyperParameters`` and return its value."""
-    if isinstance(param, IntRange):
-        return hp.Int(
-            name,
-            param.min,
-            param.max,
-            step=param.step,
-            sampling="log" if param.log else "linear",
-            default=param.default,
-        )
-    if isinstance(param, FloatRange):
-        return hp.Float(
+    if isinstance(param, (IntRange, FloatRange)):
+        declare = hp.Int if isinstance(param, IntRange) else hp.Float
+        return declare(
             name,
             param.min,
             param.max,

@@ -51,3 +51,38 @@ def test_the_same_seed_samples_the_same_params() -> None:
     space = parse_space(SPACE)
     first = sample_params(kt.HyperParameters(), space, kt_form=False)
     assert sample_params(kt.HyperParameters(), space, kt_form=False) == first
+
+
+def test_each_param_kind_becomes_its_keras_tuner_hyperparameter() -> None:
+    """Ranges keep their bounds, step and log sampling; ints stay Int, floats Float."""
+    import keras_tuner as kt
+
+    from hpsearch.backends.keras_tuner.hypermodel import hp_value
+
+    space = parse_space(
+        tiny_space_text(
+            name="kinds",
+            hyperparameters={
+                "n_neurons": {"int": [16, 256], "log": True},
+                "n_hidden": {"int": [1, 5], "step": 2},
+                "learning_rate": {"float": [1e-4, 1e-2], "log": True},
+                "optimizer": {"choice": ["adam", "sgd"]},
+                "normalize": {"bool": False},
+            },
+            training=OMIT,
+            search=OMIT,
+        )
+    )
+    hp = kt.HyperParameters()
+    for name, param in space.searched().items():
+        hp_value(hp, name, param)
+    declared = {h.name: h for h in hp.space}
+    neurons, hidden, lr = declared["n_neurons"], declared["n_hidden"], declared["learning_rate"]
+    assert isinstance(neurons, kt.engine.hyperparameters.Int) and neurons.sampling == "log"
+    assert (neurons.min_value, neurons.max_value) == (16, 256)
+    assert isinstance(hidden, kt.engine.hyperparameters.Int) and hidden.step == 2
+    assert hidden.sampling == "linear"
+    assert isinstance(lr, kt.engine.hyperparameters.Float) and lr.sampling == "log"
+    assert (lr.min_value, lr.max_value) == (1e-4, 1e-2)
+    assert list(declared["optimizer"].values) == ["adam", "sgd"]
+    assert isinstance(declared["normalize"], kt.engine.hyperparameters.Boolean)
