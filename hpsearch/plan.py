@@ -157,7 +157,12 @@ def backend_options(backend: str, **options: Any) -> dict[str, Any]:
     allowed = engine(backend).options
     for key in given:
         if key not in allowed:
-            other, flag = option_owner(key)
+            try:
+                other, flag = option_owner(key)
+            except KeyError:  # not an option of any engine: a caller's typo, as Python says it
+                raise TypeError(
+                    f"unexpected keyword argument {key!r} (no engine takes it)"
+                ) from None
             raise SpaceError(f"applies to --backend {other}, not {backend}", field=flag)
     if given.get("retries", 0) < 0:
         raise SpaceError("must be >= 0", field="--retries")

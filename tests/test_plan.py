@@ -84,3 +84,9 @@ def test_a_request_refuses_what_cannot_run_and_creates_nothing(
         escape.check()
     SearchRequest(space, output=out, tracking_uri=f"sqlite:///{tmp_path}/m.db").check()
     assert not out.exists() and not (tmp_path / "m.db").exists()
+
+
+def test_an_option_no_engine_takes_is_a_type_error_naming_it(space_file: Path) -> None:
+    """Through the Python API (the CLI has no such flag): as Python reports a typo'd keyword."""
+    with pytest.raises(TypeError, match="unexpected keyword argument 'wokers'"):
+        plan_search(space_file, wokers=2)

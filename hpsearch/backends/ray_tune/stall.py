@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import Any
 
 from hpsearch.backends.base import SearchStalled
 
@@ -71,10 +70,8 @@ class StallWatch:
         raise SearchStalled(self.tripped)
 
 
-#: Stop checks by key: searchers are pickled with the Tuner's state, callbacks must not be.
-_STOP_CHECKS: dict[str, Any] = {}
-#: Stall watches by key, for the same reason (a restored searcher finds none: its key is
-#: another process's).
+#: Stall watches by key: searchers are pickled with the Tuner's state, watches must not be
+#: (a restored searcher finds none: its key is another process's).
 _WATCHES: dict[str, StallWatch] = {}
 
 
