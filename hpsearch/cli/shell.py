@@ -10,6 +10,7 @@ import typer
 
 from hpsearch.cli import read, search, tools
 from hpsearch.cli.stops import Terminated, reset, stopped, terminated
+from hpsearch.errors import UsageError, one_line
 from hpsearch.version import __version__
 
 app = typer.Typer(
@@ -91,6 +92,11 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo(stopped(bool(terminated)), err=True)
         code = 143 if terminated else 130
+    except UsageError as exc:  # bad input no command mapped itself: still one line, exit 2
+        if _debug:
+            raise
+        typer.echo(f"error: {one_line(str(exc))}", err=True)
+        code = exc.exit_code
     except Exception as exc:  # a bug or an unforeseen failure: one line, exit 1
         if _debug:
             raise

@@ -169,3 +169,19 @@ def test_process_unexpected_error(tmp_path: Path, debug: bool) -> None:
         assert "Traceback" not in done.stderr
         errors = [line for line in done.stderr.splitlines() if line.startswith("error")]
         assert errors == [f"error: RuntimeError: injected failure {HINT}"]
+
+
+def test_bad_input_no_command_mapped_is_still_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every UsageError means exit 2, even one a command does not list itself (here a
+    NoSearches out of run_search, which `run` does not expect): no traceback, no debug hint."""
+    from hpsearch.errors import NoSearches
+
+    monkeypatch.setattr(hpsearch.api, "run_search", _raise(NoSearches("experiment 'x'\nis empty")))
+    code, out, err = _main(_run_args(tmp_path), capsys, monkeypatch)
+    assert (code, out) == (2, "")
+    assert [line for line in err.splitlines() if line.startswith("error")] == [
+        "error: experiment 'x' is empty"
+    ]
+    assert "Traceback" not in err and HINT not in err
