@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 FINISHED, FAILED = "FINISHED", "FAILED"
 #: The error of a trial whose objective went NaN or infinite, the same on every engine.
 NAN_ERROR = "objective is NaN or inf"
-#: Fixed columns, in order; ``params.<name>`` and ``metrics.<name>`` columns sit between.
+#: Fixed columns, in order: ``params.<name>`` columns sit between the two groups, and
+#: ``metrics.<name>`` ones right after ``objective`` (see order_columns).
 LEAD_COLUMNS = ("trial_id", "status")
 TAIL_COLUMNS = (
     "objective",
