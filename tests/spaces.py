@@ -40,6 +40,22 @@ DEFAULTS: Final[dict[str, Any]] = {
     "search": {"max_trials": 2, "seed": 1},
 }
 
+#: The five-way MLP space the engine tests search (depth, width, rate, optimizer).
+MLP: Final[dict[str, Any]] = {
+    "n_hidden": {"int": [1, 2]},
+    "n_neurons": {"int": [16, 64], "log": True},
+    "learning_rate": {"float": [1e-3, 1e-2], "log": True},
+    "optimizer": {"choice": ["adam", "sgd"]},
+    "batch_size": 64,
+}
+
+#: Wide int and float ranges on a log scale: where Keras Tuner's edge cases live.
+EDGES: Final[dict[str, Any]] = {
+    "n_neurons": {"int": [16, 256], "log": True},
+    "n_hidden": {"int": [1, 3]},
+    "learning_rate": {"float": [1e-4, 1e-2], "log": True},
+}
+
 #: Sections whose overrides merge into the defaults key by key.
 MERGED: Final = ("dataset", "training", "search")
 

@@ -16,20 +16,14 @@ import pytest
 from hpsearch.api import SearchSummary, prepare, run_search
 from hpsearch.space import parse_space
 from tests.raw_rows import raw_rows
-from tests.spaces import tiny_space_text
+from tests.spaces import MLP, tiny_space_text
 
 pytestmark = pytest.mark.slow
 
 DIGITS: dict[str, Any] = {
     "name": "digits-test",
     "objective": "val_accuracy",
-    "hyperparameters": {
-        "n_hidden": {"int": [1, 2]},
-        "n_neurons": {"int": [16, 64], "log": True},
-        "learning_rate": {"float": [1e-3, 1e-2], "log": True},
-        "optimizer": {"choice": ["adam", "sgd"]},
-        "batch_size": 64,
-    },
+    "hyperparameters": MLP,
     "training": {"patience": 1},
     "search": {
         "max_trials": 3,

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from hpsearch.backends.keras_tuner.hypermodel import fixed_params, sample_params
 from hpsearch.space import parse_space
-from tests.spaces import OMIT, tiny_space_text
+from tests.spaces import EDGES, OMIT, tiny_space_text
 
-SPACE = tiny_space_text(
-    name="t",
-    hyperparameters={
-        "n_neurons": {"int": [16, 256], "log": True},
-        "n_hidden": {"int": [1, 3]},
-        "learning_rate": {"float": [1e-4, 1e-2], "log": True},
-    },
-    training=OMIT,
-    search=OMIT,
-)
+SPACE = tiny_space_text(name="t", hyperparameters=EDGES, training=OMIT, search=OMIT)
 
 
 def test_only_searched_params_become_keras_tuner_hyperparameters() -> None:

@@ -29,7 +29,7 @@ from hpsearch.backends.keras_tuner.spec import read_spec, write_spec
 from hpsearch.gpus import WorkerSlot, assign_workers
 from hpsearch.space import parse_space
 from hpsearch.trials import SearchCallback, TrialResult
-from tests.spaces import tiny_space_text
+from tests.spaces import MLP, tiny_space_text
 
 #: A two-worker search on digits takes 25-40 s on a 2-core machine; past this it hangs.
 LIMIT_S = 150.0
@@ -324,13 +324,7 @@ def test_the_spec_round_trips_the_space_with_its_overrides(tmp_path: Path) -> No
 SPACE = tiny_space_text(
     name="digits-parallel",
     objective="val_accuracy",
-    hyperparameters={
-        "n_hidden": {"int": [1, 2]},
-        "n_neurons": {"int": [16, 64], "log": True},
-        "learning_rate": {"float": [1e-3, 1e-2], "log": True},
-        "optimizer": {"choice": ["adam", "sgd"]},
-        "batch_size": 64,
-    },
+    hyperparameters=MLP,
     training={"patience": None},
     search={"max_trials": 4, "seed": 7, "hyperband": {"max_epochs": 2, "factor": 2}},
 )

@@ -9,18 +9,9 @@ import pytest
 
 from hpsearch.backends.keras_tuner import atomic_state_files, clamp_to_space, hp_value
 from hpsearch.space import parse_space
-from tests.spaces import OMIT, tiny_space_text
+from tests.spaces import EDGES, OMIT, tiny_space_text
 
-SPACE = tiny_space_text(
-    name="t",
-    hyperparameters={
-        "n_neurons": {"int": [16, 256], "log": True},
-        "n_hidden": {"int": [1, 3]},
-        "learning_rate": {"float": [1e-4, 1e-2], "log": True},
-    },
-    training=OMIT,
-    search=OMIT,
-)
+SPACE = tiny_space_text(name="t", hyperparameters=EDGES, training=OMIT, search=OMIT)
 
 
 def test_an_int_proposed_at_the_edge_stays_inside_its_range() -> None:

@@ -19,20 +19,14 @@ from hpsearch.api import SearchSummary, prepare, run_search
 from hpsearch.space import parse_space
 from hpsearch.trials import SearchCallback
 from tests import shared_ray
-from tests.spaces import tiny_space_text
+from tests.spaces import MLP, tiny_space_text
 
 pytestmark = pytest.mark.slow
 
 SPACE = tiny_space_text(
     name="digits-ray",
     objective="val_accuracy",
-    hyperparameters={
-        "n_hidden": {"int": [1, 2]},
-        "n_neurons": {"int": [16, 64], "log": True},
-        "learning_rate": {"float": [1e-3, 1e-2], "log": True},
-        "optimizer": {"choice": ["adam", "sgd"]},
-        "batch_size": 64,
-    },
+    hyperparameters=MLP,
     training={"patience": 0},
     search={
         "max_trials": 4,
