@@ -77,8 +77,6 @@ class NoSearches(UsageError, LookupError):
 class TrackingUnavailable(RuntimeError):
     """The tracking store cannot be reached: raised before any training starts."""
 
-    exit_code = EXIT_FAILED
-
 
 class TooManyFailures(RuntimeError):
     """``max_failures`` trials failed: the search stops instead of burning the budget."""
@@ -92,8 +90,6 @@ class SearchStalled(RuntimeError):
 class SearchFailed(RuntimeError):
     """The search stopped early (e.g. too many failed trials); what ran is in trials_csv."""
 
-    exit_code = EXIT_FAILED
-
     def __init__(self, message: str, *, trials_csv: Path, parent_run_id: str) -> None:
         super().__init__(message)
         self.trials_csv, self.parent_run_id = trials_csv, parent_run_id
@@ -102,10 +98,6 @@ class SearchFailed(RuntimeError):
 class RefitFailed(RuntimeError):
     """The refit trained to a NaN or infinite loss: nothing was logged."""
 
-    exit_code = EXIT_FAILED
-
 
 class SweepLocked(RuntimeError):
-    """Another run of the same sweep holds the lock (exit code 3)."""
-
-    exit_code = EXIT_LOCKED
+    """Another run of the same sweep holds the lock (exit code 3, EXIT_LOCKED)."""

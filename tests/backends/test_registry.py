@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
@@ -55,11 +56,17 @@ def test_the_schema_asks_the_registry(write_space) -> None:  # type: ignore[no-u
 
 
 def test_asking_the_registry_imports_no_engine() -> None:
-    """The CLI's --help and validate ask it: no engine package, no heavy library."""
-    loaded = [m for m in sys.modules if m.startswith(("hpsearch.backends.", "ray", "keras_tuner"))]
-    assert backends.STRATEGIES and backends.engine("ray").clustered
-    after = [m for m in sys.modules if m.startswith(("hpsearch.backends.", "ray", "keras_tuner"))]
-    assert after == loaded
+    """The CLI's --help and validate ask it: in a fresh interpreter, asking every question
+    but load/session/borrowed imports no engine package and no heavy library."""
+    code = (
+        "import sys; from hpsearch import backends as b;"
+        "b.runs_on('tpe', 'ray'); b.only_on('asha'); b.option_owner('workers');"
+        "b.engine('ray').clustered; b.engines_for('grid');"
+        "print(sorted(m for m in sys.modules if m.startswith(('hpsearch.backends.', 'ray',"
+        " 'keras_tuner', 'tensorflow', 'mlflow', 'optuna'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_ray_borrows_keras_tuners_bayesian_oracle() -> None:
