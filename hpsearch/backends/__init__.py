@@ -31,6 +31,8 @@ class Engine:
     borrows: dict[str, str] = field(default_factory=dict)
     #: A cluster address (flag or RAY_ADDRESS) puts GPUs in the cluster's hands.
     clustered: bool = False
+    #: Its package has a ``session`` that keeps the engine up across searches.
+    keeps_session: bool = False
     #: Its Hyperband runs a whole bracket schedule, which max_trials may cut (Keras
     #: Tuner's); Ray's HyperBand runs max_trials trials through its brackets.
     hyperband_schedule: bool = False
@@ -59,6 +61,7 @@ ENGINES: dict[str, Engine] = {
         },
         borrows={"bayesian": "keras-tuner"},  # Keras Tuner's Gaussian-process oracle
         clustered=True,
+        keeps_session=True,
     ),
 }
 
@@ -108,12 +111,14 @@ def load(name: str, **options: Any) -> Any:
 
 def session(name: str, verbose: bool = False, **options: Any) -> contextlib.AbstractContextManager:
     """A context that keeps the engine up across several searches in this process (Ray's
-    start and stop cost 5-9 s a search here); engines without one get a null context."""
-    module = importlib.import_module(ENGINES[name].package)
-    opener: Callable[..., contextlib.AbstractContextManager] | None = getattr(
-        module, "session", None
-    )
-    return opener(verbose=verbose, **options) if opener else contextlib.nullcontext()
+    start and stop cost 5-9 s a search here); engines without one get a null context, and
+    their package is not imported for it."""
+    if not ENGINES[name].keeps_session:
+        return contextlib.nullcontext()
+    opener: Callable[..., contextlib.AbstractContextManager] = importlib.import_module(
+        ENGINES[name].package
+    ).session
+    return opener(verbose=verbose, **options)
 
 
 def borrowed(strategy: str, backend: str) -> Any:

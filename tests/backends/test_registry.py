@@ -73,3 +73,14 @@ def test_ray_borrows_keras_tuners_bayesian_oracle() -> None:
     assert backends.engine("ray").borrows == {"bayesian": "keras-tuner"}
     oracle = backends.borrowed("bayesian", "ray")
     assert oracle.__name__ == "OracleSuggester"
+
+
+def test_an_engine_without_a_session_gets_a_null_one_without_importing_it() -> None:
+    code = (
+        "import sys; from hpsearch import backends as b;"
+        "cm = b.session('keras-tuner', verbose=False, workers=2);"
+        "print(type(cm).__name__, 'hpsearch.backends.keras_tuner' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["nullcontext", "False"]
+    assert [e.name for e in backends.ENGINES.values() if e.keeps_session] == ["ray"]
