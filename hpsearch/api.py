@@ -201,6 +201,7 @@ class _OpenSearch:
     journal: Journal
     previous: list[TrialResult]
     warm: list[tuple[dict[str, Any], float]]
+    tags: dict[str, str]  # the request's, and a warm start's
     notes: list[str]
     warn: Callable[[str], None]
 
@@ -227,6 +228,9 @@ def _open(request: SearchRequest) -> _OpenSearch:
     status(f"opening the MLflow store: {store_label(resolve_tracking_uri(request.tracking_uri))}")
     tracker = MlflowTracker(space, tracking_uri=request.tracking_uri, experiment=request.experiment)
     warm = _warm_start(request, space, tracker, warn)
+    tags = dict(request.tags)
+    if request.warm_start:
+        tags |= {"hpsearch.warm_start": request.warm_start, "hpsearch.warm_trials": str(len(warm))}
     parent, resumed = _open_parent(request, tracker, warn)
     if data.info is not None:
         tracker.log_json("data_summary.json", finite_json(data.info.as_json()))
@@ -239,13 +243,13 @@ def _open(request: SearchRequest) -> _OpenSearch:
             f"cannot create {workdir}: {exc.strerror or exc}", field="--output"
         ) from None
     journal = Journal(workdir / "trials.jsonl")
-    previous = journal.load() if request.resume else []
+    previous = journal.load() if resumed else []  # a new parent's journal is empty
     if resumed:
         synced = tracker.replay(previous)
         if synced:
             warn(f"logged {synced} trial(s) from the journal that MLflow had missed")
     return _OpenSearch(
-        space, data, tracker, parent, resumed, workdir, journal, previous, warm, notes, warn
+        space, data, tracker, parent, resumed, workdir, journal, previous, warm, tags, notes, warn
     )
 
 
@@ -274,10 +278,6 @@ def _warm_start(
         f"{space.search.strategy} search"
         + (f"; {skipped} skipped (outside this space or unfinished)" if skipped else "")
     )
-    request.tags |= {
-        "hpsearch.warm_start": request.warm_start,
-        "hpsearch.warm_trials": str(len(warm)),
-    }
     return warm
 
 
@@ -288,7 +288,6 @@ def _open_parent(
     search with ``resume``, else a new one. Returns (run id, whether it was resumed)."""
     if request.resume_run is not None:
         tracker.check_resumable(request.resume_run)  # SpaceError: another space, not a search
-        request.resume = True
     parent = request.resume_run or (
         tracker.find_resumable(request.output) if request.resume else None
     )
@@ -321,7 +320,7 @@ def _run_engine(
     failures = FailureLimit(limit, sum(not r.finished for r in previous))
     backend: Backend = load(space.search.backend, verbose=request.verbose, **request.options)
     budgets = _budgets(request, tracker, previous)
-    for key, value in request.tags.items():
+    for key, value in search.tags.items():
         tracker.tag(key, value)
     events = Resumed([search.journal, tracker, *request.callbacks, failures, *budgets], previous)
     if request.on_status:
@@ -332,7 +331,7 @@ def _run_engine(
             search.data,
             search.workdir,
             events,
-            resume=request.resume and search.resumed,
+            resume=search.resumed,
             warm=search.warm,
             done=frozenset(r.trial_id for r in previous),
             budgeted=bool(budgets),
