@@ -74,6 +74,11 @@ class NoSearches(UsageError, LookupError):
     """The experiment or runs asked for hold no hpsearch searches."""
 
 
+class ClusterRefused(UsageError, ConnectionError):
+    """A Ray cluster refuses this client (its token is missing or wrong): one line naming
+    what to set, before anything is created."""
+
+
 class TrackingUnavailable(RuntimeError):
     """The tracking store cannot be reached: raised before any training starts."""
 

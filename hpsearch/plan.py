@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpsearch.backends import cluster_address, engine, option_owner
+from hpsearch.backends import cluster_address, engine, option_owner, preflight
 from hpsearch.space import MAX_TRIALS, Space, SpaceError, load_space, short
 from hpsearch.trials import SearchCallback
 
@@ -261,7 +261,7 @@ class SearchRequest:
 
     def check(self) -> None:
         """What needs no data and no store: budgets against the engine's options, a warm
-        start's strategy, and where the search writes."""
+        start's strategy, where the search writes, and that the cluster lets us in."""
         if self.budgeted:
             check_budget_options(self.space, self.options)
         if self.warm_start and self.space.search.strategy not in ("bayesian", "tpe"):
@@ -270,3 +270,4 @@ class SearchRequest:
                 field="--warm-start",
             )
         check_destination(self.tracking_uri, self.experiment_name, self.output)
+        preflight(self.space.search.backend, self.options)  # a cluster that refuses us

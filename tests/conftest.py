@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -14,11 +13,6 @@ import pytest
 from tests import shared_ray
 from tests.mlflow_server import Server, mlflow_server
 from tests.spaces import tiny_space_text
-
-# Ray 2.60 turns token auth on for the first local ray.init() of a process and exports the
-# mode to later children; a test's `ray start` under another HOME then finds no token. The
-# tests run on loopback only, so every Ray in them runs without auth, whatever ran before.
-os.environ["RAY_AUTH_MODE"] = "disabled"
 
 
 @pytest.fixture

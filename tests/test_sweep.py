@@ -1,12 +1,10 @@
 """Scheduled sweeps: sweep files, keys and windows, idempotent re-runs, SIGTERM and resume,
-the lock, and a sweep submitted as a Ray job to a real local Ray head."""
+and the lock. A sweep submitted as a Ray job is in tests/backends/ray_tune/test_ray_cluster.py."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,13 +16,11 @@ import pytest
 
 from hpsearch.space import SpaceError
 from hpsearch.sweep import entry_key, load_sweep, window_stamp
-from tests import shared_ray
 from tests.in_process import hpsearch
 from tests.mlflow_server import Server
 from tests.spaces import tiny_space_text
 
 HPSEARCH = str(Path(sys.executable).with_name("hpsearch"))
-RAY = str(Path(sys.executable).with_name("ray"))
 SPACE = tiny_space_text(name="sweep-space", objective="val_accuracy", training={"patience": 0})
 SWEEP = """
 name: tiny
@@ -248,48 +244,6 @@ def test_sigterm_stops_cleanly_and_the_next_run_resumes(tmp_path: Path) -> None:
     finished = [c for c in mine if c.info.status == "FINISHED"]
     ids = [c.data.tags["hpsearch.trial_id"] for c in finished]
     assert sorted(ids) == sorted(set(ids)) and len(ids) == 4  # 4 trials, none twice
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.mark.slow
-def test_a_sweep_submitted_as_a_ray_job_to_a_real_head(tmp_path: Path) -> None:
-    """`ray start --head` (with its dashboard's job server), `ray job submit` of the sweep:
-    the job succeeds and its runs land in the store."""
-    shared_ray.stop()  # `ray stop --force` below kills every Ray here, the shared one too
-    path = write(tmp_path, report="false")
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {**os.environ, "HOME": str(home), "RAY_AUTH_MODE": "disabled"}
-    env.pop("RAY_ADDRESS", None)
-    port, dash = _free_port(), _free_port()
-    start = subprocess.run([RAY, "start", "--head", f"--port={port}", "--num-cpus=2",
-                            "--include-dashboard=true", f"--dashboard-port={dash}",
-                            "--dashboard-host=127.0.0.1", "--disable-usage-stats"],
-                           env=env, capture_output=True, text=True, timeout=180)  # fmt: skip
-    try:
-        assert start.returncode == 0, start.stderr[-3000:]
-        uri = f"sqlite:///{tmp_path / 'm.db'}"
-        workdir = tmp_path / "job"  # what Ray uploads for the job: keep it small
-        workdir.mkdir()
-        (workdir / "README").write_text("hpsearch sweep job\n")
-        job = subprocess.run([RAY, "job", "submit", f"--address=http://127.0.0.1:{dash}",
-                              f"--working-dir={workdir}", "--",
-                              sys.executable, "-m", "hpsearch.cli", "sweep", str(path),
-                              "--tracking-uri", uri],
-                             env=env, capture_output=True, text=True, timeout=900,
-                             cwd=tmp_path)  # fmt: skip
-        assert job.returncode == 0, (job.stdout + job.stderr)[-4000:]
-        assert "succeeded" in (job.stdout + job.stderr).lower()
-        assert "0 skipped (done), 2 ran, 0 failed" in job.stdout + job.stderr
-        parents, children = runs(tmp_path)
-        assert len(parents) == 2 and len(children) == 4
-    finally:
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True)
 
 
 def test_deploy_recipes_parse_with_the_keys_their_tools_need() -> None:

@@ -2,7 +2,8 @@
 
 Standard library only, so the space schema, the CLI's ``--help`` and ``validate`` can ask
 which strategies run where without importing an engine. An engine's own package (the only
-importer of its library) is imported by ``load`` and ``session``, when a search starts.
+importer of its library) is imported by ``load`` and ``session``, when a search starts, and
+by ``preflight`` when there is a cluster to ask.
 """
 
 from __future__ import annotations
@@ -100,6 +101,15 @@ def option_owner(key: str) -> tuple[str, str]:
 def cluster_address(options: dict[str, Any]) -> str:
     """The cluster a search joins (the ``address`` option, else RAY_ADDRESS); '' for none."""
     return str(options.get("address") or os.environ.get("RAY_ADDRESS") or "")
+
+
+def preflight(name: str, options: dict[str, Any]) -> None:
+    """What an engine checks before anything is created: a cluster that refuses this client
+    (Ray's token authentication) fails here, before the MLflow run and the output folder
+    exist. The engine's package is imported only when there is a cluster to ask."""
+    address = cluster_address(options)
+    if ENGINES[name].clustered and address:
+        importlib.import_module(ENGINES[name].package).check_cluster(address)
 
 
 def load(name: str, **options: Any) -> Any:

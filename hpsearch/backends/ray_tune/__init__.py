@@ -23,7 +23,7 @@ from hpsearch.backends.ray_tune.algorithms import (
 )
 from hpsearch.backends.ray_tune.backend import RayTuneBackend
 from hpsearch.backends.ray_tune.events import _Bridge, _Relay, _tune_callback
-from hpsearch.backends.ray_tune.lifecycle import _connect, _is_client, held_ray
+from hpsearch.backends.ray_tune.lifecycle import _connect, _is_client, check_cluster, held_ray
 from hpsearch.backends.ray_tune.stall import _WATCHES, StallWatch, _check_stall
 from hpsearch.backends.ray_tune.worker import train_trial
 
@@ -53,6 +53,7 @@ __all__ = [
     "_tune_callback",
     "_variant_generator",
     "_watched_limit",
+    "check_cluster",
     "held_ray",
     "session",
     "train_trial",

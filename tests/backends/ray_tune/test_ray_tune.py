@@ -1,15 +1,10 @@
-"""Real Ray Tune searches on digits: in process on the session's shared local Ray
-(tests/shared_ray.py), and a two-node Ray cluster."""
+"""Real Ray Tune searches on digits, in process on the session's shared local Ray
+(tests/shared_ray.py). A real cluster's are in test_ray_cluster.py."""
 
 from __future__ import annotations
 
 import itertools
-import os
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +30,6 @@ SPACE = tiny_space_text(
         "bayesian": {"initial_points": 2},
     },
 )
-RAY_BIN = str(Path(sys.executable).with_name("ray"))
 
 
 def _search(
@@ -209,114 +203,6 @@ def test_max_concurrent_limits_a_search(
     assert len(spans) == 6
     overlap = any(b[0] < a[1] for a, b in itertools.pairwise(spans))
     assert overlap is overlaps, spans
-
-
-# ----------------------------------------------------------------------------- a real cluster
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def two_node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A head node (with a Ray Client server) and a second node, 1 CPU each, on this
-    machine; always stopped. A private HOME keeps a stale ~/.ray/auth_token from another
-    Ray out of the cluster's handshake."""
-    port, client_port = _free_port(), _free_port()
-    home = str(tmp_path_factory.mktemp("ray-home"))
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "HOME": home}
-    address = f"127.0.0.1:{port}"
-    common = ["--num-cpus", "1", "--num-gpus", "0", "--disable-usage-stats"]
-    shared_ray.stop()  # the in-process searches' Ray: `ray stop --force` below would kill it
-    try:
-        head = [RAY_BIN, "start", "--head", "--port", str(port), "--node-ip-address",
-                "127.0.0.1", "--include-dashboard=false",
-                "--ray-client-server-port", str(client_port), *common]  # fmt: skip
-        second = [RAY_BIN, "start", "--address", address, "--node-ip-address", "127.0.0.1",
-                  *common]  # fmt: skip
-        for cmd in (head, second):
-            done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
-            assert done.returncode == 0, f"{cmd[1:3]} failed:\n{done.stderr[-2000:]}"
-        _wait_for_nodes(address, 2, env)
-        yield {"gcs": address, "client": f"ray://127.0.0.1:{client_port}", "home": home}
-    finally:
-        subprocess.run([RAY_BIN, "stop", "--force"], capture_output=True, env=env, timeout=120)
-
-
-def _wait_for_nodes(address: str, n: int, env: dict[str, str], timeout: float = 60) -> None:
-    code = (
-        "import ray,sys; ray.init(address=sys.argv[1], logging_level='ERROR'); "
-        "print(sum(1 for x in ray.nodes() if x['Alive']))"
-    )
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        out = subprocess.run(
-            [sys.executable, "-c", code, address],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=env,
-        )
-        if out.stdout.strip().endswith(str(n)):
-            return
-        time.sleep(1)
-    raise AssertionError(f"the Ray cluster at {address} never showed {n} nodes")
-
-
-@pytest.mark.parametrize("kind", ["gcs", "client"])
-def test_hpsearch_run_on_a_two_node_cluster_uses_both_nodes(
-    two_node_cluster: dict[str, str], kind: str, tmp_path: Path
-) -> None:
-    """Both a GCS address and a Ray Client (ray://) address; MLflow is written by the
-    driver in both cases, into a sqlite file only this machine's driver can see."""
-    import pandas as pd
-
-    space = tmp_path / "space.yaml"
-    space.write_text(SPACE)
-    cmd = [
-        str(Path(sys.executable).with_name("hpsearch")),
-        "run",
-        str(space),
-        "--backend",
-        "ray",
-        "--strategy",
-        "random",
-        "--address",
-        two_node_cluster[kind],
-        "--max-concurrent",
-        "2",
-        "--tracking-uri",
-        f"sqlite:///{tmp_path / 'm.db'}",
-        "--output",
-        str(tmp_path / "out"),
-        "--json",
-    ]
-    env = {**os.environ, "HOME": two_node_cluster["home"]}
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    import json
-
-    out = json.loads(done.stdout)
-    frame = pd.read_csv(out["trials_csv"], dtype={"trial_id": str})
-    assert len(frame) == 4 and (frame["status"] == "FINISHED").all()
-    assert frame["worker"].nunique() == 2, frame[["trial_id", "worker"]]
-    summary_children = _count_children(tmp_path / "m.db", out["parent_run_id"])
-    assert summary_children == 4
-    assert out["best_model_uri"].startswith("models:/")
-
-
-def _count_children(db: Path, parent: str) -> int:
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
-    exp = client.get_experiment_by_name("digits-ray")
-    runs = client.search_runs(
-        [exp.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent}'"
-    )
-    return len(runs)
 
 
 def test_held_ray_keeps_one_ray_up_and_leaves_a_running_one_alone() -> None:
