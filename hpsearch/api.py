@@ -541,7 +541,11 @@ def make_report(
 
     ids = list(run_ids)
     searches = load_searches(
-        experiment=None if ids else experiment, run_ids=ids, tracking_uri=tracking_uri, tags=tags
+        experiment=None if ids else experiment,
+        run_ids=ids,
+        tracking_uri=tracking_uri,
+        tags=tags,
+        top_k=top_k,  # the report draws the curves of each search's top_k trials, no more
     )
     name = _runs_name(searches) if ids else (experiment or searches[0].experiment)
     folder = Path(output) if output else DEFAULT_OUTPUT / name
