@@ -118,22 +118,18 @@ def load_searches(
     by_exp: dict[str, list[Any]] = {}
     for parent in parents:
         by_exp.setdefault(parent.info.experiment_id, []).append(parent)
-    children: dict[str, list[Any]] = {p.info.run_id: [] for p in parents}
+    by_id = {p.info.run_id: p for p in parents}
+    children: dict[str, list[Any]] = {run_id: [] for run_id in by_id}
     names: dict[str, str] = {}
-    everyone: dict[str, Any] = {}
     for exp_id, mine in by_exp.items():
         names[exp_id] = client.get_experiment(exp_id).name
-        # every search of the experiment: a child names its parent, which may be any of them
-        everyone |= {
-            p.info.run_id: p for p in _search_all(client, exp_id, f"tags.`{ROLE_TAG}` = 'search'")
-        }
         for run in _children(client, exp_id, mine, whole=not run_ids and not tags):
             parent_id = run.data.tags.get(PARENT_TAG, "")
             if parent_id in children:
                 children[parent_id].append(run)
     out = []
     for parent in parents:
-        frame = _frame(children[parent.info.run_id], everyone)
+        frame = _frame(children[parent.info.run_id], by_id)
         wanted = curves and (top_k is None or top_k > 0)
         out.append(_record(client, parent, names[parent.info.experiment_id], frame, wanted, top_k))
     return out
