@@ -24,7 +24,7 @@ from hpsearch.api import (
     make_report,
     run_search,
 )
-from hpsearch.backends import BACKENDS, STRATEGIES, engine, runs_on, session
+from hpsearch.backends import BACKENDS, STRATEGIES, engine, preflight, runs_on, session
 from hpsearch.space import Space, SpaceError, run_command
 from hpsearch.trials import SearchCallback
 
@@ -96,6 +96,8 @@ def compare(
     if budget_epochs is None and budget_seconds is None:
         raise SpaceError("give --budget-epochs or --budget-time", field="--budget-epochs")
     pairs, skipped = plan(strategies, backends)
+    for backend in dict.fromkeys(b for _, b in pairs):  # a refusing cluster: before any run
+        preflight(backend, _options_for(backend, ray_options or {}))
     base = space.with_overrides(seed=seed)
     base = budgeted_space(base, budget_epochs=budget_epochs, budget_seconds=budget_seconds)
     stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -15,7 +15,7 @@ import pytest
 
 from hpsearch import compare as compare_module
 from hpsearch.compare import COMPARISON_TAG, Comparison, _command, _options_for, compare, plan
-from hpsearch.errors import SearchFailed, SpaceError, UsageError
+from hpsearch.errors import ClusterRefused, SearchFailed, SpaceError, UsageError
 from hpsearch.space import Space, parse_space
 from hpsearch.trials import SearchCallback
 from tests.spaces import OMIT, tiny_space_text
@@ -369,3 +369,34 @@ def test_an_engine_that_cannot_be_held_is_left_to_each_search(
     )
     assert stand.log == [("run", "random", "ray"), ("run", "tpe", "ray"), ("report",)]
     assert result.failed == [] and len(result.runs) == 2
+
+
+def test_a_cluster_that_refuses_this_client_stops_compare_before_any_search(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Keras Tuner pairs run first, so the Ray cluster's refusal must come before them:
+    every engine is asked (preflight) before the first search creates a run."""
+    stand = _Stand()
+    _install(monkeypatch, stand)
+    asked: list[tuple[str, dict[str, Any]]] = []
+
+    def refuse(backend: str, options: dict[str, Any]) -> None:
+        asked.append((backend, options))
+        if backend == "ray":
+            raise ClusterRefused("ray: the cluster at head:6379 refused this client's token")
+
+    monkeypatch.setattr(compare_module, "preflight", refuse)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ClusterRefused, match="refused this client's token"):
+        compare(
+            _space(),
+            strategies=["random"],
+            backends=["keras-tuner", "ray"],
+            budget_epochs=4,
+            output=tmp_path / "out",
+            ray_options={"address": "head:6379"},
+        )
+    assert [b for b, _ in asked] == ["keras-tuner", "ray"]
+    assert asked[1][1]["address"] == "head:6379" and "address" not in asked[0][1]
+    assert stand.log == []
+    assert list(tmp_path.iterdir()) == []
