@@ -82,9 +82,7 @@ def plan_search(
     scheduler: Any = None
     search_alg: Any = _variant_generator(search.seed, max_concurrent, watch)
     if search.strategy == "hyperband":
-        scheduler = tune.schedulers.HyperBandScheduler(
-            max_t=max_epochs, reduction_factor=search.hyperband.factor
-        )
+        scheduler = _hyperband(max_epochs, search.hyperband.factor)
     elif search.strategy == "asha":
         scheduler = tune.schedulers.ASHAScheduler(
             max_t=max_epochs, grace_period=1, reduction_factor=search.hyperband.factor
@@ -117,6 +115,55 @@ def _tpe_for(space: Space, warm: Sequence[tuple[dict[str, Any], float]], watch: 
             "evaluated_rewards": [score for _, score in warm],
         }
     return _tpe_searcher(sampler, warm_args, watch)
+
+
+def _hyperband(max_t: int, factor: int) -> Any:
+    """Tune's HyperBandScheduler without its two ways to leave a trial PAUSED for good.
+
+    A trial that reaches its rung's milestone is paused until the rest of its bracket gets
+    there; the bracket is then processed: halved (the best go on) or, at its last rung,
+    ended. Tune 2.60 misses two cases, and a paused trial then waits forever (the stall
+    watch ends the search):
+
+    - The last rung ends while a trial's pause is still being saved (RUNNING, is_saving):
+      ``cleanup_full`` stops only PAUSED trials, so that one turns PAUSED a moment later
+      with its bracket done. Two trials that reach max_t together meet this.
+    - The last trial short of the milestone leaves the bracket (early stopping, a NaN, an
+      error): ``on_trial_remove`` processes the bracket only if that leaves it unfinished
+      and it was never halved before (``is_being_processed`` is never reset).
+
+    Here the last rung stops the trials being paused too (as Tune's halving already does),
+    and a trial leaving a bracket whose other trials all wait at the milestone processes
+    it. Every search Tune's scheduler finishes runs the same; only the stalls go."""
+    from ray.tune.experiment import Trial
+    from ray.tune.schedulers import TrialScheduler, hyperband
+
+    def waiting(trial: Any) -> bool:  # paused, or being paused (its save in flight)
+        return bool(trial.status == Trial.PAUSED or trial.is_saving)
+
+    class HyperBandScheduler(hyperband.HyperBandScheduler):  # type: ignore[misc]
+        _busy = False  # processing a bracket: the removals it causes must not process it
+
+        def _process_bracket(self, tune_controller: Any, bracket: Any) -> str:
+            busy, self._busy = self._busy, True
+            try:
+                if not (bracket.cur_iter_done() and bracket.finished()):
+                    return str(super()._process_bracket(tune_controller, bracket))
+                for trial in bracket.current_trials():  # the last rung is done
+                    if waiting(trial):
+                        tune_controller.stop_trial(trial)
+                return str(TrialScheduler.STOP)  # the trial that reported, if any
+            finally:
+                self._busy = busy
+
+        def on_trial_remove(self, tune_controller: Any, trial: Any) -> None:
+            bracket, _ = self._trial_info[trial]
+            bracket.cleanup_trial(trial)
+            rest = bracket.current_trials()
+            if not self._busy and rest and bracket.cur_iter_done() and all(map(waiting, rest)):
+                self._process_bracket(tune_controller, bracket)
+
+    return HyperBandScheduler(max_t=max_t, reduction_factor=factor)
 
 
 def _variant_generator(seed: int, max_concurrent: int | None, watch: str | None = None) -> Any:
