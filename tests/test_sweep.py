@@ -271,12 +271,15 @@ def test_deploy_recipes_parse_with_the_keys_their_tools_need() -> None:
     assert {"name", "image", "command"} <= set(container)
     assert "sweep" in container["command"] + container.get("args", [])
     env = {e["name"]: e for e in container.get("env", [])}
-    assert {"MLFLOW_TRACKING_URI", "RAY_ADDRESS"} <= set(env)
+    assert {"MLFLOW_TRACKING_URI", "RAY_ADDRESS", "RAY_AUTH_TOKEN"} <= set(env)
+    assert env["RAY_AUTH_MODE"]["value"] == "token"  # a token alone is not sent (README)
+    assert env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "auth_token"
 
     rj = yaml.safe_load((deploy / "rayjob.yaml").read_text())
     assert rj["apiVersion"] == "ray.io/v1" and rj["kind"] == "RayJob"
     assert "hpsearch sweep" in rj["spec"]["entrypoint"]
     cluster = rj["spec"]["rayClusterSpec"]
+    assert cluster["authOptions"] == {"mode": "token"}
     assert cluster["headGroupSpec"]["template"]["spec"]["containers"][0]["image"]
     assert cluster["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]["image"]
 
