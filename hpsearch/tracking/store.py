@@ -1,21 +1,21 @@
 """The MLflow store: its URI, the client, the experiment, and the UI on it.
 
 Every other tracking module reaches MLflow through ``_client`` or ``_reader`` here, so
-the retry limits, the quiet loggers and the sqlite creation lock apply everywhere.
+the retry limits, the quiet loggers and the safe opening of a sqlite store (sqlite_store)
+apply everywhere.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from hpsearch.errors import NoSearches, TrackingUnavailable
+from hpsearch.tracking.sqlite_store import open_sqlite
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 ROLE_TAG, TRIAL_TAG = "hpsearch.role", "hpsearch.trial_id"
@@ -85,11 +85,13 @@ def _client(uri: str) -> Any:
     _quiet_mlflow()
     from mlflow.tracking import MlflowClient
 
-    mlflow.set_tracking_uri(uri)
-    with _sqlite_init_lock(uri):
+    def connect() -> Any:
         client = MlflowClient(tracking_uri=uri)
         client.search_experiments(max_results=1)  # creates and migrates the schema now
-    return client
+        return client
+
+    mlflow.set_tracking_uri(uri)
+    return open_sqlite(uri, connect, store_label(uri))
 
 
 def _local_store(uri: str) -> Path | None:
@@ -121,31 +123,6 @@ def _reader(uri: str) -> Any:
             "--tracking-uri (or set MLFLOW_TRACKING_URI)"
         )
     return _client(uri)
-
-
-@contextlib.contextmanager
-def _sqlite_init_lock(uri: str) -> Iterator[None]:
-    """Serialise MLflow's first connection to a sqlite file across processes.
-
-    MLflow creates and migrates a new sqlite store without a lock, so two searches that
-    start together on a fresh ``mlflow.db`` fail with "table ... already exists".
-    """
-    if not uri.startswith("sqlite:///"):
-        yield
-        return
-    import fcntl
-
-    db = Path(uri.removeprefix("sqlite:///"))
-    if db.exists() and db.stat().st_size > 0 and not Path(f"{db}.init.lock").exists():
-        yield  # an existing store made elsewhere: nothing to create, no lock file to leave
-        return
-    db.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{db}.init.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 #: MLflow 3's UI opens an experiment on its GenAI overview (traces, token usage) unless this
