@@ -6,8 +6,9 @@ another process migrates it fails with one of a dozen errors ("table ... already
 "duplicate column name", alembic's "Online migration expected to match one row", ...), and
 two migrations at once can leave the store half-migrated for good. So hpsearch never
 migrates a shared file: it builds a new store in a file of its own and links it into place
-whole, and on a store that someone else is migrating it waits until the migration is done,
-retrying only those errors, for ``WAIT_S`` at most.
+whole; on a store that someone else is migrating it waits until the migration is done,
+retrying only those errors, for ``WAIT_S`` at most; and a store that others left stuck
+half-migrated while it holds no rows is rebuilt whole (nothing to lose, everyone unstuck).
 """
 
 from __future__ import annotations
