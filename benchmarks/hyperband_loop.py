@@ -130,7 +130,7 @@ def summarize(
             shapes[shape] = {
                 "searches": len(mine),
                 **{k: sum(r["outcome"] == k for r in mine) for k in ("ok", "stalled", "failed")},
-                "median_s": statistics.median(r["seconds"] for r in mine),
+                "median_s": round(statistics.median(r["seconds"] for r in mine), 1),
                 "max_s": max(r["seconds"] for r in mine),
             }
     return {
