@@ -77,9 +77,12 @@ def test_kill_9_then_resume(tmp_path: Path, strategy: str, backend: str) -> None
     uri = f"sqlite:///{db}"
     args = [HPSEARCH, "run", str(space), "--strategy", strategy, "--backend", backend,
             "--tracking-uri", uri, "--output", str(tmp_path / "out"), "--json"]  # fmt: skip
+    env = dict(os.environ)
     if backend == "ray":
         args += ["--max-concurrent", "1"]
-    first = subprocess.Popen(args, cwd=tmp_path, start_new_session=True,
+        temp = shared_ray.private_temp()  # the killed search's Ray is found, and only it
+        env["RAY_TMPDIR"] = str(temp)
+    first = subprocess.Popen(args, cwd=tmp_path, start_new_session=True, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     deadline = time.time() + 240
     try:
@@ -91,9 +94,7 @@ def test_kill_9_then_resume(tmp_path: Path, strategy: str, backend: str) -> None
         os.killpg(first.pid, signal.SIGKILL)  # the whole group: Ray's workers too
         first.wait()
     if backend == "ray":
-        shared_ray.stop()  # `ray stop --force` kills every Ray here, the shared one too
-        subprocess.run([str(Path(sys.executable).with_name("ray")), "stop", "--force"],
-                       capture_output=True, timeout=120)  # fmt: skip
+        shared_ray.kill_ray_under(temp)  # what the SIGKILL'd driver's Ray left running
     done_before = _finished_children(db)
     assert done_before >= 1
 
