@@ -40,9 +40,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
     uri = f"sqlite:///{folder}/mlflow.db"
     csv = folder / "trials.csv"
     csv.write_text("trial_id,status\n")
-    for finals in SEARCHES:
+    for n, finals in enumerate(SEARCHES):
         tracker = MlflowTracker(space, tracking_uri=uri)
         tracker.start()
+        if n == 1:  # as compare marks its searches
+            tracker.tag("hpsearch.comparison", "c1")
         for i, final in enumerate(finals):
             tid, params = f"{i:04d}", {"n_neurons": 8 + i, "batch_size": 64}
             history = {"val_accuracy": [(final or 0.1) * e / 3 for e in (1, 2, 3)]}
@@ -90,6 +92,22 @@ def test_an_experiment_reads_back_in_two_queries_whatever_its_searches(
     mine = searches[0].trials.drop(columns="ended_s")
     same = every[every["parent_run_id"] == searches[0].run_id].drop(columns="end_time")
     assert mine.equals(same.reset_index(drop=True))
+
+
+def test_searches_picked_by_tag_or_id_read_their_own_trials(
+    store: str, calls: Counter[str]
+) -> None:
+    every = load_searches(experiment="scaled", tracking_uri=store, curves=False)
+    calls.clear()
+    tagged = load_searches(
+        experiment="scaled", tracking_uri=store, tags={"hpsearch.comparison": "c1"}, curves=False
+    )
+    assert [s.run_id for s in tagged] == [every[1].run_id]
+    assert tagged[0].trials.equals(every[1].trials)
+    assert calls == Counter({"search_runs": 2})  # the tagged parents, then their trials
+    by_id = load_searches(run_ids=[every[2].run_id, every[0].run_id], tracking_uri=store)
+    assert [s.run_id for s in by_id] == [every[0].run_id, every[2].run_id]  # oldest first
+    assert by_id[0].trials.equals(every[0].trials) and by_id[1].trials.empty
 
 
 def test_top_k_reads_the_curves_a_report_draws_and_no_others(
