@@ -24,7 +24,15 @@ from hpsearch.api import (
     make_report,
     run_search,
 )
-from hpsearch.backends import BACKENDS, STRATEGIES, engine, preflight, runs_on, session
+from hpsearch.backends import (
+    BACKENDS,
+    STRATEGIES,
+    engine,
+    only_on_phrase,
+    preflight,
+    runs_on,
+    session,
+)
 from hpsearch.space import Space, SpaceError, run_command
 from hpsearch.trials import SearchCallback
 
@@ -48,8 +56,9 @@ def plan(
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """The (strategy, backend) pairs to run, and the pairs skipped with the reason.
 
-    Ray-only strategies (asha, tpe) are skipped on Keras Tuner rather than refused, so
-    ``--strategies random,asha --backends keras-tuner,ray`` does what it says."""
+    One-engine strategies (asha and tpe on Ray, i-epoch on Keras Tuner) are skipped on the
+    other engine rather than refused, so ``--strategies random,asha --backends
+    keras-tuner,ray`` does what it says."""
     for name in strategies:
         if name not in STRATEGIES:
             raise SpaceError(
@@ -66,7 +75,7 @@ def plan(
     for backend in dict.fromkeys(backends):
         for strategy in dict.fromkeys(strategies):
             if not runs_on(strategy, backend):
-                skipped.append(f"{strategy} on {backend} (a Ray-only strategy)")
+                skipped.append(f"{strategy} on {backend} ({only_on_phrase(strategy)})")
             else:
                 pairs.append((strategy, backend))
     if not pairs:

@@ -26,7 +26,7 @@ from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hpsearch.backends import BACKENDS, STRATEGIES, runs_on
+from hpsearch.backends import BACKENDS, STRATEGIES, only_on_phrase, runs_on
 from hpsearch.errors import (  # noqa: F401 - the exit codes a sweep ends with
     EXIT_FAILED,
     EXIT_LOCKED,
@@ -210,7 +210,9 @@ def load_sweep(path: str | Path, now: dt.datetime | None = None) -> Sweep:
         for strategy in spec.matrix.strategies:
             for backend in spec.matrix.backends:
                 if not runs_on(strategy, backend):
-                    skipped.append(f"{space_path.stem} {strategy} on {backend}: Ray-only")
+                    skipped.append(
+                        f"{space_path.stem} {strategy} on {backend}: {only_on_phrase(strategy)}"
+                    )
                     continue
                 for seed in spec.matrix.seeds:
                     if any(_matches(m, name, strategy, backend, seed) for m in spec.matrix.exclude):
@@ -234,7 +236,7 @@ def load_sweep(path: str | Path, now: dt.datetime | None = None) -> Sweep:
     if dupes:
         raise fail(("matrix", "spaces"), f"two spaces give the same entry '{dupes[0]}'")
     if not entries:
-        raise fail(("matrix",), "no entry can run (Ray-only strategies need backend ray)")
+        raise fail(("matrix",), "no entry can run (each strategy needs an engine that offers it)")
     for entry in entries:  # as `hpsearch run` would check it, before anything runs
         problem = check_entry(entry)
         if problem:

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FINISHED, FAILED = "FINISHED", "FAILED"
+#: A trial the pruner stopped early (search.pruner): it trained, and lost to the median.
+PRUNED = "PRUNED"
 #: The error of a trial whose objective went NaN or infinite, the same on every engine.
 NAN_ERROR = "objective is NaN or inf"
 #: Fixed columns, in order: ``params.<name>`` columns sit between the two groups, and

@@ -63,7 +63,7 @@ def test_plan_refuses_an_unknown_strategy_naming_the_flag() -> None:
     assert caught.value.field == "--strategies"
     assert str(caught.value) == (
         "--strategies: unknown strategy 'evolution' "
-        "(choose from random, grid, hyperband, bayesian, asha, tpe)"
+        "(choose from random, grid, hyperband, bayesian, asha, tpe, bohb, i-epoch)"
     )
     assert isinstance(caught.value, UsageError) and caught.value.exit_code == 2
 

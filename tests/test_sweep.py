@@ -102,7 +102,7 @@ overrides:
 """)  # fmt: skip
     s = load_sweep(tmp_path / "sweep.yaml")
     assert len(s.entries) == 10  # asha only on ray: 3*2*2 - 2
-    assert s.skipped == ["space asha on keras-tuner: Ray-only"]
+    assert s.skipped == ["space asha on keras-tuner: a Ray-only strategy"]
     by_id = {e.id: e for e in s.entries}
     assert by_id["space-random-keras-tuner-s1"].settings.max_trials == 3
     hb = by_id["space-hyperband-ray-s2"].settings

@@ -16,7 +16,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Every strategy, in the order help texts list them.
-STRATEGIES: tuple[str, ...] = ("random", "grid", "hyperband", "bayesian", "asha", "tpe")
+STRATEGIES: tuple[str, ...] = (
+    "random",
+    "grid",
+    "hyperband",
+    "bayesian",
+    "asha",
+    "tpe",
+    "bohb",
+    "i-epoch",
+)
+#: Strategies that train a trial in stages (rungs), stopping and continuing it from its
+#: weights: they read the ``hyperband`` section, and a cross-validated objective (which
+#: exists only once every fold trained) cannot drive them.
+BRACKETED: tuple[str, ...] = ("hyperband", "asha", "bohb", "i-epoch")
+#: Strategies a pruner (``search.pruner``) may stop trials of: the others stop trials
+#: themselves, by their rungs.
+PRUNABLE: tuple[str, ...] = ("random", "grid", "bayesian", "tpe", "bohb")
 
 
 @dataclass(frozen=True)
@@ -43,7 +59,7 @@ ENGINES: dict[str, Engine] = {
     "keras-tuner": Engine(
         name="keras-tuner",
         package="hpsearch.backends.keras_tuner",
-        strategies=("random", "grid", "hyperband", "bayesian"),
+        strategies=("random", "grid", "hyperband", "bayesian", "bohb", "i-epoch"),
         options={"workers": "--workers", "gpus": "--gpus", "retries": "--retries"},
         hyperband_schedule=True,
     ),
@@ -82,6 +98,12 @@ def runs_on(strategy: str, backend: str) -> bool:
 def engines_for(strategy: str) -> list[str]:
     """The engines that offer ``strategy``."""
     return [name for name, e in ENGINES.items() if strategy in e.strategies]
+
+
+def only_on_phrase(strategy: str) -> str:
+    """Why a pair is skipped: "a Ray-only strategy" or "a Keras Tuner-only strategy"."""
+    home = only_on(strategy)
+    return f"a {'Ray' if home == 'ray' else 'Keras Tuner'}-only strategy"
 
 
 def only_on(strategy: str) -> str | None:

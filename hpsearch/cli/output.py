@@ -94,7 +94,8 @@ def print_top(frame: Any, space: Space, k: int = 5) -> None:
 
 def section(s: Space) -> str | None:
     """The search.<strategy> section the chosen strategy reads (others are kept, unused)."""
-    return {"hyperband": "hyperband", "bayesian": "bayesian"}.get(s.search.strategy)
+    sections = {"hyperband": "hyperband", "asha": "hyperband", "bayesian": "bayesian"}
+    return (sections | {"bohb": "bohb", "i-epoch": "i_epoch"}).get(s.search.strategy)
 
 
 def validate_json(s: Space, summary: Any) -> dict[str, Any]:

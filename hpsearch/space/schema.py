@@ -13,7 +13,7 @@ from pydantic import (
     model_validator,
 )
 
-from hpsearch.backends import BACKENDS, STRATEGIES, only_on, runs_on
+from hpsearch.backends import BACKENDS, PRUNABLE, STRATEGIES, only_on, runs_on
 from hpsearch.errors import SpaceError
 from hpsearch.space.params import (
     BUILTIN_DATASETS,
@@ -121,11 +121,23 @@ class TrainingSpec(_Strict):
 
 
 class HyperbandSpec(_Strict):
-    """``kt.Hyperband`` settings; ``max_epochs`` defaults to ``training.epochs``."""
+    """Hyperband's brackets (hyperband, asha, bohb): ``max_epochs`` defaults to
+    ``training.epochs``; ``min_epochs``, the smallest rung, drops the brackets whose first
+    rung would train fewer epochs (by default the first bracket starts at one epoch or so)."""
 
     max_epochs: int | None = Field(None, ge=1, le=MAX_EPOCHS)
+    min_epochs: int | None = Field(None, ge=1, le=MAX_EPOCHS)
     factor: int = Field(3, ge=2, le=100)
     iterations: int = Field(1, ge=1, le=MAX_TRIALS)
+
+    @model_validator(mode="after")
+    def _rungs(self) -> HyperbandSpec:
+        if self.min_epochs and self.max_epochs and self.min_epochs > self.max_epochs:
+            raise ValueError(
+                f"hyperband.min_epochs ({self.min_epochs}) is above max_epochs "
+                f"({self.max_epochs}): the smallest rung cannot train more than the largest"
+            )
+        return self
 
 
 class BayesianSpec(_Strict):
@@ -134,6 +146,36 @@ class BayesianSpec(_Strict):
     initial_points: int | None = Field(None, ge=1, le=MAX_TRIALS)
     alpha: float = Field(1e-4, gt=0)
     beta: float = Field(2.6, gt=0)
+
+
+class BohbSpec(_Strict):
+    """BOHB's model (Falkner et al., ICML 2018): new configurations come from a TPE fit on
+    the largest budget (epochs) with ``min_points`` results, else at random; a
+    ``random_fraction`` of them is random anyway, to keep exploring."""
+
+    random_fraction: float = Field(1 / 3, ge=0, le=1)
+    #: Results a budget needs before the model uses it; default: searched params + 1.
+    min_points: int | None = Field(None, ge=2, le=MAX_TRIALS)
+
+
+class PrunerSpec(_Strict):
+    """The median stopping rule: after ``warmup_epochs``, a trial stops when its best value so
+    far is worse than the median of the earlier trials' best values at the same epoch, once
+    ``min_trials`` earlier trials reached that epoch. ``pruner: median`` is short for
+    ``pruner: {rule: median}``."""
+
+    rule: Literal["median"] = "median"
+    warmup_epochs: int = Field(2, ge=0, le=MAX_EPOCHS)
+    min_trials: int = Field(3, ge=1, le=MAX_TRIALS)
+
+
+class IEpochSpec(_Strict):
+    """The i-epoch baseline (Egele et al., 2023): every sampled configuration trains
+    ``epochs`` epochs, then the best ``keep`` fraction continues from its weights to the
+    full epochs."""
+
+    epochs: int = Field(1, ge=1, le=MAX_EPOCHS)
+    keep: float = Field(0.2, gt=0, le=1)
 
 
 class SearchSpec(_Strict):
@@ -146,6 +188,16 @@ class SearchSpec(_Strict):
     executions_per_trial: int = Field(1, ge=1, le=100)
     hyperband: HyperbandSpec = HyperbandSpec()
     bayesian: BayesianSpec = BayesianSpec()
+    bohb: BohbSpec = BohbSpec()
+    i_epoch: IEpochSpec = IEpochSpec()
+    pruner: PrunerSpec | None = None
+
+    @field_validator("pruner", mode="before")
+    @classmethod
+    def _pruner_short(cls, v: Any) -> Any:
+        if isinstance(v, str):  # pruner: median / none
+            return None if v == "none" else {"rule": check_choice(v, ("median", "none"), "pruner")}
+        return v
 
     @field_validator("strategy")
     @classmethod
@@ -164,6 +216,11 @@ class SearchSpec(_Strict):
             raise ValueError(
                 f"strategy '{self.strategy}' runs on {'Ray' if home == 'ray' else home} only; "
                 f"set backend: {home} (--backend {home})"
+            )
+        if self.pruner and self.strategy not in PRUNABLE:
+            raise ValueError(
+                f"a pruner stops trials of {', '.join(PRUNABLE)}; {self.strategy} stops "
+                "trials by its own rungs (drop the pruner, --pruner none)"
             )
         return self
 

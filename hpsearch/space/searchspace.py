@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hpsearch.backends import engine
+from hpsearch.backends import BRACKETED, engine
 from hpsearch.errors import SpaceError
 from hpsearch.space.fields import clean_msg, line_for, path_of
 from hpsearch.space.params import (
@@ -179,7 +179,7 @@ class Space:
 
     def cv_problem(self) -> str | None:
         """Why ``training.cv`` cannot go with this search, or None."""
-        if self.training.cv and self.search.strategy in ("hyperband", "asha"):
+        if self.training.cv and self.search.strategy in BRACKETED:
             return (
                 f"{self.search.strategy} stops and resumes trials on their objective epoch by "
                 "epoch, but a cross-validated objective exists only once every fold has "
@@ -254,7 +254,7 @@ class Space:
     def hyperband_schedule(self) -> int | None:
         """Trials in one full Hyperband schedule, by Keras Tuner's bracket arithmetic (None
         for other strategies)."""
-        if self.search.strategy != "hyperband":
+        if self.search.strategy not in ("hyperband", "bohb"):
             return None
         hb = self.search.hyperband
         return hyperband_trials(hb.max_epochs or self.training.epochs, hb.factor, hb.iterations)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hpsearch.backends import BRACKETED
 from hpsearch.space import Space
 from hpsearch.tracking.artifacts import log_served_model
 from hpsearch.tracking.store import (
@@ -119,10 +120,13 @@ class MlflowTracker(SearchCallback):
             "objective": self.space.objective.metric,
             "direction": self.space.objective.direction,
         }
-        if s.strategy in ("hyperband", "asha"):  # ASHA reads the hyperband section too
+        if s.strategy in BRACKETED:  # ASHA and BOHB read the hyperband section too
             out |= {f"hyperband_{k}": v for k, v in s.hyperband.model_dump().items()}
-        if s.strategy == "bayesian":
-            out |= {f"bayesian_{k}": v for k, v in s.bayesian.model_dump().items()}
+        for section in ("bayesian", "bohb", "i_epoch"):
+            if s.strategy.replace("-", "_") == section:
+                out |= {f"{section}_{k}": v for k, v in getattr(s, section).model_dump().items()}
+        if s.pruner:
+            out |= {f"pruner_{k}": v for k, v in s.pruner.model_dump().items()}
         return out
 
     def log_json(self, artifact_file: str, data: dict[str, Any]) -> None:

@@ -65,7 +65,7 @@ def payload_for(
         "metric": space.objective.metric,
         "direction": space.objective.direction,
         "cpus_per_trial": cpus_per_trial,
-        "checkpoint_every_epoch": search.strategy == "hyperband",
+        "checkpoint_every_epoch": search.strategy in ("hyperband", "bohb"),
         "builder": space.builder,
         "builder_dirs": space.builder_dirs(),
         "cv": space.training.cv,
