@@ -35,8 +35,10 @@ from hpsearch.plan import (  # noqa: F401 - re-exported: callers plan a search t
     plan_search,
     prepare,
 )
+from hpsearch.pruning import MedianPruner
 from hpsearch.space import Space, parse_logged
 from hpsearch.trials import (
+    PRUNED,
     SearchCallback,
     TrialResult,
     best_of,
@@ -82,6 +84,7 @@ class SearchSummary:
             "parent_run_id": self.parent_run_id,
             "trials": len(self.frame),
             "finished": int((self.frame["status"] == "FINISHED").sum()) if len(self.frame) else 0,
+            "pruned": int((self.frame["status"] == PRUNED).sum()) if len(self.frame) else 0,
             "best_value": self.best.objective if self.best else None,
             "best_params": {**first, **fixed} if self.best else None,
             "best_trial_id": self.best.trial_id if self.best else None,
@@ -317,12 +320,16 @@ def _run_engine(
 
     space, tracker, previous = search.space, search.tracker, search.previous
     limit = request.max_failures or default_max_failures(space.search.max_trials)
-    failures = FailureLimit(limit, sum(not r.finished for r in previous))
+    failures = FailureLimit(limit, sum(r.failed for r in previous))
     backend: Backend = load(space.search.backend, verbose=request.verbose, **request.options)
     budgets = _budgets(request, tracker, previous)
     for key, value in search.tags.items():
         tracker.tag(key, value)
-    events = Resumed([search.journal, tracker, *request.callbacks, failures, *budgets], previous)
+    # the pruner first: engines ask its verdict right after the epoch's event
+    pruner = [p] if (p := MedianPruner.for_space(space)) else []
+    events = Resumed(
+        [*pruner, search.journal, tracker, *request.callbacks, failures, *budgets], previous
+    )
     if request.on_status:
         request.on_status(f"starting {space.search.backend} (TensorFlow loads in a few seconds)")
     try:

@@ -21,13 +21,14 @@ def default_max_failures(max_trials: int) -> int:
 
 
 class FailureLimit(SearchCallback):
-    """Counts failed trials and stops the search at the limit."""
+    """Counts failed trials and stops the search at the limit (a pruned trial is no
+    failure: it trained, and lost to the median)."""
 
     def __init__(self, limit: int, already: int = 0) -> None:
         self.limit, self.failed = limit, already
 
     def on_trial_end(self, result: TrialResult) -> None:
-        if not result.finished:
+        if result.failed:
             self.failed += 1
             if self.failed >= self.limit:
                 raise TooManyFailures(

@@ -61,6 +61,11 @@ class TrialResult:
     def finished(self) -> bool:
         return self.status == FINISHED
 
+    @property
+    def failed(self) -> bool:
+        """Failed, as a failure limit counts: a PRUNED trial trained fine and lost."""
+        return self.status == FAILED
+
     def final_metrics(self) -> dict[str, float]:
         """The last epoch's value of every metric that was recorded."""
         return {k: v[-1] for k, v in self.history.items() if v}
@@ -112,6 +117,13 @@ class SearchCallback:
         Backends ask before they start a trial; trials already running finish."""
         return None
 
+    def prune(self, trial_id: str) -> bool:
+        """Whether to stop ``trial_id`` after the epoch it just reported (a pruner's verdict).
+
+        Backends ask after each ``on_epoch_end``; a trial stopped so ends PRUNED, keeping
+        the epochs it trained."""
+        return False
+
 
 class CallbackList(SearchCallback):
     """Fans every event out to several callbacks, in order."""
@@ -138,6 +150,9 @@ class CallbackList(SearchCallback):
     def stop_reason(self) -> str | None:
         return next((r for cb in self.callbacks if (r := cb.stop_reason())), None)
 
+    def prune(self, trial_id: str) -> bool:
+        return any(cb.prune(trial_id) for cb in self.callbacks)
+
 
 def is_better(a: float, b: float | None, direction: str) -> bool:
     """Whether objective ``a`` beats ``b`` (None or NaN always loses)."""
@@ -159,6 +174,17 @@ def best_of(results: Sequence[TrialResult], direction: str) -> TrialResult | Non
         ):
             best = r
     return best
+
+
+def status_counts(statuses: Iterable[Any]) -> str:
+    """``2 failed, 3 pruned``: the trials that did not finish, by why (what tables and
+    notes print); pruned ones only when there are some, so a search without a pruner reads
+    as before."""
+    listed = list(statuses)
+    parts = [f"{listed.count(FAILED)} failed"]
+    if PRUNED in listed:
+        parts.append(f"{listed.count(PRUNED)} pruned")
+    return ", ".join(parts)
 
 
 def to_frame(results: Sequence[TrialResult]) -> pd.DataFrame:

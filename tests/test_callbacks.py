@@ -18,7 +18,15 @@ from hpsearch.callbacks import (
     default_max_failures,
 )
 from hpsearch.errors import TooManyFailures
-from hpsearch.trials import FAILED, FINISHED, SearchCallback, SearchInfo, TrialResult
+from hpsearch.trials import (
+    FAILED,
+    FINISHED,
+    PRUNED,
+    CallbackList,
+    SearchCallback,
+    SearchInfo,
+    TrialResult,
+)
 
 
 def result(tid: str, status: str = FINISHED, error: str | None = None) -> TrialResult:
@@ -40,6 +48,32 @@ def test_the_failure_limit_counts_earlier_failures_and_names_the_last_error() ->
     ):
         limit.on_trial_end(result("2", FAILED, "ValueError: b"))
     assert [default_max_failures(n) for n in (1, 6, 7, 20)] == [3, 3, 4, 10]
+
+
+def test_pruned_trials_are_no_failures_for_the_limit() -> None:
+    limit = FailureLimit(2)
+    for tid in "0123":
+        limit.on_trial_end(result(tid, PRUNED))
+    assert limit.failed == 0
+    limit.on_trial_end(result("4", FAILED, "ValueError: a"))
+    with pytest.raises(TooManyFailures, match="2 trials failed"):
+        limit.on_trial_end(result("5", FAILED, "ValueError: b"))
+
+
+def test_a_callback_list_prunes_when_any_callback_says_so() -> None:
+    class Verdict(SearchCallback):
+        def __init__(self, tid: str) -> None:
+            self.tid = tid
+
+        def prune(self, trial_id: str) -> bool:
+            return trial_id == self.tid
+
+    both = CallbackList([SearchCallback(), Verdict("0001")])
+    assert (both.prune("0001"), both.prune("0002"), SearchCallback().prune("0001")) == (
+        True,
+        False,
+        False,
+    )
 
 
 def test_the_epoch_budget_stops_at_its_limit_counting_a_resumed_searchs_epochs() -> None:
