@@ -6,7 +6,7 @@ import sys
 import time
 from typing import IO, Any
 
-from hpsearch.trials import SearchCallback, SearchInfo, TrialResult, is_better
+from hpsearch.trials import PRUNED, SearchCallback, SearchInfo, TrialResult, is_better
 
 
 def _stamp() -> str:
@@ -31,6 +31,7 @@ class ProgressDisplay(SearchCallback):
         self.best: float | None = None
         self.done = 0
         self.failed = 0
+        self.pruned = 0
         self.start = time.perf_counter()
         self._progress: Any = None
         self._task: Any = None
@@ -38,7 +39,7 @@ class ProgressDisplay(SearchCallback):
     def on_search_begin(self, info: SearchInfo) -> None:
         self.close()  # one display may follow several searches (compare)
         self.info, self.start = info, time.perf_counter()
-        self.best, self.done, self.failed, self.epochs = None, 0, 0, 0
+        self.best, self.done, self.failed, self.pruned, self.epochs = None, 0, 0, 0, 0
         for earlier in info.previous:  # a resumed search counts on from where it stopped
             self._count(earlier)
             self.epochs += earlier.epochs
@@ -93,6 +94,8 @@ class ProgressDisplay(SearchCallback):
         self._count(result)
         best = f"best {self.info.objective}={self.best:.4f}" if self.best is not None else ""
         if self._progress is not None:
+            if self.pruned:
+                best += f" ({self.pruned} pruned)"
             if self.budget_epochs:
                 self._progress.update(self._task, best=best)
             else:
@@ -105,6 +108,8 @@ class ProgressDisplay(SearchCallback):
             if self.budget_epochs
             else f"{self.done}/{self.info.max_trials}"
         )
+        if self.pruned:
+            count += f" ({self.pruned} pruned)"
         self._line(
             f"trial {result.trial_id} {count} {result.status} "
             f"{self.info.objective}={value} {best} epochs={result.epochs} "
@@ -117,6 +122,8 @@ class ProgressDisplay(SearchCallback):
         if result.finished and result.objective is not None:
             if is_better(result.objective, self.best, self.info.direction):
                 self.best = result.objective
+        elif result.status == PRUNED:  # trained and lost: never the best, never a failure
+            self.pruned += 1
         else:
             self.failed += 1
 

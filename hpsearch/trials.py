@@ -205,6 +205,15 @@ def finished_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[(frame["status"] == FINISHED) & frame["objective"].notna()]
 
 
+def pruned_rows(frame: pd.DataFrame, direction: str) -> pd.DataFrame:
+    """The pruned trials, best objective (best epoch before the stop) first: the ones a
+    report draws beside the finished."""
+    if frame.empty:
+        return frame
+    pruned = frame[(frame["status"] == PRUNED) & frame["objective"].notna()]
+    return pruned.sort_values("objective", ascending=direction != "max", kind="stable")
+
+
 def order_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """trial_id, status, params.*, objective, metrics.*, then the rest: one layout everywhere."""
     for col in (*LEAD_COLUMNS, *TAIL_COLUMNS):

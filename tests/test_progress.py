@@ -11,7 +11,7 @@ import pytest
 
 from hpsearch import progress
 from hpsearch.progress import ProgressDisplay
-from hpsearch.trials import FAILED, FINISHED, SearchInfo, TrialResult
+from hpsearch.trials import FAILED, FINISHED, PRUNED, SearchInfo, TrialResult
 
 STAMP = "2024-05-06 07:08:09"
 
@@ -128,6 +128,22 @@ def test_a_failed_trial_shows_its_error_and_leaves_the_best_alone(clock: _Clock)
         "(0.0s, elapsed 0s) error: OOM",
     ]
     assert (display.done, display.failed, display.best) == (3, 2, 0.3)
+
+
+def test_pruned_trials_are_counted_apart_never_best_never_failed(clock: _Clock) -> None:
+    out = io.StringIO()
+    display = ProgressDisplay(out)
+    display.on_search_begin(_info())
+    display.on_trial_end(_trial("t1", 0.3))
+    display.on_trial_end(_trial("t2", 0.1, PRUNED, epochs=1))  # its value beats t1's: no best
+    display.on_trial_end(_trial("t3", 0.2))
+    assert _lines(out)[2:] == [
+        f"[{STAMP}] trial t2 2/5 (1 pruned) PRUNED val_loss=0.1000 best val_loss=0.3000 "
+        "epochs=1 (1.2s, elapsed 0s)",
+        f"[{STAMP}] trial t3 3/5 (1 pruned) FINISHED val_loss=0.2000 best val_loss=0.2000 "
+        "epochs=3 (1.2s, elapsed 0s)",
+    ]
+    assert (display.done, display.failed, display.pruned, display.best) == (3, 0, 1, 0.2)
 
 
 def test_a_finished_trial_without_an_objective_counts_as_failed(clock: _Clock) -> None:

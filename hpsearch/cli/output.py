@@ -15,6 +15,7 @@ import typer
 
 from hpsearch.errors import DataError
 from hpsearch.space import Space
+from hpsearch.trials import FAILED, FINISHED, PRUNED, status_counts
 
 Errors = tuple[type[BaseException], ...]
 
@@ -72,8 +73,9 @@ def print_data(summary: Any) -> None:
 
 def print_top(frame: Any, space: Space, k: int = 5) -> None:
     """The top-k finished trials as a plain table."""
-    done = frame[frame["status"] == "FINISHED"]
-    failed = len(frame) - len(done)
+    done = frame[frame["status"] == FINISHED]
+    ended = [st if st == PRUNED else FAILED for st in frame["status"] if st != FINISHED]
+    others = status_counts(ended)  # "2 failed", or "2 failed, 3 pruned"
     asc = space.objective.direction == "min"
     top = done.sort_values("objective", ascending=asc).head(k)
     cols = [
@@ -85,7 +87,7 @@ def print_top(frame: Any, space: Space, k: int = 5) -> None:
     ]
     shown = top[cols].rename(columns=lambda c: c.removeprefix("params."))
     shown = shown.rename(columns={"objective": space.objective.metric})
-    typer.echo(f"\ntop {len(shown)} of {len(frame)} trials ({failed} failed):")
+    typer.echo(f"\ntop {len(shown)} of {len(frame)} trials ({others}):")
     typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.report.data import _params_text
-from hpsearch.trials import FINISHED, SearchRecord
+from hpsearch.trials import FINISHED, PRUNED, SearchRecord
 
 
 @dataclass
@@ -41,7 +41,8 @@ def _failed(searches: list[SearchRecord]) -> list[dict[str, Any]]:
     out = []
     for s in searches:
         f = s.trials
-        for _, r in (f[f["status"] != FINISHED] if len(f) else f).iterrows():
+        # pruned trials trained fine and lost: not failures (the summary counts them)
+        for _, r in (f[~f["status"].isin([FINISHED, PRUNED])] if len(f) else f).iterrows():
             out.append(
                 {
                     "search": s.label,

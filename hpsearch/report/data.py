@@ -15,7 +15,7 @@ from hpsearch.space import (
     parse_logged,
     run_command,
 )
-from hpsearch.trials import FINISHED, SearchRecord, finished_rows
+from hpsearch.trials import FINISHED, PRUNED, SearchRecord, finished_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -83,9 +83,12 @@ def epochs_to_reach(search: SearchRecord, target: float) -> int | None:
 def summary(searches: list[SearchRecord]) -> list[dict[str, Any]]:
     """One row per search: what it was, what it cost, what it found."""
     rows = []
+    # a pruned column only where a search pruned: other reports keep their columns
+    any_pruned = any(len(s.trials) and (s.trials["status"] == PRUNED).any() for s in searches)
     for s in searches:
         f = s.trials
         finished = int((f["status"] == FINISHED).sum()) if len(f) else 0
+        pruned = int((f["status"] == PRUNED).sum()) if len(f) else 0
         best = _best_row(s)
         rows.append(
             {
@@ -95,7 +98,8 @@ def summary(searches: list[SearchRecord]) -> list[dict[str, Any]]:
                 "status": s.status,
                 "trials": len(f),
                 "finished": finished,
-                "failed": len(f) - finished,
+                "failed": len(f) - finished - pruned,
+                **({"pruned": pruned} if any_pruned else {}),
                 "epochs": int(f["epochs"].fillna(0).sum()) if len(f) else 0,
                 "wall_s": round(s.wall_seconds, 1) if s.wall_seconds is not None else None,
                 f"best {s.metric}": None if best is None else round(float(best["objective"]), 4),

@@ -10,7 +10,7 @@ from hpsearch.report.data import _fmt, progress
 from hpsearch.report.parcoords import _parcoords
 from hpsearch.report.zoom import _Zoom, _zoom
 from hpsearch.study import IMPORTANCE_METHOD
-from hpsearch.trials import SearchRecord, finished_rows
+from hpsearch.trials import SearchRecord, finished_rows, pruned_rows
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
 
@@ -42,12 +42,15 @@ def _figures(searches: list[SearchRecord], ranks: dict[str, float], top_k: int) 
 
 
 def _learning_curves(searches: list[SearchRecord], top_k: int) -> Any:
-    """The per-epoch curves of each search's ``top_k`` finished trials, a colour a search."""
+    """The per-epoch curves of each search's ``top_k`` finished trials, a colour a search;
+    and its ``top_k`` best pruned trials dotted, a cross where the pruner stopped each."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
+    any_pruned = False
     for i, s in enumerate(searches):
         f = s.trials
+        color = PALETTE[i % len(PALETTE)]
         ok = finished_rows(f).sort_values("objective", ascending=s.direction != "max").head(top_k)
         for _, r in ok.iterrows():
             curve = s.curves.get(str(r["trial_id"]), [])
@@ -57,16 +60,54 @@ def _learning_curves(searches: list[SearchRecord], top_k: int) -> Any:
                     y=[v for _, v in curve],
                     mode="lines+markers",
                     name=f"{s.label} trial {r['trial_id']}",
-                    line={"color": PALETTE[i % len(PALETTE)]},
+                    line={"color": color},
                     legendgroup=s.label,
                 )
             )
+        for _, r in pruned_rows(f, s.direction).head(top_k).iterrows():
+            curve = s.curves.get(str(r["trial_id"]), [])
+            if curve:
+                fig.add_trace(_pruned_curve(s.label, str(r["trial_id"]), curve, color))
+                any_pruned = True
+    if any_pruned:  # one legend entry says what the dotted lines and crosses are
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="lines+markers",
+                name="pruned (the cross: its last epoch)",
+                line={"color": "#888", "dash": "dot"},
+                marker={"symbol": "x", "size": 9, "color": "#888"},
+            )
+        )
+    title = f"Learning curves of each search's top {top_k} trials"
     fig.update_layout(
-        title=f"Learning curves of each search's top {top_k} trials",
+        title=title + (" and top pruned ones (dotted)" if any_pruned else ""),
         xaxis_title="epoch",
         yaxis_title=searches[0].metric,
     )
     return fig
+
+
+def _pruned_curve(label: str, trial_id: str, curve: list[tuple[int, float]], color: str) -> Any:
+    """A pruned trial's curve: dotted, small dots, a cross on the epoch it stopped after."""
+    import plotly.graph_objects as go
+
+    n = len(curve)
+    return go.Scatter(
+        x=[e for e, _ in curve],
+        y=[v for _, v in curve],
+        mode="lines+markers",
+        name=f"{label} trial {trial_id} (pruned at epoch {curve[-1][0]})",
+        line={"color": color, "dash": "dot", "width": 1.5},
+        marker={
+            "color": color,
+            "symbol": ["circle"] * (n - 1) + ["x"],
+            "size": [4] * (n - 1) + [11],
+        },
+        legendgroup=label,
+        showlegend=False,
+    )
 
 
 def _importance_bar(ranks: dict[str, float]) -> Any:

@@ -28,7 +28,7 @@ from hpsearch.space import (
     IntRange,
     label,
 )
-from hpsearch.trials import FINISHED, SearchRecord
+from hpsearch.trials import FINISHED, PRUNED, SearchRecord
 
 
 def verdict(searches: list[SearchRecord]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -133,9 +133,16 @@ def next_steps(searches: list[SearchRecord], ranks: dict[str, float]) -> list[st
                 + (f" ({keep}, as in the best trial)" if keep else "")
                 + " to save budget."
             )
-    failed = sum(int((s.trials["status"] != FINISHED).sum()) for s in searches if len(s.trials))
+    ended = [s.trials["status"] for s in searches if len(s.trials)]
+    failed = sum(int((~st.isin([FINISHED, PRUNED])).sum()) for st in ended)
     if failed:
         tips.append(f"{failed} trial(s) failed: their errors are listed below.")
+    pruned = sum(int((st == PRUNED).sum()) for st in ended)
+    if pruned:
+        tips.append(
+            f"{pruned} trial(s) were pruned (search.pruner: worse than the median of the "
+            "other trials at the same epoch): the learning curves mark where they stopped."
+        )
     return tips
 
 

@@ -25,7 +25,7 @@ from hpsearch.tracking.store import (
     resolve_tracking_uri,
     store_label,
 )
-from hpsearch.trials import SearchRecord, finished_rows, order_columns
+from hpsearch.trials import SearchRecord, finished_rows, order_columns, pruned_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -180,7 +180,8 @@ def _children(client: Any, exp_id: str, parents: list[Any], whole: bool) -> list
 
 def _curve_trials(frame: Any, direction: str, top_k: int | None) -> list[tuple[Any, Any]]:
     """(trial id, run id) of the trials whose curves to read: all, or the ``top_k`` best
-    finished ones and any that tie with the k-th (a report's pick among ties is in)."""
+    finished ones and any that tie with the k-th (a report's pick among ties is in), and
+    the ``top_k`` best pruned ones (the report shows where their curves stopped)."""
     rows = frame
     if top_k is not None and not frame.empty:
         ok = finished_rows(frame)
@@ -188,6 +189,11 @@ def _curve_trials(frame: Any, direction: str, top_k: int | None) -> list[tuple[A
         cut = ranked.iloc[min(top_k, len(ranked)) - 1] if len(ranked) else None
         keep = ok["objective"] >= cut if direction == "max" else ok["objective"] <= cut
         rows = ok[keep] if cut is not None else ok
+        pruned = pruned_rows(frame, direction).head(top_k)
+        if not pruned.empty:
+            import pandas as pd
+
+            rows = pd.concat([rows, pruned])
     if rows.empty:
         return []
     return list(zip(rows["trial_id"], rows["run_id"], strict=True))

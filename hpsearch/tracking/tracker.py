@@ -27,7 +27,15 @@ from hpsearch.tracking.store import (
     redact_uri,
     resolve_tracking_uri,
 )
-from hpsearch.trials import FAILED, FINISHED, SearchCallback, SearchInfo, TrialResult
+from hpsearch.trials import (
+    FAILED,
+    FINISHED,
+    PRUNED,
+    SearchCallback,
+    SearchInfo,
+    TrialResult,
+    status_counts,
+)
 from hpsearch.version import __version__
 
 #: Short names for run names that fit in the UI's run list.
@@ -46,6 +54,21 @@ _SHORT = {
 
 def _fmt(value: Any) -> str:
     return f"{value:.0e}".replace("e-0", "e-") if isinstance(value, float) else str(value)
+
+
+def run_status(status: str) -> str:
+    """A trial's status as an MLflow run status: MLflow has no PRUNED, so a pruned trial's
+    run is KILLED (stopped on purpose) and its ``hpsearch.status`` tag says PRUNED."""
+    return {FINISHED: FINISHED, PRUNED: "KILLED"}.get(status, FAILED)
+
+
+def _ended(child: Any) -> bool:
+    """Whether a trial's child run ended for good: FINISHED, or pruned (a KILLED run with
+    the PRUNED tag; a KILLED run without it is an interrupted trial of an older hpsearch)."""
+    return bool(
+        child.info.status == FINISHED
+        or (child.info.status == "KILLED" and child.data.tags.get("hpsearch.status") == PRUNED)
+    )
 
 
 def trial_run_name(trial_id: str, params: dict[str, Any], searched: list[str]) -> str:
@@ -187,17 +210,20 @@ class MlflowTracker(SearchCallback):
 
     def resume(self, parent_run_id: str) -> list[str]:
         """Reopen a parent run; its children that were still running are marked FAILED
-        (their process died) and FINISHED ones are kept. Returns the interrupted trial ids."""
+        (their process died) and ended ones (FINISHED, PRUNED) are kept. Returns the
+        interrupted trial ids."""
         self.parent_run_id = parent_run_id
         self.client.update_run(parent_run_id, status="RUNNING")
         run = self.client.get_run(parent_run_id)
         query = f"tags.`{PARENT_TAG}` = '{parent_run_id}'"
         interrupted = []
         children = _search_all(self.client, run.info.experiment_id, query)
-        rerun = {c.data.tags.get(TRIAL_TAG) for c in children if c.info.status == FINISHED}
+        rerun = {c.data.tags.get(TRIAL_TAG) for c in children if _ended(c)}
         for child in sorted(children, key=lambda r: r.info.start_time):
             tid = child.data.tags.get(TRIAL_TAG, "")
-            if child.info.status in ("RUNNING", "KILLED"):  # KILLED: an older hpsearch's
+            if _ended(child):
+                self._children[tid] = child.info.run_id
+            elif child.info.status in ("RUNNING", "KILLED"):  # KILLED: an older hpsearch's
                 self._fail_child(child.info.run_id, INTERRUPTED)
                 interrupted.append(tid)
             elif child.data.tags.get("hpsearch.error") == INTERRUPTED:
@@ -311,7 +337,7 @@ class MlflowTracker(SearchCallback):
             self.client.log_batch(run_id, tags=tags)
         if result.traceback:
             self.client.log_text(run_id, result.traceback, "traceback.txt")
-        self.client.set_terminated(run_id, FINISHED if result.finished else FAILED)
+        self.client.set_terminated(run_id, run_status(result.status))
 
     # -- end of search -------------------------------------------------------------------
 
@@ -378,7 +404,7 @@ class MlflowTracker(SearchCallback):
         lines = [
             f"**{s.strategy}** search on **{s.backend}** of `{self.space.name}` "
             f"({self.space.dataset.name}), seed {s.seed}: {len(statuses)} trials, "
-            f"{statuses.count(FAILED)} failed.",
+            f"{status_counts(statuses)}.",
             "",
         ]
         if best is None:

@@ -41,13 +41,16 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     events = protocol.EventWriter(protocol.open_event_stream())
     space, workdir, verbose = read_spec(args.spec)
     chief = args.role == "chief"
+    events.verdicts = not chief and space.search.pruner is not None  # the parent prunes
     oracle: dict[str, Any] = {}  # filled once the chief's tuner exists
 
     def on_command(cmd: dict[str, Any]) -> None:
         if cmd.get("cmd") == "fail" and "oracle" in oracle:
             _fail_worker_trial(oracle["oracle"], events, str(cmd["tuner_id"]), str(cmd["error"]))
+        elif cmd.get("cmd") == "verdict":  # a worker: the pruner's word on an epoch
+            events.hear_verdict(str(cmd["trial_id"]), int(cmd["epoch"]), bool(cmd["prune"]))
 
-    protocol.watch_parent(on_command if chief else None)  # before the slow imports
+    protocol.watch_parent(on_command)  # before the slow imports
     quiet_tensorflow(verbose)
     if not chief:
         enable_memory_growth()

@@ -38,12 +38,26 @@ def _jsonable(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else str(value)
 
 
-class EventWriter(SearchCallback):
-    """A SearchCallback that sends every event to the parent as one JSON line."""
+#: Seconds a worker waits for the parent's verdict on an epoch before it trains on (the
+#: parent answers in milliseconds; a slow one costs at most one epoch of pruning).
+VERDICT_WAIT_S = 5.0
 
-    def __init__(self, stream: IO[str]) -> None:
+
+class EventWriter(SearchCallback):
+    """A SearchCallback that sends every event to the parent as one JSON line.
+
+    With ``verdicts`` (the search has a pruner, which lives in the parent: it needs every
+    worker's curves), the parent answers each epoch with a verdict command, and ``prune``
+    waits for the one on the epoch just sent, so a worker stops a pruned trial after the
+    same epoch as in one process."""
+
+    def __init__(self, stream: IO[str], *, verdicts: bool = False) -> None:
         self._stream = stream
         self._lock = threading.Lock()  # the chief's command thread writes too
+        self.verdicts = verdicts
+        self._heard = threading.Condition()
+        self._sent: dict[str, int] = {}  # trial -> the last epoch it reported
+        self._verdict: dict[str, tuple[int, bool]] = {}  # trial -> (epoch, prune)
 
     def send(self, event: str, **fields: Any) -> None:
         line = PREFIX + json.dumps({"event": event, **fields}, default=_jsonable)
@@ -55,7 +69,27 @@ class EventWriter(SearchCallback):
         self.send("trial_begin", trial_id=trial_id, params=params)
 
     def on_epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
+        with self._heard:
+            self._sent[trial_id] = epoch
         self.send("epoch_end", trial_id=trial_id, epoch=epoch, logs=logs)
+
+    def hear_verdict(self, trial_id: str, epoch: int, prune: bool) -> None:
+        """The parent's verdict on ``trial_id`` after ``epoch`` (from the command thread)."""
+        with self._heard:
+            self._verdict[trial_id] = (epoch, prune)
+            self._heard.notify_all()
+
+    def prune(self, trial_id: str) -> bool:
+        """The parent's verdict on the epoch just sent, waited for (VERDICT_WAIT_S at most:
+        without one the trial trains on, and the next epoch's verdict stops it)."""
+        if not self.verdicts:
+            return False
+        with self._heard:
+            sent = self._sent.get(trial_id, 0)
+            self._heard.wait_for(
+                lambda: self._verdict.get(trial_id, (0, False))[0] >= sent, VERDICT_WAIT_S
+            )
+            return self._verdict.get(trial_id, (0, False))[1]
 
     def on_trial_end(self, result: TrialResult) -> None:
         self.send("trial_end", result=dataclasses.asdict(result))

@@ -11,6 +11,10 @@ thread per child puts the parsed lines on a queue, and the parent's calling thre
 drains it into the SearchCallbacks (they are not thread-safe; the MLflow tracker lives in
 the parent and workers never talk to MLflow).
 
+How pruning works: the pruner is one of the parent's callbacks (it needs every worker's
+curves); with ``search.pruner`` the parent answers each epoch with a ``verdict`` command,
+which the worker waits for before its next epoch (events.EventWriter.prune).
+
 How it ends: the parent waits for every worker to exit, then tells the chief to stop. A
 worker that dies is reported, its running trial is recorded FAILED, and the chief is told to
 fail that trial too (Hyperband would otherwise wait for it forever). If the chief dies, the
@@ -163,8 +167,10 @@ class Supervisor:
         verbose: bool,
         failed_fields: dict[str, Any],
         chief_grace_s: float = CHIEF_GRACE_S,
+        verdicts: bool = False,
     ) -> None:
         self.command = list(command)
+        self.verdicts = verdicts  # answer each epoch with the pruner's verdict
         self.slots = list(slots)
         self.callbacks = callbacks
         self.log_dir = log_dir
@@ -291,6 +297,10 @@ class Supervisor:
                 for k, v in logs.items():
                     child.open.history.setdefault(k, []).append(v)
             self.callbacks.on_epoch_end(tid, int(msg["epoch"]), logs)
+            if self.verdicts:  # the worker waits for it (EventWriter.prune)
+                child.send(
+                    cmd="verdict", trial_id=tid, epoch=msg["epoch"], prune=self.callbacks.prune(tid)
+                )
         elif event == "trial_end":
             child.open = None
             self._record(TrialResult(**msg["result"]))
@@ -430,5 +440,6 @@ def run_parallel(
         verbose=verbose,
         failed_fields=failed_fields,
         chief_grace_s=chief_grace_s,
+        verdicts=space.search.pruner is not None,
     )
     return supervisor.run()

@@ -29,6 +29,7 @@ from hpsearch.trials import (
     FAILED,
     FINISHED,
     NAN_ERROR,
+    PRUNED,
     SearchCallback,
     SearchInfo,
     TrialResult,
@@ -275,6 +276,7 @@ def _tuner_class(base: type) -> type:
             self._started: dict[str, float] = {}
             self._history: dict[str, dict[str, list[float]]] = {}
             self._epochs_run: dict[str, int] = {}
+            self._pruned: set[str] = set()  # trials the pruner stopped (search.pruner)
             self.results: list[TrialResult] = []
             self._janitor = GraphJanitor()
 
@@ -302,7 +304,9 @@ def _tuner_class(base: type) -> type:
                 for k, v in logs.items():
                     history.setdefault(k, []).append(v)
                 self._events.on_epoch_end(four_digits(tid), epoch + 1, logs)
-            if self._events.stop_reason():  # a budget is spent: end this trial now
+                if self._events.prune(four_digits(tid)):  # lost to the median: stop it
+                    self._pruned.add(tid)
+            if self._events.stop_reason() or tid in self._pruned:  # a budget, or the pruner
                 model.stop_training = True
 
         def on_trial_end(self, trial: Any) -> None:
@@ -318,6 +322,7 @@ def _tuner_class(base: type) -> type:
                 started=self._started[tid],
                 epochs=self._epochs_run[tid],
                 history=self._history[tid],
+                pruned=tid in self._pruned,
             )
             self.results.append(result)
             self._events.on_trial_end(result)
@@ -338,9 +343,12 @@ def trial_result(
     started: float,
     epochs: int,
     history: dict[str, list[float]],
+    pruned: bool = False,
 ) -> TrialResult:
     """What a ReportingTuner records once Keras Tuner has ended ``trial``: ``done`` is the
-    oracle's copy (status and score), ``trial`` the tuner's own (message, hyperparameters)."""
+    oracle's copy (status and score), ``trial`` the tuner's own (message, hyperparameters).
+    A ``pruned`` trial that scored is PRUNED, its objective the best epoch it trained (the
+    oracle's score: Keras Tuner scores a trial by its best epoch)."""
     values = trial.hyperparameters.values
     score = done.score
     ok = str(done.status) == "COMPLETED" and score is not None and math.isfinite(score)
@@ -351,7 +359,7 @@ def trial_result(
     search = space.search
     return TrialResult(
         trial_id=four_digits(trial.trial_id),
-        status=FINISHED if ok else FAILED,
+        status=(PRUNED if pruned else FINISHED) if ok else FAILED,
         params=params,
         objective=float(score) if ok else None,
         epochs=epochs,
