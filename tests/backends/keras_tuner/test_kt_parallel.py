@@ -104,6 +104,8 @@ FAKE_CHILD = textwrap.dedent(
         if cmd["cmd"] == "fail" and plan.get("reply"):
             events.send("trial_failed", trial_id=plan["reply"], params={"x": 99},
                         worker=cmd["tuner_id"])
+        if cmd["cmd"] == "verdict":  # as child.py hands it on
+            events.hear_verdict(cmd["trial_id"], cmd["epoch"], cmd["prune"])
 
     kt_events.watch_parent(on_command)
     do = plan["do"]
@@ -118,11 +120,13 @@ FAKE_CHILD = textwrap.dedent(
     if do == "sigkill":
         time.sleep(plan.get("after", 0))
         os.kill(os.getpid(), signal.SIGKILL)
+    events.verdicts = plan.get("verdicts", False)
     for tid in plan.get("ids", []):
         events.on_trial_begin(tid, {"x": int(tid)})
         events.on_epoch_end(tid, 1, {"loss": 0.5, "val_accuracy": float("nan")})
+        status = "PRUNED" if events.prune(tid) else "FINISHED"  # as the tuner asks
         time.sleep(plan.get("pause", 0))
-        events.on_trial_end(TrialResult(tid, "FINISHED", {"x": int(tid)}, 0.5, 1, 0.01,
+        events.on_trial_end(TrialResult(tid, status, {"x": int(tid)}, 0.5, 1, 0.01,
                                         history={"loss": [0.5]}, worker=name))
     if do == "hang":
         events.on_trial_begin(plan["id"], {"x": 7})
@@ -140,7 +144,9 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     commands = tmp_path / "commands.jsonl"
     monkeypatch.setenv("FAKE_COMMANDS", str(commands))
 
-    def make(plan: dict[str, Any], callbacks: SearchCallback, grace: float = 10.0) -> Supervisor:
+    def make(
+        plan: dict[str, Any], callbacks: SearchCallback, grace: float = 10.0, **kw: Any
+    ) -> Supervisor:
         monkeypatch.setenv("FAKE_PLAN", json.dumps(plan))
         workers = [WorkerSlot(n) for n in plan if n != "chief"]
         return Supervisor(
@@ -151,6 +157,7 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
             verbose=False,
             failed_fields={"strategy": "random", "backend": "keras-tuner", "seed": 3},
             chief_grace_s=grace,
+            **kw,
         )
 
     make.commands = commands  # type: ignore[attr-defined]
@@ -303,6 +310,51 @@ def test_an_interrupt_kills_every_child(fake: Any) -> None:
     assert len(rec.pids) == 3
     assert not any(_alive(p) for p in rec.pids)
     assert _children_of(os.getpid()) == {}
+
+
+def test_with_a_pruner_each_epoch_is_answered_with_the_pruner_s_verdict(fake: Any) -> None:
+    class PruneOdd(Recorder):
+        def prune(self, trial_id: str) -> bool:
+            return int(trial_id) % 2 == 1
+
+    plan = {
+        "chief": {"do": "serve"},
+        "tuner0": {"do": "trials", "ids": ["0000", "0001", "0002"], "verdicts": True},
+    }
+    run = fake(plan, PruneOdd(), verdicts=True).run()
+    assert [r.status for r in run.results] == ["FINISHED", "PRUNED", "FINISHED"]
+    commands = [json.loads(ln) for ln in Path(fake.commands).read_text().splitlines()]
+    verdicts = [c for c in commands if c["cmd"] == "verdict"]
+    assert verdicts == [
+        {"cmd": "verdict", "trial_id": tid, "epoch": 1, "prune": tid == "0001"}
+        for tid in ("0000", "0001", "0002")
+    ]
+    plan["tuner0"]["verdicts"] = False
+    fake(plan, PruneOdd()).run()  # no pruner: no verdicts, and workers never wait for one
+    again = [json.loads(ln) for ln in Path(fake.commands).read_text().splitlines()]
+    assert len([c for c in again if c["cmd"] == "verdict"]) == 3
+
+
+def test_a_worker_waits_for_the_verdict_on_the_epoch_it_just_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    from hpsearch.backends.keras_tuner import events as kt_events
+
+    writer = kt_events.EventWriter(io.StringIO(), verdicts=True)
+    writer.on_epoch_end("0003", 1, {"loss": 1.0})
+    answer = threading.Timer(0.2, writer.hear_verdict, ("0003", 1, True))  # the command thread
+    answer.start()
+    started = time.monotonic()
+    assert writer.prune("0003") is True
+    assert 0.1 < time.monotonic() - started < 3
+    writer.on_epoch_end("0004", 1, {"loss": 1.0})
+    writer.hear_verdict("0004", 1, False)
+    writer.on_epoch_end("0004", 2, {"loss": 1.0})  # its verdict on epoch 2 never comes
+    monkeypatch.setattr(kt_events, "VERDICT_WAIT_S", 0.05)
+    assert writer.prune("0004") is False  # it trains on; the next verdict may stop it
+    assert kt_events.EventWriter(io.StringIO()).prune("0003") is False  # no pruner: no wait
 
 
 def test_the_spec_round_trips_the_space_with_its_overrides(tmp_path: Path) -> None:
