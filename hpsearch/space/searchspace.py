@@ -257,7 +257,8 @@ class Space:
         if self.search.strategy not in ("hyperband", "bohb"):
             return None
         hb = self.search.hyperband
-        return hyperband_trials(hb.max_epochs or self.training.epochs, hb.factor, hb.iterations)
+        max_epochs = hb.max_epochs or self.training.epochs
+        return hyperband_trials(max_epochs, hb.factor, hb.iterations, hb.min_epochs or 1)
 
     def hyperband_cap(self) -> tuple[int, str | None]:
         """The trials Keras Tuner's Hyperband will run (max_trials may cut its bracket
@@ -352,12 +353,22 @@ def run_command(
     return " ".join(parts)
 
 
-def hyperband_trials(max_epochs: int, factor: int, iterations: int) -> int:
-    """Trials in a full Hyperband schedule, by Keras Tuner's own bracket arithmetic."""
+def hyperband_brackets(max_epochs: int, factor: int, min_epochs: int = 1) -> int:
+    """Brackets in one Hyperband iteration, by Keras Tuner's own arithmetic, less those
+    whose first rung (ceil(max_epochs / factor**b) epochs) trains fewer than
+    ``min_epochs`` (hyperband.min_epochs); at least one, the bracket that trains every
+    trial max_epochs."""
     n_brackets, epochs = 0, float(max_epochs)
     while epochs >= 1:
         epochs /= factor
         n_brackets += 1
+    kept = sum(math.ceil(max_epochs / factor**b) >= min_epochs for b in range(n_brackets))
+    return max(1, kept)
+
+
+def hyperband_trials(max_epochs: int, factor: int, iterations: int, min_epochs: int = 1) -> int:
+    """Trials in a full Hyperband schedule, by Keras Tuner's own bracket arithmetic."""
+    n_brackets = hyperband_brackets(max_epochs, factor, min_epochs)
     end_size = math.ceil(1 + math.log(max_epochs, factor))
     per_iteration = sum(
         math.ceil(end_size / (b + 1) * factor ** (b - r))

@@ -240,13 +240,17 @@ def build_tuner(
             "beta": search.bayesian.beta,
             "num_initial_points": search.bayesian.initial_points,
         }
-    elif search.strategy == "hyperband":
-        base = kt.Hyperband
+    elif search.strategy in ("hyperband", "bohb"):
+        from hpsearch.backends.keras_tuner.brackets import hyperband_tuner_class
+
+        bohb = search.strategy == "bohb"
+        base = hyperband_tuner_class(kt, bohb)
         extra = {
             "max_epochs": search.hyperband.max_epochs or space.training.epochs,
             "factor": search.hyperband.factor,
             "hyperband_iterations": search.hyperband.iterations,
-        }
+            "min_epochs": search.hyperband.min_epochs or 1,
+        } | ({"model_space": space} if bohb else {})
     else:  # pragma: no cover - space.py validates strategies
         raise ValueError(f"keras-tuner has no strategy {search.strategy!r}")
 

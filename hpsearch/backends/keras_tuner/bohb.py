@@ -1,0 +1,74 @@
+"""BOHB on Keras Tuner (keras-team/keras-tuner#754): Hyperband's brackets, with each
+bracket's new configurations drawn from BOHB's model (hpsearch.study.BohbModel) instead of
+at random.
+
+Only the first round of a bracket samples configurations (``HyperbandOracle._random_trial``
+asks ``_random_values``); the later rounds promote the best of the round before, as in
+Hyperband. So the oracle overrides ``_random_values`` alone: it rebuilds the model from its
+own ended trials (their hyperparameters less ``tuner/*``, the budget ``tuner/epochs``, the
+score) and asks it for the next configuration, keyed by the trial count. Everything it needs
+is in ``self.trials``, which Keras Tuner reloads on ``--resume``, so a resumed search draws
+what the uninterrupted one would have. A configuration the model does not decide (a random
+draw, a name outside the space) is Keras Tuner's own random draw.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hpsearch.space import Space
+from hpsearch.study import BohbModel
+
+
+def bohb_oracle(kt: Any, base: type) -> type:
+    """The BOHB oracle class on ``base`` (the smallest-rung HyperbandOracle)."""
+
+    class BohbOracle(base):  # type: ignore[misc, valid-type]
+        """HyperbandOracle whose new configurations come from BOHB's model."""
+
+        def __init__(self, *args: Any, model_space: Space, **kwargs: Any) -> None:
+            self.model_space = model_space
+            super().__init__(*args, **kwargs)
+
+        def model(self) -> BohbModel:
+            """BOHB's model of the trials ended so far, in trial order."""
+            model = BohbModel(self.model_space)
+            for trial in sorted(self.trials.values(), key=lambda t: str(t.trial_id)):
+                if str(trial.status) != "COMPLETED" or trial.score is None:
+                    continue
+                values = trial.hyperparameters.values
+                params = {k: v for k, v in values.items() if not k.startswith("tuner/")}
+                # a warm-start trial has no tuner/epochs: it trained to the end
+                budget = int(values.get("tuner/epochs", self.max_epochs))
+                model.observe(params, budget, float(trial.score))
+            return model
+
+        def _random_values(self) -> dict[str, Any] | None:
+            model = self.model()
+            n = len(self.trials)
+            for attempt in range(self._max_collisions + 1):
+                key = f"{n}.{attempt}"
+                if model.model_budget(key) is None:
+                    break  # a random configuration: Keras Tuner's own draw
+                values = self._fill(model.suggest(key))
+                if not self._duplicate(values):
+                    return values
+            values = super()._random_values()
+            return dict(values) if values is not None else None
+
+        def _fill(self, params: dict[str, Any]) -> dict[str, Any]:
+            """Values for every active hyperparameter the tuner knows: the model's where
+            it has one, else Keras Tuner's random draw (as ``_random_values`` makes)."""
+            hps = kt.HyperParameters()
+            for hp in self.hyperparameters.space:
+                hps.merge([hp])
+                if not hps.is_active(hp):
+                    continue
+                if hp.name in params:
+                    hps.values[hp.name] = params[hp.name]
+                else:
+                    hps.values[hp.name] = hp.random_sample(self._seed_state)
+                    self._seed_state += 1
+            return dict(hps.values)
+
+    return BohbOracle
