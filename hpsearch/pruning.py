@@ -26,14 +26,22 @@ class MedianPruner(SearchCallback):
     trials reached that epoch. Best-so-far on both sides, so one noisy epoch neither
     prunes a trial nor lowers the bar. Every other trial counts: running, finished, pruned,
     and those a resumed search ran before. NaN and infinite values are ignored (the NaN
-    rule fails such a trial anyway); a tie with the median does not prune.
+    rule fails such a trial anyway); a tie with the median does not prune. Nor does the
+    last epoch (``max_epochs``): stopping a trial there saves nothing, and it finished.
     """
 
     def __init__(
-        self, metric: str, direction: str, *, warmup_epochs: int = 2, min_trials: int = 3
+        self,
+        metric: str,
+        direction: str,
+        *,
+        warmup_epochs: int = 2,
+        min_trials: int = 3,
+        max_epochs: int | None = None,
     ) -> None:
         self.metric, self.direction = metric, direction
         self.warmup_epochs, self.min_trials = warmup_epochs, min_trials
+        self.max_epochs = max_epochs
         #: per trial, its best-so-far at each epoch it reported (epochs count from 1)
         self.curves: dict[str, dict[int, float]] = {}
         self._best: dict[str, float] = {}
@@ -45,11 +53,13 @@ class MedianPruner(SearchCallback):
         spec = space.search.pruner
         if spec is None:
             return None
+        hyperband = space.search.hyperband.max_epochs if space.search.strategy == "bohb" else None
         return cls(
             space.objective.metric,
             space.objective.direction,
             warmup_epochs=spec.warmup_epochs,
             min_trials=spec.min_trials,
+            max_epochs=hyperband or space.training.epochs,
         )
 
     def on_search_begin(self, info: SearchInfo) -> None:
@@ -81,7 +91,7 @@ class MedianPruner(SearchCallback):
 
     def should_prune(self, trial_id: str, epoch: int) -> bool:
         """The rule itself, for ``trial_id`` at ``epoch`` (its curve recorded up to it)."""
-        if epoch <= self.warmup_epochs:
+        if epoch <= self.warmup_epochs or (self.max_epochs and epoch >= self.max_epochs):
             return False
         mine = self.curves.get(trial_id, {}).get(epoch)
         if mine is None:

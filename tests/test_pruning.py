@@ -71,6 +71,13 @@ def test_warmup_epochs_never_prune() -> None:
     assert _run(p, "0001", [0.1, 0.1, 0.1, 0.1]) == 3  # the first epoch after the warm-up
 
 
+def test_the_last_epoch_never_prunes_a_trial_that_trained_them_all() -> None:
+    p = MedianPruner(METRIC, "max", warmup_epochs=0, min_trials=1, max_epochs=3)
+    _run(p, "0000", [0.5, 0.6, 0.9])
+    assert _run(p, "0001", [0.55, 0.65, 0.7]) is None  # worse at epoch 3: but it is done
+    assert _run(p, "0002", [0.55, 0.62, 0.7]) == 2
+
+
 def test_min_trials_other_trials_must_have_reached_the_epoch() -> None:
     p = _pruner(min_trials=3)
     _run(p, "0000", [0.9, 0.9])
@@ -146,7 +153,7 @@ def test_the_pruner_comes_from_the_space() -> None:
     pruner = MedianPruner.for_space(parse_space(text))
     assert pruner is not None
     assert (pruner.metric, pruner.direction) == ("val_loss", "min")
-    assert (pruner.warmup_epochs, pruner.min_trials) == (4, 5)
+    assert (pruner.warmup_epochs, pruner.min_trials, pruner.max_epochs) == (4, 5, 2)
     assert MedianPruner.for_space(parse_space(tiny_space_text())) is None
     short = MedianPruner.for_space(parse_space(tiny_space_text(search={"pruner": "median"})))
     assert short is not None and (short.warmup_epochs, short.min_trials) == (2, 3)

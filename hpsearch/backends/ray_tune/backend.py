@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from hpsearch.backends.base import SearchOutcome, SearchStalled
 from hpsearch.backends.ray_tune.algorithms import Plan, _budget_stopper, fixed_params, plan_search
-from hpsearch.backends.ray_tune.events import NAME, _Bridge, _Relay, _tune_callback
+from hpsearch.backends.ray_tune.events import (
+    NAME,
+    _Bridge,
+    _forget_bridge,
+    _pruning_stopper,
+    _Relay,
+    _tune_callback,
+)
 from hpsearch.backends.ray_tune.lifecycle import _is_client, ray_address, start_ray
 from hpsearch.backends.ray_tune.stall import _WATCHES, StallWatch
 from hpsearch.backends.ray_tune.worker import _read_best, payload_for, train_trial
@@ -110,8 +117,8 @@ class RayTuneBackend:
         # Ray Client (ray://) runs the Tuner, and so its callbacks, on the cluster: events
         # come back through a queue actor and are handled here, in the driver.
         relay = _Relay() if _is_client() else None
-        # Budgets are checked in this process, where the Tune controller runs.
-        stopper = _budget_stopper(callbacks) if budgeted and relay is None else None
+        # Budgets and the pruner are checked in this process, where the Tune controller runs.
+        stopper = _stopper(callbacks, bridge, budgeted, space.search.pruner is not None, relay)
         payload = payload_for(
             space, data, fixed, plan.max_epochs, self.cpus_per_trial, self.verbose
         )
@@ -142,6 +149,7 @@ class RayTuneBackend:
             raise
         finally:
             _WATCHES.pop(watch_key, None)
+            _forget_bridge(bridge)
         bridge.close_open()
         return self._outcome(grid, bridge, space, data)
 
@@ -174,6 +182,7 @@ class RayTuneBackend:
             # wired to objects of a dead process: hand Tune this run's instead.
             internal: Any = tuner._local_tuner
             internal._run_config.callbacks = [callback]
+            internal._run_config.stop = stopper  # the old one asks a dead process's checks
             return tuner
         return tune.Tuner(
             trainable,
@@ -223,6 +232,23 @@ class RayTuneBackend:
                 f"{len(results)} of {max_trials} trials"
             )
         return outcome
+
+
+def _stopper(
+    callbacks: SearchCallback, bridge: _Bridge, budgeted: bool, pruning: bool, relay: Any
+) -> Any:
+    """The search's Tune Stopper: the budgets' (the whole search) and the pruner's (one
+    trial), either or both; None under Ray Client, whose Tuner runs on the cluster (plan.py
+    refuses budgets and pruners there)."""
+    if relay is not None:
+        return None
+    stoppers = [_budget_stopper(callbacks)] if budgeted else []
+    stoppers += [_pruning_stopper(bridge)] if pruning else []
+    if len(stoppers) < 2:
+        return stoppers[0] if stoppers else None
+    from ray.tune.stopper import CombinedStopper
+
+    return CombinedStopper(*stoppers)
 
 
 def _load_best(

@@ -6,16 +6,20 @@ Ray Client (where the Tuner runs on the cluster) ``_Relay`` carries the events b
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from hpsearch.backends.ray_tune.stall import StallWatch
 from hpsearch.backends.trial import error_line, objective_of
 from hpsearch.space import Space
-from hpsearch.trials import FAILED, FINISHED, NAN_ERROR, SearchCallback, TrialResult
+from hpsearch.trials import FAILED, FINISHED, NAN_ERROR, PRUNED, SearchCallback, TrialResult
 
 #: The engine's name in every record (RayTuneBackend.name).
 NAME = "ray"
+#: Bridges by key, for the pruning stopper: Tune keeps its stopper with the Tuner's state,
+#: which must not hold the callbacks (as algorithms._STOP_CHECKS).
+_BRIDGES: dict[str, _Bridge] = {}
 
 
 def _ray_trial_index(ray_id: str) -> str | None:
@@ -44,6 +48,8 @@ class _Bridge:
         self.results: dict[str, TrialResult] = {}
         self.ids: dict[str, str] = {}
         self.configs: dict[str, dict[str, Any]] = {}
+        self.pruned: set[str] = set()  # hpsearch ids the pruner stopped
+        self._taken: dict[str, dict[str, Any]] = {}  # the result verdict() handled, by trial
 
     def tid(self, ray_id: str, index: int | None = None) -> str:
         """Ray's ids become 0000, 0001, ...: the counter in ``ab12c_00007`` (random and the
@@ -72,8 +78,8 @@ class _Bridge:
         return tid
 
     def result(self, ray_id: str, config: dict[str, Any], result: dict[str, Any]) -> None:
-        if "epoch" not in result:
-            return
+        if "epoch" not in result or self._taken.get(ray_id) is result:
+            return  # not an epoch, or one verdict() reported already
         tid = self._begin(ray_id, config)
         if tid is None:
             return
@@ -86,6 +92,22 @@ class _Bridge:
             self.history[tid].setdefault(k, []).append(v)
         self.last[tid] = result
         self.events.on_epoch_end(tid, int(result["epoch"]), logs)
+
+    def verdict(self, ray_id: str, result: dict[str, Any]) -> bool:
+        """Whether the pruner stops the trial after this result (the pruning stopper asks).
+
+        Tune asks its stopper before it hands the result to callbacks, so the epoch is
+        reported to the callbacks here, first, and the callback later skips the same result
+        (the same dict): the pruner judges the epoch that just ended, not the one before."""
+        config = self.configs.get(ray_id)
+        if config is None or "epoch" not in result:
+            return False
+        self.result(ray_id, config, result)
+        self._taken[ray_id] = result
+        tid = self.tid(ray_id)
+        if tid in self.history and self.events.prune(tid):
+            self.pruned.add(tid)
+        return tid in self.pruned
 
     def params(self, config: dict[str, Any]) -> dict[str, Any]:
         """A trial's params as recorded: fixed ones too, unused per-layer widths not."""
@@ -115,9 +137,10 @@ class _Bridge:
             objective = cv_mean[-1]
         last = self.last.get(tid, {})
         search = self.space.search
+        self._taken.pop(ray_id, None)
         result = TrialResult(
             trial_id=tid,
-            status=FINISHED if error is None else FAILED,
+            status=FAILED if error is not None else PRUNED if tid in self.pruned else FINISHED,
             params=self.params(config),
             objective=objective if error is None else None,
             epochs=len(history.get(self.metric, [])),
@@ -133,6 +156,32 @@ class _Bridge:
         )
         self.results[tid] = result
         self.events.on_trial_end(result)
+
+
+def _pruning_stopper(bridge: _Bridge) -> Any:
+    """A Tune Stopper whose per-trial call is the pruner's verdict (search.pruner): the trial
+    stops after the epoch it just reported, TERMINATED for Tune, PRUNED for hpsearch.
+
+    A stopper, not a scheduler: Tune asks it first for every result, whatever scheduler
+    the strategy runs (bohb's), and it needs no say in pausing or promoting trials."""
+    from ray.tune.stopper import Stopper
+
+    key = f"{os.getpid()}-{id(bridge)}"
+    _BRIDGES[key] = bridge
+
+    class PruningStopper(Stopper):  # type: ignore[misc]
+        def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+            bridge = _BRIDGES.get(key)
+            return bool(bridge and bridge.verdict(trial_id, result))
+
+        def stop_all(self) -> bool:
+            return False
+
+    return PruningStopper()
+
+
+def _forget_bridge(bridge: _Bridge) -> None:
+    _BRIDGES.pop(f"{os.getpid()}-{id(bridge)}", None)
 
 
 class _Relay:

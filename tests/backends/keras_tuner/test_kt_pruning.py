@@ -4,37 +4,15 @@ and what a resumed search keeps. One small search on digits serves every test he
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from hpsearch.api import SearchSummary, make_report, prepare, run_search
+from hpsearch.api import SearchSummary, load_trials, make_report
 from hpsearch.space import parse_space
 from hpsearch.trials import FINISHED, PRUNED
-from tests.spaces import tiny_space_text
+from tests.pruned import PRUNED_SPACE, child_run, pruned_search
 
 pytestmark = pytest.mark.slow
-
-#: A learning rate of 1e-5 barely moves a digits MLP in 3 epochs; 1e-2 reaches ~0.96. With
-#: seed 1 random search samples 1e-2, 1e-5, 1e-2, 1e-5, 1e-2: the slow two are pruned after
-#: epoch 2 (warm-up 1, one other trial at the epoch is enough).
-PRUNED_SPACE = tiny_space_text(
-    name="prune-kt",
-    hyperparameters={
-        "n_neurons": {"int": [16, 64]},
-        "learning_rate": {"choice": [1e-5, 1e-2]},
-        "batch_size": 64,
-    },
-    training={"epochs": 3, "patience": 0},
-    search={"max_trials": 5, "seed": 1, "pruner": {"warmup_epochs": 1, "min_trials": 1}},
-)
-
-
-def pruned_search(tmp: Path, backend: str, **options: Any) -> SearchSummary:
-    space = prepare(parse_space(PRUNED_SPACE, source=tmp / "space.yaml"), backend=backend)
-    return run_search(
-        space, tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}", output=tmp / "out", options=options
-    )
 
 
 @pytest.fixture(scope="module")
@@ -57,16 +35,11 @@ def test_slow_trials_are_pruned_after_the_warm_up_and_never_best(searched: Searc
 def test_a_pruned_trial_is_a_killed_child_run_tagged_pruned(searched: SearchSummary) -> None:
     from mlflow.tracking import MlflowClient
 
-    from hpsearch.api import load_trials
-
-    client = MlflowClient(tracking_uri=searched.tracking_uri)
-    exp = client.get_experiment_by_name(searched.experiment)
-    runs = client.search_runs([exp.experiment_id], "tags.`hpsearch.trial_id` = '0001'")
-    assert len(runs) == 1
-    run = runs[0]
+    run = child_run(searched, "0001")
     assert run.info.status == "KILLED"
     assert run.data.tags["hpsearch.status"] == PRUNED
     assert run.data.metrics["epochs"] == 2
+    client = MlflowClient(tracking_uri=searched.tracking_uri)
     history = client.get_metric_history(run.info.run_id, "val_accuracy")
     assert sorted(m.step for m in history) == [1, 2]
     back = load_trials(searched.experiment, tracking_uri=searched.tracking_uri)
