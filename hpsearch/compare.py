@@ -3,6 +3,10 @@
 The epoch budget is the fair unit (Hyperband spends epochs, not trials); a wall-clock
 budget is the alternative. Every search goes into one experiment, tagged with one
 comparison id, and the report at the end says who won at the budget and by how much.
+
+By default every comparison also runs the i-epoch baseline (Egele et al., 2023: train each
+sampled configuration briefly, continue the best) on Keras Tuner, even when the backends
+compared are others: it shows what the trivial multi-fidelity method gets at the budget.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from hpsearch.space import Space, SpaceError, run_command
 from hpsearch.trials import SearchCallback
 
 COMPARISON_TAG = "hpsearch.comparison"
+#: The (strategy, backend) every comparison adds unless told not to (``--no-baseline``).
+BASELINE = ("i-epoch", "keras-tuner")
 
 
 @dataclass
@@ -52,13 +58,15 @@ class Comparison:
 
 
 def plan(
-    strategies: Sequence[str], backends: Sequence[str]
+    strategies: Sequence[str], backends: Sequence[str], *, baseline: bool = False
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """The (strategy, backend) pairs to run, and the pairs skipped with the reason.
 
     One-engine strategies (asha and tpe on Ray, i-epoch on Keras Tuner) are skipped on the
     other engine rather than refused, so ``--strategies random,asha --backends
-    keras-tuner,ray`` does what it says."""
+    keras-tuner,ray`` does what it says. With ``baseline`` the BASELINE pair runs too,
+    once (listing i-epoch as well runs it once), after the Keras Tuner searches, on Keras
+    Tuner even when ``backends`` leaves it out."""
     for name in strategies:
         if name not in STRATEGIES:
             raise SpaceError(
@@ -71,16 +79,30 @@ def plan(
                 f"unknown backend '{name}' (choose from {', '.join(BACKENDS)})",
                 field="--backends",
             )
+    own = [s for s in strategies if not (baseline and s == BASELINE[0])]
     pairs, skipped = [], []
     for backend in dict.fromkeys(backends):
-        for strategy in dict.fromkeys(strategies):
+        for strategy in dict.fromkeys(own):
             if not runs_on(strategy, backend):
                 skipped.append(f"{strategy} on {backend} ({only_on_phrase(strategy)})")
             else:
                 pairs.append((strategy, backend))
-    if not pairs:
+    if not pairs and len(own) == len(strategies):  # the baseline alone compares nothing
         raise SpaceError("no strategy can run on the backends given", field="--strategies")
+    if baseline:
+        kt = [n + 1 for n, (_, b) in enumerate(pairs) if b == BASELINE[1]]
+        pairs.insert(kt[-1] if kt else len(pairs), BASELINE)
     return pairs, skipped
+
+
+def baseline_problem(space: Space) -> str | None:
+    """Why ``space`` cannot run the i-epoch baseline (a cross-validated objective, or too
+    few epochs to continue anything), or None."""
+    try:
+        space.with_overrides(strategy=BASELINE[0], backend=BASELINE[1])
+    except SpaceError as exc:
+        return exc.problem
+    return None
 
 
 def compare(
@@ -99,23 +121,37 @@ def compare(
     ray_options: dict[str, Any] | None = None,
     on_start: Any = None,
     verbose: bool = False,
+    baseline: bool = False,
 ) -> Comparison:
     """Run every (strategy, backend) pair one after another at the same budget and seed,
-    then write the comparison report. A search that fails is noted and the rest go on."""
+    then write the comparison report. A search that fails is noted and the rest go on.
+    ``baseline`` adds the i-epoch baseline (see plan), unless the space cannot run it
+    (then it is skipped with the reason)."""
     if budget_epochs is None and budget_seconds is None:
         raise SpaceError("give --budget-epochs or --budget-time", field="--budget-epochs")
-    pairs, skipped = plan(strategies, backends)
+    base = space.with_overrides(seed=seed)
+    problem = baseline_problem(base) if baseline else None
+    pairs, skipped = plan(strategies, backends, baseline=baseline and problem is None)
+    if problem:
+        skipped.append(f"the {BASELINE[0]} baseline ({problem})")
+    budgeted_space(base, budget_epochs=budget_epochs, budget_seconds=budget_seconds)
+    # every search's space before any runs: a pair this space cannot run is refused now
+    spaces = [
+        budgeted_space(
+            base.with_overrides(strategy=strategy, backend=backend),
+            budget_epochs=budget_epochs,
+            budget_seconds=budget_seconds,
+        )
+        for strategy, backend in pairs
+    ]
     for backend in dict.fromkeys(b for _, b in pairs):  # a refusing cluster: before any run
         preflight(backend, _options_for(backend, ray_options or {}))
-    base = space.with_overrides(seed=seed)
-    base = budgeted_space(base, budget_epochs=budget_epochs, budget_seconds=budget_seconds)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     cid = f"cmp-{stamp}-{secrets.token_hex(2)}"
     result = Comparison(cid, experiment or space.name, skipped=skipped)
     held: set[str] = set()
     with ExitStack() as stack:  # one engine session (Ray) for all its searches
-        for strategy, backend in pairs:
-            s = base.with_overrides(strategy=strategy, backend=backend)
+        for (strategy, backend), s in zip(pairs, spaces, strict=True):
             options = _options_for(backend, ray_options or {})
             if backend not in held:
                 held.add(backend)

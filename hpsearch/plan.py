@@ -8,6 +8,7 @@ with nothing heavier than the space schema, before the MLflow parent run exists.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -211,18 +212,36 @@ def budgeted_space(
 
     max_trials becomes the epoch budget (every trial trains at least one epoch), or
     TIME_BUDGET_MAX_TRIALS with only a time budget; ``keep_max_trials`` keeps a cap the
-    user set. Hyperband gets as many iterations as that many trials could need."""
+    user set. Hyperband gets as many iterations as that many trials could need. The i-epoch
+    baseline samples as many configurations as the epoch budget pays for instead."""
     if budget_epochs is None and budget_seconds is None:
         return space
     if budget_epochs is not None and budget_epochs < 1:
         raise SpaceError("must be at least 1", field="--budget-epochs")
     if budget_seconds is not None and budget_seconds <= 0:
         raise SpaceError("must be > 0", field="--budget-time")
+    if space.search.strategy == "i-epoch":
+        return _i_epoch_budgeted(space, budget_epochs, keep_max_trials)
     # every trial trains at least one epoch; past MAX_TRIALS the cap is the trial limit's
     cap = min(budget_epochs, MAX_TRIALS) if budget_epochs is not None else TIME_BUDGET_MAX_TRIALS
     max_trials = space.search.max_trials if keep_max_trials else cap
     hyperband = space.search.hyperband.model_dump() | {"iterations": max(1, max_trials)}
     return space.with_overrides(max_trials=max_trials, hyperband=hyperband)
+
+
+def _i_epoch_budgeted(space: Space, budget_epochs: int | None, keep_max_trials: bool) -> Space:
+    """The i-epoch baseline samples as many configurations as the epoch budget pays for
+    whole: N = floor(B / (i + keep * (E - i))), so that the search spends about B epochs and
+    the budget never ends it in the middle of its first round (the epoch budget still cuts
+    a continued trial that the rounding of k makes run over). A time budget cannot be turned
+    into N: max_trials stays as it is, and the time budget only stops the search early."""
+    if budget_epochs is None:
+        return space
+    i, keep, full = space.search.i_epoch.epochs, space.search.i_epoch.keep, space.full_epochs()
+    sampled = max(1, min(MAX_TRIALS, math.floor(budget_epochs / (i + keep * (full - i)) + 1e-9)))
+    if keep_max_trials:
+        sampled = min(sampled, space.search.max_trials)
+    return space.with_overrides(max_trials=sampled)
 
 
 @dataclass

@@ -400,3 +400,116 @@ def test_a_cluster_that_refuses_this_client_stops_compare_before_any_search(
     assert asked[1][1]["address"] == "head:6379" and "address" not in asked[0][1]
     assert stand.log == []
     assert list(tmp_path.iterdir()) == []
+
+
+# --- the i-epoch baseline --------------------------------------------------------------------
+
+
+def test_the_baseline_runs_once_after_the_keras_tuner_searches() -> None:
+    pairs, skipped = plan(["random", "asha"], ["keras-tuner", "ray"], baseline=True)
+    assert pairs == [
+        ("random", "keras-tuner"),
+        ("i-epoch", "keras-tuner"),
+        ("random", "ray"),
+        ("asha", "ray"),
+    ]
+    assert skipped == ["asha on keras-tuner (a Ray-only strategy)"]
+    # listed as well: still once, and not "skipped on ray"
+    listed, skipped = plan(["i-epoch", "random"], ["keras-tuner", "ray"], baseline=True)
+    assert listed == pairs[:3] and skipped == []
+    assert plan(["i-epoch"], ["keras-tuner"], baseline=True)[0] == [("i-epoch", "keras-tuner")]
+
+
+def test_the_baseline_runs_on_keras_tuner_when_the_backends_leave_it_out() -> None:
+    pairs, skipped = plan(["tpe", "i-epoch"], ["ray"], baseline=True)
+    assert pairs == [("tpe", "ray"), ("i-epoch", "keras-tuner")] and skipped == []
+    # without the baseline i-epoch is a Keras Tuner-only strategy like any other
+    pairs, skipped = plan(["tpe", "i-epoch"], ["ray"])
+    assert pairs == [("tpe", "ray")]
+    assert skipped == ["i-epoch on ray (a Keras Tuner-only strategy)"]
+
+
+def test_the_baseline_alone_is_no_comparison() -> None:
+    with pytest.raises(SpaceError, match="no strategy can run on the backends given"):
+        plan(["asha"], ["keras-tuner"], baseline=True)
+
+
+def test_compare_runs_the_baseline_with_as_many_configurations_as_the_budget_pays_for(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """B = 12 epochs, E = 4, i = 1, keep = 0.2: N = floor(12 / 1.6) = 7 configurations."""
+    stand = _Stand()
+    _install(monkeypatch, stand)
+    result = compare(
+        _space(),
+        strategies=["random"],
+        backends=["ray"],
+        budget_epochs=12,
+        report_dir=tmp_path,
+        baseline=True,
+    )
+    assert [(s.search.strategy, s.search.backend) for s, _ in stand.runs] == [
+        ("random", "ray"),
+        ("i-epoch", "keras-tuner"),
+    ]
+    (random_space, _), (iepoch, kw) = stand.runs
+    assert random_space.search.max_trials == 12
+    assert iepoch.search.max_trials == 7 and iepoch.hyperband_cap()[0] == 7 + 2
+    assert kw["budget_epochs"] == 12 and kw["options"] == {}
+    assert kw["command"].startswith("hpsearch run spaces/cmp.yaml --strategy i-epoch ")
+    assert result.skipped == []
+
+
+def test_a_space_that_cannot_run_the_baseline_skips_it_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    stand = _Stand()
+    _install(monkeypatch, stand)
+    text = tiny_space_text(CMP, training={"epochs": 4, "cv": 3})
+    result = compare(
+        _space(text),
+        strategies=["random"],
+        backends=["keras-tuner"],
+        budget_epochs=6,
+        report_dir=tmp_path,
+        baseline=True,
+    )
+    assert [s.search.strategy for s, _ in stand.runs] == ["random"]
+    assert len(result.skipped) == 1
+    assert result.skipped[0].startswith("the i-epoch baseline (i-epoch stops and resumes trials")
+
+
+class _CliStand(_Stand):
+    def make_report(self, **kw: Any) -> Any:
+        from types import SimpleNamespace
+
+        super().make_report(**kw)
+        return SimpleNamespace(verdict=["(verdict)"], html=Path("report.html"))
+
+
+@pytest.mark.parametrize(
+    ("flags", "runs"),
+    [
+        ([], [("random", "ray"), ("tpe", "ray"), ("i-epoch", "keras-tuner")]),
+        (["--no-baseline"], [("random", "ray"), ("tpe", "ray")]),
+        (["--baseline", "--epochs", "1"], [("random", "ray"), ("tpe", "ray")]),
+    ],
+)
+def test_hpsearch_compare_adds_the_baseline_unless_told_not_to(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, flags: list[str], runs: list[Any]
+) -> None:
+    """By default; not with --no-baseline; and not when the epochs leave the baseline
+    nothing to continue (said on stderr as skipped)."""
+    from tests.in_process import hpsearch
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    stand = _CliStand()
+    _install(monkeypatch, stand)
+    (tmp_path / "cmp.yaml").write_text(SPACE)
+    done = hpsearch("compare", "cmp.yaml", "--strategies", "random,tpe", "--backends", "ray",
+                    "--budget-epochs", "8", *flags, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [entry[1:] for entry in stand.log if entry[0] == "run"] == runs
+    assert f"{len(runs)} searches" in done.stdout
+    skipped = "skipped: the i-epoch baseline (i_epoch.epochs (1) must be below the full epochs (1)"
+    assert (skipped in done.stderr) == ("1" in flags)

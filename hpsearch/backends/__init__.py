@@ -66,7 +66,7 @@ ENGINES: dict[str, Engine] = {
     "ray": Engine(
         name="ray",
         package="hpsearch.backends.ray_tune",
-        strategies=STRATEGIES,
+        strategies=tuple(s for s in STRATEGIES if s != "i-epoch"),  # a Keras Tuner oracle
         options={
             "address": "--address",
             "max_concurrent": "--max-concurrent",

@@ -133,6 +133,12 @@ def print_validate(path: Path, s: Space, summary: Any) -> None:
     full = s.hyperband_schedule()
     if full is not None:
         budget = f"{min(full, search.max_trials)} trials (schedule {full}, max_trials caps it)"
+    if search.strategy == "i-epoch":
+        sampled, kept = s.i_epoch_rounds()
+        budget = (
+            f"{sampled + kept} trials ({sampled} at {search.i_epoch.epochs} epochs, then the "
+            f"best {kept} continued to {s.full_epochs()})"
+        )
     if search.strategy == "grid":
         sides = " x ".join(str(p.count()) for p in s.searched().values())
         budget = f"{size:,} trials (the whole grid: {sides})"

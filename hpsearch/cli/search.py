@@ -326,7 +326,10 @@ def compare(
     space: SpaceArg,
     strategies: Annotated[
         str,
-        typer.Option(help="Comma-separated strategies to compare."),
+        typer.Option(
+            help="Comma-separated strategies to compare (the i-epoch baseline joins them: "
+            "see --no-baseline)."
+        ),
     ] = "random,hyperband,bayesian",
     backends: Annotated[
         str, typer.Option(help="Comma-separated engines to compare.")
@@ -374,6 +377,17 @@ def compare(
         int | None,
         typer.Option("--max-concurrent", help="Ray: most trials at once.", show_default=False),
     ] = None,
+    baseline: Annotated[
+        bool,
+        typer.Option(
+            "--baseline/--no-baseline",
+            help="Add the i-epoch baseline: N sampled configurations train "
+            "search.i_epoch.epochs (1) each, the best keep fraction (20%) continues to the "
+            "full epochs E; --budget-epochs B pays for N = B / (i + keep * (E - i)). It runs "
+            "on keras-tuner even when --backends leaves keras-tuner out, and once when "
+            "--strategies lists i-epoch too.",
+        ),
+    ] = True,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -384,7 +398,9 @@ def compare(
     s = read_space(space)
     names = [x.strip() for x in strategies.split(",") if x.strip()]
     engines = [x.strip() for x in backends.split(",") if x.strip()]
-    s, pairs = _plan_compare(s, names, engines, budget_epochs, budget_time, epochs, seed)
+    s, pairs = _plan_compare(
+        s, names, engines, budget_epochs, budget_time, epochs, seed, baseline=baseline
+    )
     display = ProgressDisplay(sys.stderr, budget_epochs=budget_epochs)
     try:
         result = run_compare(
@@ -400,6 +416,7 @@ def compare(
             ray_options={"max_concurrent": max_concurrent} if max_concurrent else None,
             on_start=print_compare_start,
             verbose=verbose,
+            baseline=baseline,
         )
     except SpaceError as exc:
         fail(str(exc))
@@ -420,9 +437,11 @@ def _plan_compare(
     budget_time: float | None,
     epochs: int | None,
     seed: int | None,
+    *,
+    baseline: bool = True,
 ) -> tuple[Space, list[Any]]:
     """One budget, and strategies and engines that can run: checked before any search."""
-    from hpsearch.compare import plan
+    from hpsearch.compare import baseline_problem, plan
 
     with failing(usage=(SpaceError,)):
         if budget_epochs is None and budget_time is None:
@@ -431,8 +450,9 @@ def _plan_compare(
             )
         if budget_epochs is not None and budget_time is not None:
             raise SpaceError("give one budget, not both", field="--budget-time")
-        pairs, _ = plan(names, engines)
+        plan(names, engines, baseline=baseline)  # bad names: said before bad epochs
         s = s.with_overrides(epochs=epochs, seed=seed)
+        pairs, _ = plan(names, engines, baseline=baseline and baseline_problem(s) is None)
     return s, pairs
 
 

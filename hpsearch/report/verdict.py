@@ -30,6 +30,9 @@ from hpsearch.space import (
 )
 from hpsearch.trials import FINISHED, PRUNED, SearchRecord
 
+#: The strategy ``compare`` adds to every comparison as its baseline.
+BASELINE = "i-epoch"
+
 
 def verdict(searches: list[SearchRecord]) -> tuple[list[str], list[dict[str, Any]]]:
     """Who won and by how much, and how many epochs each search needed to reach each other
@@ -65,6 +68,7 @@ def verdict(searches: list[SearchRecord]) -> tuple[list[str], list[dict[str, Any
         for s, v in ranked[1:]:
             need = epochs_to_reach(win, v)
             lines.append(f"{win.label} matched {s.label}'s best after {need} epochs.")
+        lines += _against_baseline(ranked)
     for s, _ in scored:
         row: dict[str, Any] = {"search": s.label}
         for t, tv in scored:
@@ -72,6 +76,27 @@ def verdict(searches: list[SearchRecord]) -> tuple[list[str], list[dict[str, Any
             row[f"to reach {t.label}"] = "—" if need is None else need
         matrix.append(row)
     return lines, matrix
+
+
+def _against_baseline(ranked: list[tuple[SearchRecord, float]]) -> list[str]:
+    """One line on the i-epoch baseline (train every configuration briefly, continue the
+    best), if it ran: which searches beat it. A strategy that does not is not paying for
+    itself."""
+    base = next(((s, v) for s, v in ranked if s.strategy == BASELINE), None)
+    if base is None:
+        return []
+    b, bv = base
+    sign = 1 if b.direction == "max" else -1
+    beat = [s.label for s, v in ranked if s is not b and sign * (v - bv) > 0]
+    if not beat:
+        return [
+            f"Baseline {b.label} ({bv:.4f}): no other search beat it; training every "
+            "configuration briefly and continuing the best was as good as any strategy here."
+        ]
+    return [
+        f"Baseline {b.label} ({bv:.4f}): beaten by {len(beat)} of {len(ranked) - 1} "
+        f"({', '.join(beat)})."
+    ]
 
 
 def next_steps(searches: list[SearchRecord], ranks: dict[str, float]) -> list[str]:

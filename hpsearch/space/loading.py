@@ -275,6 +275,9 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
     problem = space.cv_problem()
     if problem:
         raise fail(("training", "cv"), problem)
+    problem = space.i_epoch_problem()
+    if problem:
+        raise fail(("search", "i_epoch", "epochs"), problem)
     problem = space.model_problem()
     if problem:
         where = "n_neurons" if "n_neurons" in spec.hyperparameters else "n_hidden"

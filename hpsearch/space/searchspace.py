@@ -264,6 +264,8 @@ class Space:
         """The trials Keras Tuner's Hyperband will run (max_trials may cut its bracket
         schedule), and a warning when it does: said before the search, as it changes it."""
         search = self.search
+        if search.strategy == "i-epoch":  # max_trials sampled, then the best k continued
+            return sum(self.i_epoch_rounds()), None
         full = self.hyperband_schedule() if engine(search.backend).hyperband_schedule else None
         if full is None or full <= search.max_trials:
             return search.max_trials if full is None else full, None
@@ -271,6 +273,27 @@ class Space:
             f"hyperband: max_trials={search.max_trials} cuts the bracket schedule of {full} "
             "trials; raise --max-trials to run it whole"
         )
+
+    def full_epochs(self) -> int:
+        """The epochs a trial that runs to the end trains: Hyperband's (and the i-epoch
+        baseline's) max_epochs, else training.epochs."""
+        return self.search.hyperband.max_epochs or self.training.epochs
+
+    def i_epoch_rounds(self) -> tuple[int, int]:
+        """The i-epoch baseline's two rounds: max_trials configurations trained
+        i_epoch.epochs each, then the best ceil(keep * max_trials) continued."""
+        sampled = self.search.max_trials
+        return sampled, i_epoch_kept(sampled, self.search.i_epoch.keep)
+
+    def i_epoch_problem(self) -> str | None:
+        """Why the i-epoch baseline cannot run with these epochs, or None."""
+        i, full = self.search.i_epoch.epochs, self.full_epochs()
+        if self.search.strategy == "i-epoch" and i >= full:
+            return (
+                f"i_epoch.epochs ({i}) must be below the full epochs ({full}): the best "
+                "configurations would have nothing left to train"
+            )
+        return None
 
     def with_overrides(self, *, epochs: int | None = None, **search: Any) -> Space:
         """A copy with search settings replaced: CLI flags win over the file. ``epochs``
@@ -298,6 +321,9 @@ class Space:
         problem = new.cv_problem()
         if problem:
             raise SpaceError(problem, field="--strategy")
+        problem = new.i_epoch_problem()
+        if problem:
+            raise SpaceError(problem, field="--epochs" if epochs is not None else "--strategy")
         return new
 
 
@@ -351,6 +377,12 @@ def run_command(
     if budget_seconds is not None:
         parts.append(f"--budget-time {q(budget_seconds)}")
     return " ".join(parts)
+
+
+def i_epoch_kept(sampled: int, keep: float) -> int:
+    """How many of ``sampled`` configurations the i-epoch baseline continues: ceil(keep *
+    sampled), at least one (a hair under, so that 0.1 * 30 is 3, not 4)."""
+    return max(1, math.ceil(keep * sampled - 1e-9))
 
 
 def hyperband_brackets(max_epochs: int, factor: int, min_epochs: int = 1) -> int:

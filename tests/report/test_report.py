@@ -139,6 +139,24 @@ def test_a_tie_goes_to_the_search_that_reached_the_value_first() -> None:
     assert "tied with" in lines[0] and "(1 epochs against 6)" in lines[0]
 
 
+def test_verdict_names_the_i_epoch_baseline_and_who_beat_it() -> None:
+    base = record([{"objective": 0.90, "epochs": 1}], strategy="i-epoch", run_id="i" * 12)
+    better = record([{"objective": 0.95}], strategy="bohb", run_id="b" * 12)
+    worse = record([{"objective": 0.85}], strategy="random", run_id="r" * 12)
+    lines, _ = verdict([worse, base, better])
+    assert lines[-1] == f"Baseline {base.label} (0.9000): beaten by 1 of 2 ({better.label})."
+    lines, _ = verdict([worse, base])
+    assert lines[0].startswith(f"Winner: {base.label}")
+    assert lines[-1] == (
+        f"Baseline {base.label} (0.9000): no other search beat it; training every "
+        "configuration briefly and continuing the best was as good as any strategy here."
+    )
+    assert not any("Baseline" in line for line in verdict([worse, better])[0])
+    low = record([{"objective": 0.4}], strategy="tpe", run_id="t" * 12, direction="min")
+    high = record([{"objective": 0.5}], strategy="i-epoch", run_id="i" * 12, direction="min")
+    assert verdict([low, high])[0][-1].endswith(f"beaten by 1 of 1 ({low.label}).")
+
+
 def test_importance_needs_enough_finished_trials() -> None:
     ranks, note = importance([record([{"objective": 0.5}, {"objective": 0.6}])])
     assert ranks == {} and "at least 4 finished trials (have 2)" in note

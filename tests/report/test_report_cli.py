@@ -295,7 +295,8 @@ def test_compare_spends_one_epoch_budget_per_search_on_both_engines(
 ) -> None:
     """Each search trains the budget and no more (Keras Tuner runs one trial at a time;
     Ray's two concurrent trials may each add the epoch they were in), all are tagged as one
-    comparison, the report names a winner, and the Ray searches share one Ray."""
+    comparison, the report names a winner, and the Ray searches share one Ray. The i-epoch
+    baseline joins them: 4 configurations at 1 epoch, the best continued to 2, 5 epochs."""
     from contextlib import contextmanager
 
     from mlflow.tracking import MlflowClient
@@ -324,7 +325,8 @@ def test_compare_spends_one_epoch_budget_per_search_on_both_engines(
               "--json", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout)
-    assert len(out["searches"]) == 4 and out["verdict"][0].startswith("Winner: ")
+    assert len(out["searches"]) == 5 and out["verdict"][0].startswith("Winner: ")
+    assert sum(line.startswith("Baseline i-epoch/keras-tuner") for line in out["verdict"]) == 1
     assert held == [{"verbose": False, "max_concurrent": 2}]  # once, for both Ray searches
     assert Path(out["report"]).exists()
     client = MlflowClient(tracking_uri=uri)
@@ -332,7 +334,8 @@ def test_compare_spends_one_epoch_budget_per_search_on_both_engines(
     parents = client.search_runs(
         [exp.experiment_id], f"tags.`hpsearch.comparison` = '{out['comparison']}'"
     )
-    assert len(parents) == 4
+    assert len(parents) == 5
+    assert sorted(p.data.params["strategy"] for p in parents).count("i-epoch") == 1
     csv = pd.read_csv(tmp_path / "cmp" / "trials.csv", dtype={"trial_id": str})
     for parent in parents:
         spent = int(csv[csv["search_run_id"] == parent.info.run_id]["epochs"].sum())

@@ -251,6 +251,17 @@ def build_tuner(
             "hyperband_iterations": search.hyperband.iterations,
             "min_epochs": search.hyperband.min_epochs or 1,
         } | ({"model_space": space} if bohb else {})
+    elif search.strategy == "i-epoch":
+        from hpsearch.backends.keras_tuner.iepoch import iepoch_tuner_class
+
+        base = iepoch_tuner_class(kt)
+        sampled, kept = space.i_epoch_rounds()
+        extra = {
+            "sampled": sampled,
+            "kept": kept,
+            "first_epochs": search.i_epoch.epochs,
+            "full_epochs": space.full_epochs(),
+        }
     else:  # pragma: no cover - space.py validates strategies
         raise ValueError(f"keras-tuner has no strategy {search.strategy!r}")
 
