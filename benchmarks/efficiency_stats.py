@@ -46,6 +46,16 @@ def spread(values: Sequence[float]) -> Spread | None:
     return Spread(statistics.median(xs), q1, q3, len(xs))
 
 
+def truncate(trials: pd.DataFrame, epochs: int) -> pd.DataFrame:
+    """The trials a search had ended within its first ``epochs`` epochs (in the order they
+    ended): a larger budget's run read at a smaller budget. A trial still training at that
+    point is left out, which can only make the smaller budget look worse."""
+    ordered = trials.assign(_order=trials["ended_s"].fillna(float("inf")))
+    ordered = ordered.sort_values(["_order", "trial_id"], kind="stable")
+    spent = ordered["epochs"].fillna(0).cumsum()
+    return ordered[spent <= epochs].drop(columns="_order")
+
+
 def steps(trials: pd.DataFrame, direction: str) -> list[tuple[int, float]]:
     """(epochs spent, best so far) after each trial that moved the best, in order."""
     p = progress(SimpleNamespace(trials=trials, direction=direction))  # type: ignore[arg-type]

@@ -38,11 +38,13 @@ from typing import Any
 
 import pandas as pd
 from efficiency_stats import (  # this script's folder: run it as a script, as make does
+    best_at,
     curve,
     median_curve,
     rank_agreement,
     spread,
     summarize,
+    truncate,
 )
 
 from hpsearch.tracking import load_searches
@@ -51,6 +53,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TASKS = ROOT / "benchmarks" / "tasks"
 STRATEGIES = "random,hyperband,bayesian,asha,tpe,bohb"
 REFERENCE = "random/keras-tuner"
+#: Strategies whose plan depends on the budget (i-epoch sizes its first round by it): they
+#: run at every budget; the others run at the largest only.
+PLANS_BY_BUDGET = ("i-epoch",)
 TRIAL_COLUMNS = ["trial_id", "status", "epochs", "objective", "ended_s"]
 
 
@@ -73,7 +78,7 @@ def make_data(folder: Path) -> None:
 
 
 def run_unit(
-    task: str, seed: int, budget: int, work: Path, strategies: str = STRATEGIES
+    task: str, seed: int, budget: int, strategies: str, work: Path, no_baseline: bool = False
 ) -> dict[str, Any]:
     """One compare of ``strategies`` on both engines (and compare's i-epoch baseline) at one
     budget, read back into a JSON file of its own (trial tables and objective curves) that
@@ -90,7 +95,7 @@ def run_unit(
            "--strategies", strategies, "--backends", "keras-tuner,ray",
            "--budget-epochs", str(budget), "--seed", str(seed), "--max-concurrent", "2",
            "--tracking-uri", uri, "--experiment", "p3", "--output", str(folder / "out"),
-           "--json"]  # fmt: skip
+           "--json", *(["--no-baseline"] if no_baseline else [])]  # fmt: skip
     began = time.perf_counter()
     ran = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=4 * 3600)
     failed = [ln[len("failed: ") :] for ln in ran.stderr.splitlines() if ln.startswith("failed: ")]
@@ -112,34 +117,54 @@ def run_unit(
     return unit
 
 
-def merged(work: Path, units: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
-    """Every unit file of each (task, seed, budget), its parts' searches together (a label
-    run twice keeps its latest run)."""
-    out = []
-    for task, seed, budget in units:
-        parts = sorted((work / "units").glob(f"{task}-s{seed}-b{budget}*.json"),
-                       key=lambda p: p.stat().st_mtime)  # fmt: skip
-        loaded = [json.loads(p.read_text()) for p in parts]
-        by_label = {s["label"]: s for unit in loaded for s in unit["searches"]}
-        out.append({"task": task, "seed": seed, "budget": budget,
-                    "failed": [f for unit in loaded for f in unit["failed"]],
-                    "searches": list(by_label.values())})  # fmt: skip
+def merged(work: Path, task: str, seed: int) -> dict[int, dict[str, Any]]:
+    """Every unit file of (task, seed), by budget: each budget's searches by label (a label
+    run twice keeps its latest run) and the failures its compares listed."""
+    out: dict[int, dict[str, Any]] = {}
+    parts = sorted(
+        (work / "units").glob(f"{task}-s{seed}-b*.json"), key=lambda p: p.stat().st_mtime
+    )
+    for part in parts:
+        unit = json.loads(part.read_text())
+        slot = out.setdefault(unit["budget"], {"searches": {}, "failed": []})
+        slot["searches"] |= {s["label"]: s for s in unit["searches"]}
+        slot["failed"] += unit["failed"]
     return out
 
 
-def task_facts(units: list[dict[str, Any]]) -> dict[str, Any]:
+def at_budget(units: dict[int, dict[str, Any]], budget: int) -> dict[str, Any]:
+    """(task, seed)'s searches as at ``budget`` epochs: a strategy that plans by its budget
+    (PLANS_BY_BUDGET) ran at each budget; every other one ran once, at the largest, and is
+    read off that run's first ``budget`` epochs (with the seed fixed, a search under a
+    smaller budget trains the same trials in the same order, and stops earlier)."""
+    top = max(units)
+    out = {}
+    for label, s in units[top]["searches"].items():
+        if label.split("/")[0] in PLANS_BY_BUDGET and budget != top:
+            continue
+        trials = pd.DataFrame(s["trials"])
+        out[label] = s | {"table": trials if budget == top else truncate(trials, budget)}
+    for label, s in units.get(budget, {"searches": {}})["searches"].items():
+        if label.split("/")[0] in PLANS_BY_BUDGET:
+            out[label] = s | {"table": pd.DataFrame(s["trials"])}
+    return out
+
+
+Units = dict[int, dict[int, dict[str, Any]]]  # seed -> budget -> searches, failures
+
+
+def task_facts(units: Units) -> dict[str, Any]:
     """Why a task is hard, from its random searches at the largest budget: the spread of
     finished trials' scores, and how well 1 and 3 epochs rank configurations."""
-    top = max(u["budget"] for u in units)
     objectives: list[float] = []
     curves: dict[str, list[tuple[int, float]]] = {}
-    for u in units:
-        for s in u["searches"]:
-            if u["budget"] == top and s["label"].startswith("random/"):
+    for seed, by_budget in units.items():
+        for label, s in by_budget[max(by_budget)]["searches"].items():
+            if label.startswith("random/"):
                 t = pd.DataFrame(s["trials"])
                 objectives += t.loc[t["status"] == "FINISHED", "objective"].dropna().tolist()
                 for tid, points in s["curves"].items():
-                    curves[f"{u['seed']}-{s['label']}-{tid}"] = [tuple(p) for p in points]
+                    curves[f"{seed}-{label}-{tid}"] = [tuple(p) for p in points]
     sp = spread(objectives)
     quantiles = pd.Series(objectives).quantile([0.1, 0.9]).round(4).tolist() if objectives else []
     return {
@@ -151,53 +176,70 @@ def task_facts(units: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def analyse(task: str, units: list[dict[str, Any]]) -> dict[str, Any]:
+def analyse(units: Units, budgets: list[int]) -> dict[str, Any]:
     """The task's tables: per budget, the summary rows (see efficiency_stats.summarize)."""
     out: dict[str, Any] = {"facts": task_facts(units), "budgets": {}}
-    for budget in sorted({u["budget"] for u in units}):
+    for budget in budgets:
         runs: dict[str, list[tuple[pd.DataFrame, str]]] = {}
-        for u in units:
-            if u["budget"] == budget:
-                for s in u["searches"]:
-                    runs.setdefault(s["label"], []).append(
-                        (pd.DataFrame(s["trials"]), s["direction"])
-                    )
+        for by_budget in units.values():
+            for label, s in sorted(at_budget(by_budget, budget).items()):
+                runs.setdefault(label, []).append((s["table"], s["direction"]))
         rows, target = summarize(runs, REFERENCE, budget)
         out["budgets"][budget] = {"target": target, "rows": rows}
     return out
 
 
-def plot(task: str, units: list[dict[str, Any]], folder: Path) -> Path:
+def truncation_check(units: Units) -> list[str]:
+    """Where a smaller budget also ran for real (a study run in parts), whether reading the
+    largest budget's run gives the same best: the premise of at_budget, checked."""
+    notes = []
+    for seed, by_budget in units.items():
+        top = max(by_budget)
+        for budget, slot in by_budget.items():
+            for label, s in slot["searches"].items():
+                if budget == top or label.split("/")[0] in PLANS_BY_BUDGET:
+                    continue
+                big = by_budget[top]["searches"].get(label)
+                if big is None:
+                    continue
+                real = best_at(pd.DataFrame(s["trials"]), s["direction"], budget + 2)
+                read = best_at(
+                    truncate(pd.DataFrame(big["trials"]), budget), s["direction"], budget
+                )
+                notes.append(f"s{seed} {label} at {budget}: ran {real}, read {read}")
+    return notes
+
+
+def plot(task: str, units: Units, folder: Path) -> Path:
     """Median best-so-far against epochs at the largest budget, one line per strategy."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    top = max(u["budget"] for u in units)
+    top = max(b for by_budget in units.values() for b in by_budget)
     grid = list(range(1, top + 1))
     by_label: dict[str, list[list[float | None]]] = {}
     direction = "max"
-    for u in units:
-        if u["budget"] == top:
-            for s in u["searches"]:
-                direction = s["direction"]
-                by_label.setdefault(s["label"], []).append(
-                    curve(pd.DataFrame(s["trials"]), s["direction"], grid)
-                )
+    for by_budget in units.values():
+        for label, s in at_budget(by_budget, top).items():
+            direction = s["direction"]
+            by_label.setdefault(label, []).append(curve(s["table"], direction, grid))
     fig, ax = plt.subplots(figsize=(8, 4.8), dpi=110)
+    names = STRATEGIES.split(",") + list(PLANS_BY_BUDGET)
+    colours = dict(zip(names, plt.get_cmap("tab10").colors[: len(names)], strict=True))
     for label in sorted(by_label):
         ys = median_curve(by_label[label])
-        style = "-" if label.endswith("keras-tuner") else "--"
-        width = 2.4 if label.startswith(("random/", "i-epoch/")) else 1.4
-        ax.plot(grid, [float("nan") if y is None else y for y in ys], style, lw=width,
+        strategy, engine = label.split("/")
+        ax.plot(grid, [float("nan") if y is None else y for y in ys],
+                "-" if engine == "keras-tuner" else "--", color=colours.get(strategy),
+                lw=2.6 if strategy in ("random", *PLANS_BY_BUDGET) else 1.5,
                 label=label, drawstyle="steps-post")  # fmt: skip
-    seeds = len({u["seed"] for u in units})
     ax.set(xlabel="epochs trained (all trials)",
            ylabel=f"median best so far ({'higher' if direction == 'max' else 'lower'} is better)",
-           title=f"P3 {task}: median of {seeds} seeds, budget {top} epochs")  # fmt: skip
+           title=f"P3 {task}: median of {len(units)} seeds, budget {top} epochs")  # fmt: skip
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, ncol=2, title="solid: Keras Tuner, dashed: Ray", title_fontsize=7)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"p3-{task}.png"
     fig.tight_layout()
@@ -252,6 +294,8 @@ def main() -> None:
     parser.add_argument("--budget", type=int, nargs="+", default=[27, 81])
     parser.add_argument("--jobs", type=int, default=2, help="units run side by side")
     parser.add_argument("--strategies", default=STRATEGIES, help="run only these (in parts)")
+    parser.add_argument("--no-baseline", action="store_true", help="compare without i-epoch")
+    parser.add_argument("--no-run", action="store_true", help="only read the units in --work")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "results" / "p3")
     parser.add_argument("--plots", type=Path, default=None, help="folder for one PNG per task")
     args = parser.parse_args()
@@ -260,22 +304,30 @@ def main() -> None:
         shutil.copy(TASKS / f"{task}.yaml", args.work / f"{task}.yaml")
     make_data(args.work)
     began = time.perf_counter()
-    units = [(t, s, b) for t in args.tasks for s in args.seeds for b in args.budget]
+    top = max(args.budget)
+    units = [(t, s, top, args.strategies) for t in args.tasks for s in args.seeds]
+    units += [(t, s, b, ",".join(PLANS_BY_BUDGET)) for t in args.tasks for s in args.seeds
+              for b in args.budget if b != top and not args.no_baseline]  # fmt: skip
     with ThreadPoolExecutor(args.jobs) as pool:
-        list(pool.map(lambda u: run_unit(*u, args.work, args.strategies), units))
-    done = merged(args.work, units)
+        if not args.no_run:
+            list(pool.map(lambda u: run_unit(*u, args.work, args.no_baseline), units))
     results: dict[str, Any] = {}
+    failed: list[str] = []
     for task in args.tasks:
-        mine = [u for u in done if u["task"] == task]
-        results[task] = analyse(task, mine)
+        mine = {seed: merged(args.work, task, seed) for seed in args.seeds}
+        results[task] = analyse(mine, sorted(args.budget))
         results[task]["direction"] = next(
-            (s["direction"] for u in mine for s in u["searches"]), "max"
-        )
+            s["direction"] for by_b in mine.values() for slot in by_b.values()
+            for s in slot["searches"].values()
+        )  # fmt: skip
         print_task(task, results[task])
+        for note in truncation_check(mine):
+            print(f"  read-off check: {note}")
+        failed += [f"{task} s{seed} b{b}: {f}" for seed, by_b in mine.items()
+                   for b, slot in by_b.items() for f in slot["failed"]]  # fmt: skip
         if args.plots:
             print(f"plot: {plot(task, mine, args.plots)}")
     decision = verdict(results)
-    failed = [f"{u['task']} s{u['seed']} b{u['budget']}: {f}" for u in done for f in u["failed"]]
     for note in failed:
         print(f"failed, left out: {note}")
     print(f"\ngoal met on {decision['met_on']} of {len(results)} tasks "

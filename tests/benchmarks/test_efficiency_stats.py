@@ -17,6 +17,7 @@ from benchmarks.efficiency_stats import (
     reach_median,
     spread,
     summarize,
+    truncate,
 )
 
 
@@ -122,3 +123,12 @@ def test_summarize_reaches_the_reference_median_final_best() -> None:
     assert fast["median_best"].n == 2  # the 100-epoch trial found nothing within 60
     assert fast["reach"] == 10
     assert fast["fraction_of_reference"] == pytest.approx(0.2)
+
+
+def test_truncate_keeps_the_trials_ended_within_the_epochs_in_end_order() -> None:
+    t = table((3, 0.5, "FINISHED"), (9, 0.8, "FINISHED"), (1, None, "FAILED"))
+    t.loc[1, "ended_s"] = 0.5  # the 9-epoch trial ended first
+    assert truncate(t, 9)["trial_id"].tolist() == ["0001"]
+    assert truncate(t, 12)["trial_id"].tolist() == ["0001", "0000"]
+    assert truncate(t, 13)["trial_id"].tolist() == ["0001", "0000", "0002"]
+    assert best_at(truncate(t, 11), "max", 11) == 0.8
