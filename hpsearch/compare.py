@@ -30,6 +30,7 @@ from hpsearch.api import (
 )
 from hpsearch.backends import (
     BACKENDS,
+    PRUNABLE,
     STRATEGIES,
     engine,
     only_on_phrase,
@@ -37,6 +38,7 @@ from hpsearch.backends import (
     runs_on,
     session,
 )
+from hpsearch.plan import pruner_override
 from hpsearch.space import Space, SpaceError, run_command
 from hpsearch.trials import SearchCallback
 
@@ -99,7 +101,7 @@ def baseline_problem(space: Space) -> str | None:
     """Why ``space`` cannot run the i-epoch baseline (a cross-validated objective, or too
     few epochs to continue anything), or None."""
     try:
-        space.with_overrides(strategy=BASELINE[0], backend=BASELINE[1])
+        space.with_overrides(strategy=BASELINE[0], backend=BASELINE[1], pruner="none")
     except SpaceError as exc:
         return exc.problem
     return None
@@ -122,6 +124,7 @@ def compare(
     on_start: Any = None,
     verbose: bool = False,
     baseline: bool = False,
+    pruner: str | None = None,
 ) -> Comparison:
     """Run every (strategy, backend) pair one after another at the same budget and seed,
     then write the comparison report. A search that fails is noted and the rest go on.
@@ -130,6 +133,13 @@ def compare(
     if budget_epochs is None and budget_seconds is None:
         raise SpaceError("give --budget-epochs or --budget-time", field="--budget-epochs")
     base = space.with_overrides(seed=seed)
+    prunes = _pruner_of(base, pruner)  # --pruner over the file's: prunable strategies only
+    if pruner == "median" and not any(s in PRUNABLE for s in strategies):
+        raise SpaceError(
+            f"none of {', '.join(strategies)} can be pruned (a pruner stops trials of "
+            f"{', '.join(PRUNABLE)})",
+            field="--pruner",
+        )
     problem = baseline_problem(base) if baseline else None
     pairs, skipped = plan(strategies, backends, baseline=baseline and problem is None)
     if problem:
@@ -138,7 +148,11 @@ def compare(
     # every search's space before any runs: a pair this space cannot run is refused now
     spaces = [
         budgeted_space(
-            base.with_overrides(strategy=strategy, backend=backend),
+            base.with_overrides(
+                strategy=strategy,
+                backend=backend,
+                pruner=prunes if strategy in PRUNABLE else "none",
+            ),
             budget_epochs=budget_epochs,
             budget_seconds=budget_seconds,
         )
@@ -170,7 +184,9 @@ def compare(
                     budget_epochs=budget_epochs,
                     budget_seconds=budget_seconds,
                     tags={COMPARISON_TAG: cid},
-                    command=_command(s, budget_epochs, budget_seconds, result.experiment),
+                    command=_command(
+                        s, budget_epochs, budget_seconds, result.experiment, prunes is not None
+                    ),
                 )
             except SearchFailed as exc:
                 result.failed.append(f"{strategy} on {backend}: {exc}")
@@ -204,10 +220,25 @@ def _hold(stack: ExitStack, backend: str, options: dict[str, Any], verbose: bool
         stack.enter_context(session(backend, verbose=verbose, **options))
 
 
+def _pruner_of(space: Space, flag: str | None) -> Any:
+    """The pruner a comparison's prunable searches run with, as ``with_overrides`` takes it:
+    ``--pruner`` (median keeps the file's settings), else the file's own; None for none."""
+    if flag is not None and flag not in ("median", "none"):
+        raise SpaceError(f"unknown pruner '{flag}'; choose from median, none", field="--pruner")
+    if flag is not None:
+        return pruner_override(space, flag)
+    return space.search.pruner.model_dump() if space.search.pruner else None
+
+
 def _command(
-    space: Space, budget_epochs: int | None, budget_seconds: float | None, experiment: str
+    space: Space,
+    budget_epochs: int | None,
+    budget_seconds: float | None,
+    experiment: str,
+    pruner: bool = False,
 ) -> str:
-    """The ``hpsearch run`` that repeats one search of the comparison on its own."""
+    """The ``hpsearch run`` that repeats one search of the comparison on its own; with
+    ``pruner`` (the comparison had one), it says ``--pruner`` median or none."""
     s = space.search
     return run_command(
         space.source or "SPACE.yaml",
@@ -219,4 +250,5 @@ def _command(
         max_epochs=s.hyperband.max_epochs,
         budget_epochs=budget_epochs,
         budget_seconds=None if budget_seconds is None else f"{budget_seconds:g}",
+        pruner=("median" if s.pruner else "none") if pruner else None,
     )

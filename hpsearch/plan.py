@@ -102,11 +102,19 @@ def prepare(
     max_trials: int | None = None,
     epochs: int | None = None,
     seed: int | None = None,
+    pruner: str | None = None,
 ) -> Space:
-    """Load a space (if given a path) and apply overrides; raises SpaceError on bad input."""
+    """Load a space (if given a path) and apply overrides; raises SpaceError on bad input.
+    ``pruner`` is ``--pruner``: median (the file's pruner settings, if it has a pruner) or
+    none."""
     space = space_or_path if isinstance(space_or_path, Space) else load_space(space_or_path)
     space = space.with_overrides(
-        strategy=strategy, backend=backend, max_trials=max_trials, seed=seed, epochs=epochs
+        strategy=strategy,
+        backend=backend,
+        max_trials=max_trials,
+        seed=seed,
+        epochs=epochs,
+        pruner=pruner_override(space, pruner),
     )
     if space.search.strategy == "grid":  # a grid runs every configuration, once
         space = space.with_overrides(max_trials=space.size())
@@ -124,6 +132,7 @@ def plan_search(
     budget_epochs: int | None = None,
     budget_seconds: float | None = None,
     max_failures: int | None = None,
+    pruner: str | None = None,
     **options: Any,
 ) -> tuple[Space, dict[str, Any]]:
     """The space with its flags applied and the backend's options, checked as ``hpsearch
@@ -137,6 +146,7 @@ def plan_search(
         max_trials=max_trials,
         epochs=epochs,
         seed=seed,
+        pruner=pruner,
     )
     given = backend_options(space.search.backend, **options)
     space = budgeted_space(
@@ -193,6 +203,26 @@ def check_budget_options(space: Space, options: dict[str, Any]) -> None:
             "a budget cannot stop a search run through Ray Client (ray://); "
             "submit it as a Ray job instead",
             field="--budget",
+        )
+
+
+def pruner_override(space: Space, flag: str | None) -> Any:
+    """What ``--pruner`` sets: None (no flag: the file's), the file's own pruner settings for
+    ``median`` when it has a pruner (its warm-up and min_trials stay), else the flag as given
+    (the schema refuses an unknown one, naming --pruner)."""
+    if flag == "median" and space.search.pruner is not None:
+        return space.search.pruner.model_dump()
+    return flag
+
+
+def check_pruner_options(space: Space, options: dict[str, Any]) -> None:
+    """The pruner judges every epoch where the Tune controller runs, which under Ray Client
+    is the cluster, out of this process's reach (as a budget's stopper)."""
+    if engine(space.search.backend).clustered and cluster_address(options).startswith("ray://"):
+        raise SpaceError(
+            "a pruner cannot stop trials of a search run through Ray Client (ray://); "
+            "submit it as a Ray job instead",
+            field="--pruner",
         )
 
 
@@ -283,6 +313,8 @@ class SearchRequest:
         start's strategy, where the search writes, and that the cluster lets us in."""
         if self.budgeted:
             check_budget_options(self.space, self.options)
+        if self.space.search.pruner is not None:
+            check_pruner_options(self.space, self.options)
         if self.warm_start and self.space.search.strategy not in ("bayesian", "tpe"):
             raise SpaceError(
                 f"warm start seeds a bayesian or tpe search, not {self.space.search.strategy}",

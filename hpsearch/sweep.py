@@ -71,6 +71,8 @@ class Settings(_Strict):
     max_concurrent: int | None = Field(None, ge=1)
     cpus_per_trial: float | None = Field(None, gt=0)
     gpus_per_trial: float | None = Field(None, ge=0)
+    #: ``--pruner``: median or none (e.g. none for the hyperband entries of a pruned space)
+    pruner: Literal["median", "none"] | None = None
 
 
 class Match(_Strict):
@@ -341,6 +343,7 @@ def run_command(sweep: Sweep, entry: Entry, tracking_uri: str) -> list[str]:
         "max_concurrent": "--max-concurrent",
         "cpus_per_trial": "--cpus-per-trial",
         "gpus_per_trial": "--gpus-per-trial",
+        "pruner": "--pruner",
     }
     for key, flag in flags.items():
         value = getattr(s, key)

@@ -337,6 +337,40 @@ def test_compare_runs_each_pair_at_one_budget_and_seed_under_one_id(
     assert result.report == "the report"
 
 
+def test_the_pruner_goes_to_the_prunable_strategies_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    stand = _Stand()
+    _install(monkeypatch, stand)
+    pruned = tiny_space_text(CMP, search={"pruner": {"warmup_epochs": 1}})  # the file's, kept
+    for space, flag in ((_space(), "median"), (_space(pruned), None)):
+        stand.runs.clear()
+        compare(
+            space,
+            strategies=["random", "hyperband", "bayesian"],
+            backends=["keras-tuner"],
+            budget_epochs=12,
+            output=tmp_path / "out",
+            report_dir=tmp_path / "rep",
+            baseline=True,
+            pruner=flag,
+        )
+        ran = {s.search.strategy: (s, kw["command"]) for s, kw in stand.runs}
+        assert sorted(ran) == ["bayesian", "hyperband", "i-epoch", "random"]
+        for strategy, (s, command) in ran.items():
+            prunes = strategy in ("random", "bayesian")
+            assert (s.search.pruner is not None) is prunes, strategy
+            assert command.endswith("--pruner median" if prunes else "--pruner none")
+        warmup = ran["random"][0].search.pruner.warmup_epochs  # type: ignore[union-attr]
+        assert warmup == (2 if flag else 1)
+    stand.runs.clear()
+    compare(_space(), strategies=["random"], backends=["keras-tuner"], budget_epochs=4,
+            output=tmp_path / "out", report_dir=tmp_path / "rep")  # fmt: skip
+    assert stand.runs[0][0].search.pruner is None
+    assert "--pruner" not in stand.runs[0][1]["command"]
+
+
 def test_compare_by_time_reports_in_seconds_into_its_own_folder(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

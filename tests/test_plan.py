@@ -86,6 +86,31 @@ def test_a_request_refuses_what_cannot_run_and_creates_nothing(
     assert not out.exists() and not (tmp_path / "m.db").exists()
 
 
+def test_the_pruner_flag_turns_it_on_or_off_keeping_the_file_s_settings(
+    space_file: Path, write_space  # type: ignore[no-untyped-def]
+) -> None:
+    assert prepare(space_file).search.pruner is None
+    on = prepare(space_file, pruner="median").search.pruner
+    assert on is not None and (on.warmup_epochs, on.min_trials) == (2, 3)
+    tuned = write_space(TINY.replace("seed: 2,", "seed: 2, pruner: {warmup_epochs: 5},"), "p.yaml")
+    kept = prepare(tuned, pruner="median").search.pruner
+    assert kept is not None and kept.warmup_epochs == 5  # --pruner median keeps the file's
+    assert prepare(tuned, pruner="none").search.pruner is None
+    with pytest.raises(SpaceError, match="^--pruner: unknown pruner 'mediam'"):
+        prepare(space_file, pruner="mediam")
+    with pytest.raises(SpaceError, match="hyperband stops trials by its own rungs"):
+        prepare(tuned, strategy="hyperband")
+    assert prepare(tuned, strategy="hyperband", pruner="none").search.pruner is None
+
+
+def test_a_pruner_cannot_reach_a_ray_client_search(space_file: Path, tmp_path: Path) -> None:
+    space = prepare(space_file, backend="ray", pruner="median")
+    client = SearchRequest(space, output=tmp_path, options={"address": "ray://head:10001"})
+    with pytest.raises(SpaceError, match="^--pruner: a pruner cannot stop trials .* Ray Client"):
+        client.check()
+    SearchRequest(space, output=tmp_path / "o", options={"max_concurrent": 1}).check()
+
+
 def test_an_option_no_engine_takes_is_a_type_error_naming_it(space_file: Path) -> None:
     """Through the Python API (the CLI has no such flag): as Python reports a typo'd keyword."""
     with pytest.raises(TypeError, match="unexpected keyword argument 'wokers'"):

@@ -111,6 +111,22 @@ overrides:
     assert len({e.key for e in s.entries}) == 10
 
 
+def test_a_pruned_space_s_hyperband_entries_turn_the_pruner_off(tmp_path: Path) -> None:
+    from hpsearch.sweep import run_command
+
+    (tmp_path / "space.yaml").write_text(tiny_space_text(search={"pruner": "median"}))
+    text = "name: p\nmatrix:\n  spaces: [space.yaml]\n  strategies: [random, hyperband]\n"
+    (tmp_path / "sweep.yaml").write_text(text)
+    with pytest.raises(SpaceError, match="hyperband-keras-tuner-s42: .*--pruner none"):
+        load_sweep(tmp_path / "sweep.yaml")
+    text += "overrides:\n  - match: {strategy: hyperband}\n    set: {pruner: none}\n"
+    (tmp_path / "sweep.yaml").write_text(text)
+    s = load_sweep(tmp_path / "sweep.yaml")
+    commands = {e.strategy: run_command(s, e, "sqlite:///m.db") for e in s.entries}
+    assert "--pruner" not in commands["random"]  # the space file's pruner runs
+    assert commands["hyperband"][-2:] == ["--pruner", "none"]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

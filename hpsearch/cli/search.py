@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hpsearch.backends import BACKENDS, STRATEGIES
+from hpsearch.backends import BACKENDS, PRUNABLE, STRATEGIES
 from hpsearch.cli import stops
 from hpsearch.cli.options import (
     JsonOpt,
@@ -45,6 +45,12 @@ from hpsearch.space import Space
 
 if TYPE_CHECKING:
     from hpsearch.finish import Finished
+
+PRUNER_HELP = (
+    "Stop running trials that lose: median (the median stopping rule; the file's "
+    "search.pruner settings are kept, else warm-up 2 epochs, 3 other trials) or none. A "
+    "pruned trial ends PRUNED with the epochs it trained."
+)
 
 
 def run(
@@ -215,6 +221,14 @@ def run(
             parser=finite,
         ),
     ] = None,
+    pruner: Annotated[
+        str | None,
+        typer.Option(
+            "--pruner",
+            help=PRUNER_HELP + " [default: search.pruner in the file, else none]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a search; record a parent run and one child run per trial in MLflow."""
     s, options, tags = _plan(
@@ -235,6 +249,7 @@ def run(
         cpus_per_trial=cpus_per_trial,
         gpus_per_trial=gpus_per_trial,
         retries=retries,
+        pruner=pruner,
     )
     summary = _search(
         s,
@@ -388,6 +403,15 @@ def compare(
             "--strategies lists i-epoch too.",
         ),
     ] = True,
+    pruner: Annotated[
+        str | None,
+        typer.Option(
+            "--pruner",
+            help=PRUNER_HELP + f" Applies to the prunable strategies ({', '.join(PRUNABLE)}); "
+            "the others run without it. [default: search.pruner in the file, else none]",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -417,6 +441,7 @@ def compare(
             on_start=print_compare_start,
             verbose=verbose,
             baseline=baseline,
+            pruner=pruner,
         )
     except SpaceError as exc:
         fail(str(exc))

@@ -225,5 +225,15 @@ def commands(search: SearchRecord) -> tuple[str | None, str]:
         max_epochs=p.get("hyperband_max_epochs"),
         budget_epochs=search.tags.get("hpsearch.budget_epochs"),
         budget_seconds=search.tags.get("hpsearch.budget_seconds"),
+        pruner=_pruner_flag(search),
     )
     return search.tags.get("hpsearch.command"), again
+
+
+def _pruner_flag(search: SearchRecord) -> str | None:
+    """``--pruner`` for the reproduce command: median when the search pruned, none when its
+    space file has a pruner the search ran without (compare's hyperband), else no flag."""
+    if search.params.get("pruner_rule"):
+        return str(search.params["pruner_rule"])
+    space = _space(search)
+    return "none" if space is not None and space.search.pruner is not None else None

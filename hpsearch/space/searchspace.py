@@ -185,6 +185,12 @@ class Space:
                 "epoch, but a cross-validated objective exists only once every fold has "
                 "trained: use random, grid, bayesian or tpe with cv"
             )
+        if self.training.cv and self.search.pruner:
+            return (
+                "a pruner judges trials epoch by epoch, but a cross-validated objective "
+                "exists only once every fold has trained: drop the pruner (--pruner none) "
+                "or training.cv"
+            )
         return None
 
     def grid_problem(self) -> str | None:
@@ -358,6 +364,7 @@ def run_command(
     max_trials: Any = None,
     budget_epochs: Any = None,
     budget_seconds: Any = None,
+    pruner: Any = None,
 ) -> str:
     """The ``hpsearch run`` that repeats one search, as a shell line (compare logs it on each
     search, the report prints it). Values are shell-quoted, so a path or an experiment with a
@@ -376,6 +383,8 @@ def run_command(
         parts.append(f"--budget-epochs {q(budget_epochs)}")
     if budget_seconds is not None:
         parts.append(f"--budget-time {q(budget_seconds)}")
+    if pruner is not None:  # median, or none where the space file's pruner must be off
+        parts.append(f"--pruner {q(pruner)}")
     return " ".join(parts)
 
 

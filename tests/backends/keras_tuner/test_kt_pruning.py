@@ -62,6 +62,7 @@ def test_the_report_counts_pruned_trials_and_draws_where_they_stopped(
     assert "| 5 | 3 | 0 | 2 | 13 |" in md
     assert "2 trial(s) were pruned" in md
     assert "## Failed trials\n\nNone." in md  # pruned trials are no failures
+    assert "--pruner median" in md  # the reproduce command
     html = made.html.read_text()
     assert "trial 0001 (pruned at epoch 2)" in html and "trial 0003 (pruned at epoch 2)" in html
     assert "pruned (the cross: its last epoch)" in html
