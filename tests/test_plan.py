@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,7 @@ def test_a_request_refuses_what_cannot_run_and_creates_nothing(
 
 
 def test_the_pruner_flag_turns_it_on_or_off_keeping_the_file_s_settings(
-    space_file: Path, write_space  # type: ignore[no-untyped-def]
+    space_file: Path, write_space: Callable[..., Path]
 ) -> None:
     assert prepare(space_file).search.pruner is None
     on = prepare(space_file, pruner="median").search.pruner
@@ -96,7 +97,7 @@ def test_the_pruner_flag_turns_it_on_or_off_keeping_the_file_s_settings(
     kept = prepare(tuned, pruner="median").search.pruner
     assert kept is not None and kept.warmup_epochs == 5  # --pruner median keeps the file's
     assert prepare(tuned, pruner="none").search.pruner is None
-    with pytest.raises(SpaceError, match="^--pruner: unknown pruner 'mediam'"):
+    with pytest.raises(SpaceError, match=r"^--pruner: unknown pruner 'mediam'"):
         prepare(space_file, pruner="mediam")
     with pytest.raises(SpaceError, match="hyperband stops trials by its own rungs"):
         prepare(tuned, strategy="hyperband")
@@ -106,7 +107,7 @@ def test_the_pruner_flag_turns_it_on_or_off_keeping_the_file_s_settings(
 def test_a_pruner_cannot_reach_a_ray_client_search(space_file: Path, tmp_path: Path) -> None:
     space = prepare(space_file, backend="ray", pruner="median")
     client = SearchRequest(space, output=tmp_path, options={"address": "ray://head:10001"})
-    with pytest.raises(SpaceError, match="^--pruner: a pruner cannot stop trials .* Ray Client"):
+    with pytest.raises(SpaceError, match=r"^--pruner: a pruner cannot stop trials .* Ray Client"):
         client.check()
     SearchRequest(space, output=tmp_path / "o", options={"max_concurrent": 1}).check()
 

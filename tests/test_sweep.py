@@ -117,7 +117,7 @@ def test_a_pruned_space_s_hyperband_entries_turn_the_pruner_off(tmp_path: Path) 
     (tmp_path / "space.yaml").write_text(tiny_space_text(search={"pruner": "median"}))
     text = "name: p\nmatrix:\n  spaces: [space.yaml]\n  strategies: [random, hyperband]\n"
     (tmp_path / "sweep.yaml").write_text(text)
-    with pytest.raises(SpaceError, match="hyperband-keras-tuner-s42: .*--pruner none"):
+    with pytest.raises(SpaceError, match=r"hyperband-keras-tuner-s42: .*--pruner none"):
         load_sweep(tmp_path / "sweep.yaml")
     text += "overrides:\n  - match: {strategy: hyperband}\n    set: {pruner: none}\n"
     (tmp_path / "sweep.yaml").write_text(text)
