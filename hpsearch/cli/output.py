@@ -148,6 +148,13 @@ def print_validate(path: Path, s: Space, summary: Any) -> None:
         f"{s.training.epochs} epochs, seed {search.seed}"
         + (f"; settings from search.{applies}" if applies else "")
     )
+    if search.pruner is not None:
+        typer.echo(
+            f"pruner: {search.pruner.rule}: a trial stops when its best {s.objective.metric} is "
+            f"worse than the median of the other trials' at the same epoch, after "
+            f"{search.pruner.warmup_epochs} warm-up epoch(s), once {search.pruner.min_trials} "
+            "other trial(s) reached it"
+        )
     if summary is not None:
         for line in summary.lines():
             typer.echo(line)

@@ -103,6 +103,19 @@ def test_validate_shows_the_hyperband_schedule(
     assert f"search: hyperband on keras-tuner, {budget}" in result.stdout
 
 
+def test_validate_says_what_the_pruner_does(write_space: Callable[..., Path]) -> None:
+    text = BASE + "search:\n  pruner: {warmup_epochs: 1}\n"
+    result = runner.invoke(app, ["validate", str(write_space(text))])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == (
+        "pruner: median: a trial stops when its best val_accuracy is worse than the median of "
+        "the other trials' at the same epoch, after 1 warm-up epoch(s), once 3 other trial(s) "
+        "reached it"
+    )
+    plain = runner.invoke(app, ["validate", str(write_space(BASE, "plain.yaml"))])
+    assert "pruner" not in plain.stdout
+
+
 def test_validate_json(write_space: Callable[..., Path]) -> None:
     result = runner.invoke(app, ["validate", "--json", str(write_space(FINITE))])
     assert result.exit_code == 0, result.output
