@@ -68,7 +68,13 @@ def _runs(uri: str) -> tuple[list[Any], list[Any]]:
 
 @pytest.mark.parametrize(
     ("strategy", "backend"),
-    [("random", "keras-tuner"), ("hyperband", "keras-tuner"), ("random", "ray")],
+    [
+        ("random", "keras-tuner"),
+        ("hyperband", "keras-tuner"),
+        ("bohb", "keras-tuner"),
+        ("random", "ray"),
+        ("bohb", "ray"),
+    ],
 )
 def test_kill_9_then_resume(tmp_path: Path, strategy: str, backend: str) -> None:
     space = tmp_path / "space.yaml"

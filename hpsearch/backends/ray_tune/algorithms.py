@@ -1,6 +1,6 @@
 """The strategy table's pieces: the space as Tune distributions, the searchers (Tune's
-seeded generator, Optuna's TPE, Keras Tuner's GP oracle), the concurrency limit and the
-budget stopper. Each searcher asks the StallWatch whenever Tune polls it.
+seeded generator, Optuna's TPE, Keras Tuner's GP oracle, BOHB's model), the concurrency limit
+and the budget stopper. Each searcher asks the StallWatch whenever Tune polls it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hpsearch.backends.ray_tune.bohb import bohb_searcher
 from hpsearch.backends.ray_tune.stall import _check_stall
 from hpsearch.space import Bool, Choice, FloatRange, IntRange, Param, Space
 from hpsearch.trials import SearchCallback
@@ -76,16 +77,17 @@ def plan_search(
     for name in space.per_layer_names():  # sampled for every layer; unused ones dropped
         param_space[name] = tune_domain(space.params["n_neurons"])
     max_epochs = space.training.epochs
-    if search.strategy in ("hyperband", "asha") and search.hyperband.max_epochs:
+    if search.strategy in ("hyperband", "asha", "bohb") and search.hyperband.max_epochs:
         max_epochs = search.hyperband.max_epochs
+    min_epochs = search.hyperband.min_epochs or 1  # the first rung (ASHA's grace period)
 
     scheduler: Any = None
     search_alg: Any = _variant_generator(search.seed, max_concurrent, watch)
-    if search.strategy == "hyperband":
-        scheduler = _hyperband(max_epochs, search.hyperband.factor)
+    if search.strategy in ("hyperband", "bohb"):
+        scheduler = _hyperband(max_epochs, search.hyperband.factor, min_epochs)
     elif search.strategy == "asha":
         scheduler = tune.schedulers.ASHAScheduler(
-            max_t=max_epochs, grace_period=1, reduction_factor=search.hyperband.factor
+            max_t=max_epochs, grace_period=min_epochs, reduction_factor=search.hyperband.factor
         )
     elif search.strategy == "bayesian":
         search_alg = _oracle_searcher(space, workdir, metric, mode, warm, watch)
@@ -94,7 +96,10 @@ def plan_search(
         param_space = {k: tune.grid_search(v) for k, v in space.grid().items()}
     elif search.strategy == "tpe":
         search_alg = _tpe_for(space, warm, watch)
-    if search.strategy in ("bayesian", "tpe"):
+    if search.strategy == "bohb":  # BOHB's model samples the space, in Hyperband's brackets
+        search_alg = bohb_searcher(space, metric, mode, watch)
+        param_space = {}
+    if search.strategy in ("bayesian", "tpe", "bohb"):
         search_alg = _watched_limit(search_alg, max_concurrent, watch)
     return Plan(param_space, search_alg, scheduler, max_epochs)
 
@@ -117,8 +122,10 @@ def _tpe_for(space: Space, warm: Sequence[tuple[dict[str, Any], float]], watch: 
     return _tpe_searcher(sampler, warm_args, watch)
 
 
-def _hyperband(max_t: int, factor: int) -> Any:
-    """Tune's HyperBandScheduler without its two ways to leave a trial PAUSED for good.
+def _hyperband(max_t: int, factor: int, min_t: int = 1) -> Any:
+    """Tune's HyperBandScheduler without its ways to leave a trial PAUSED for good, and
+    without the brackets whose first milestone is under ``min_t`` epochs (hyperband.min_epochs:
+    such a bracket's milestone reads 0, which Tune skips as a bracket too small).
 
     A trial that reaches its rung's milestone is paused until the rest of its bracket gets
     there; the bracket is then processed: halved (the best go on) or, at its last rung,
@@ -131,10 +138,13 @@ def _hyperband(max_t: int, factor: int) -> Any:
     - The last trial short of the milestone leaves the bracket (early stopping, a NaN, an
       error): ``on_trial_remove`` processes the bracket only if that leaves it unfinished
       and it was never halved before (``is_being_processed`` is never reset).
+    - ``--resume``: Tune adds the restored run's ended trials to brackets too, where they
+      wait for results that never come, so no rung of theirs is ever done.
 
     Here the last rung stops the trials being paused too (as Tune's halving already does),
     and a trial leaving a bracket whose other trials all wait at the milestone processes
-    it. Every search Tune's scheduler finishes runs the same; only the stalls go."""
+    it; a restored ended trial joins no bracket. Every search Tune's scheduler finishes runs
+    the same; only the stalls go."""
     from ray.tune.experiment import Trial
     from ray.tune.schedulers import TrialScheduler, hyperband
 
@@ -156,14 +166,25 @@ def _hyperband(max_t: int, factor: int) -> Any:
             finally:
                 self._busy = busy
 
+        def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
+            # --resume: Tune adds the restored run's ended trials too; in a bracket they
+            # would wait for results that never come, and no rung would ever be done.
+            if trial.status not in (Trial.TERMINATED, Trial.ERROR):
+                super().on_trial_add(tune_controller, trial)
+
         def on_trial_remove(self, tune_controller: Any, trial: Any) -> None:
+            if trial not in self._trial_info:  # an ended trial of a restored run
+                return
             bracket, _ = self._trial_info[trial]
             bracket.cleanup_trial(trial)
             rest = bracket.current_trials()
             if not self._busy and rest and bracket.cur_iter_done() and all(map(waiting, rest)):
                 self._process_bracket(tune_controller, bracket)
 
-    return HyperBandScheduler(max_t=max_t, reduction_factor=factor)
+    scheduler = HyperBandScheduler(max_t=max_t, reduction_factor=factor)
+    first_milestone = scheduler._get_r0
+    scheduler._get_r0 = lambda s: r0 if (r0 := first_milestone(s)) >= min_t else 0
+    return scheduler
 
 
 def _variant_generator(seed: int, max_concurrent: int | None, watch: str | None = None) -> Any:
@@ -200,6 +221,12 @@ def _watched_limit(searcher: Any, max_concurrent: int | None, watch: str | None)
         def suggest(self, trial_id: str) -> Any:
             _check_stall(watch)
             return super().suggest(trial_id)
+
+        def set_state(self, state: dict[str, Any]) -> None:
+            # --resume restarts unfinished trials under new ids: the old ones would never
+            # end, and hold the limit for good (as the generator's, see _variant_generator)
+            super().set_state(state)
+            self.live_trials, self.num_unfinished_live_trials = set(), 0
 
     return WatchedLimiter(searcher, max_concurrent=max_concurrent)
 
