@@ -45,7 +45,7 @@ CHILD_MODULE = "hpsearch.backends.keras_tuner"
 
 
 class KerasTunerBackend:
-    """Runs random, hyperband and bayesian searches with Keras Tuner.
+    """Runs random, grid, hyperband, bayesian and bohb searches with Keras Tuner.
 
     Args:
         verbose: show Keras's and Keras Tuner's own output (and, in parallel, the children's).

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 
 class RayTuneBackend:
-    """Runs random, hyperband, asha, bayesian and tpe searches with Ray Tune."""
+    """Runs random, grid, hyperband, asha, bayesian, tpe and bohb searches with Ray Tune."""
 
     name = NAME
 
