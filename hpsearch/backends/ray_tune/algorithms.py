@@ -183,7 +183,8 @@ def _hyperband(max_t: int, factor: int, min_t: int = 1) -> Any:
 
     scheduler = HyperBandScheduler(max_t=max_t, reduction_factor=factor)
     first_milestone = scheduler._get_r0
-    scheduler._get_r0 = lambda s: r0 if (r0 := first_milestone(s)) >= min_t else 0
+    # the first bracket (every trial to max_t) stays, whatever min_t: Tune would loop
+    scheduler._get_r0 = lambda s: r0 if (r0 := first_milestone(s)) >= min_t or not s else 0
     return scheduler
 
 

@@ -83,6 +83,7 @@ def test_min_epochs_drops_the_brackets_whose_first_rung_is_shorter(tmp_path: Pat
     assert firsts == {3, 9}
     assert len(rung) == hyperband_trials(9, 3, 1, 3) == 10
     assert _space("hyperband", min_epochs=3).hyperband_schedule() == 10
+    assert hyperband_trials(9, 3, 1, 12) == 3  # above max_epochs: its own bracket stays
 
 
 def test_bohb_draws_new_configurations_from_the_model_of_ended_trials(

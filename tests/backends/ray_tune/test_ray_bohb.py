@@ -53,6 +53,11 @@ def test_min_epochs_drops_the_brackets_whose_first_milestone_is_shorter(
     assert _first_milestones(plain, 17) == [9, 3, 1]
     rung = plan_search(_space(tmp_path, strategy, min_epochs=3), tmp_path, (), 2, "rung")
     assert _first_milestones(rung.scheduler, 16) == [9, 3, 9, 3]  # 3 + 5 trials a band
+    # above training.epochs (max_epochs unset): max_t's bracket stays (Tune would loop)
+    above = plan_search(
+        _space(tmp_path, strategy, min_epochs=12, max_epochs=None), tmp_path, (), 2, "r"
+    )
+    assert _first_milestones(above.scheduler, 6) == [9, 9]
 
 
 def test_asha_takes_min_epochs_as_its_grace_period(tmp_path: Path) -> None:
