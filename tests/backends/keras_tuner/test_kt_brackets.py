@@ -135,3 +135,6 @@ def test_bohb_resumes_from_the_trials_keras_tuner_reloads(tmp_path: Path) -> Non
     assert resumed == whole
     assert _run(_oracle(space, tmp_path / "same")) == whole
     assert _run(_oracle(_space("bohb", seed=5, iterations=2), tmp_path / "other")) != whole
+    # its random draws are Keras Tuner's own: the start-up (min_points 3) is hyperband's
+    hyperband = _run(_oracle(_space("hyperband", iterations=2), tmp_path / "hyperband"))
+    assert hyperband[:3] == whole[:3] and hyperband[3] != whole[3]
