@@ -4,12 +4,13 @@ at random.
 
 Only the first round of a bracket samples configurations (``HyperbandOracle._random_trial``
 asks ``_random_values``); the later rounds promote the best of the round before, as in
-Hyperband. So the oracle overrides ``_random_values`` alone: it rebuilds the model from its
-own ended trials (their hyperparameters less ``tuner/*``, the budget ``tuner/epochs``, the
-score) and asks it for the next configuration, keyed by the trial count. Everything it needs
-is in ``self.trials``, which Keras Tuner reloads on ``--resume``, so a resumed search draws
-what the uninterrupted one would have. A configuration the model does not decide (a random
-draw, a name outside the space) is Keras Tuner's own random draw.
+Hyperband. So the oracle overrides ``_random_values`` alone: it rebuilds the model from
+its own ended trials (their hyperparameters less ``tuner/*``; the budget, ``tuner/epochs``
+or the epochs a trial stopped early reached; the score) and asks it for the next
+configuration, keyed by the trial count. Everything it needs is in ``self.trials``, which
+Keras Tuner reloads on ``--resume``, so a resumed search draws what the uninterrupted one
+would have. A value the model does not decide (a random draw, a name outside the space) is
+Keras Tuner's own random draw.
 """
 
 from __future__ import annotations
@@ -38,10 +39,21 @@ def bohb_oracle(kt: Any, base: type) -> type:
                     continue
                 values = trial.hyperparameters.values
                 params = {k: v for k, v in values.items() if not k.startswith("tuner/")}
-                # a warm-start trial has no tuner/epochs: it trained to the end
-                budget = int(values.get("tuner/epochs", self.max_epochs))
-                model.observe(params, budget, float(trial.score))
+                model.observe(params, self._budget(trial), float(trial.score))
             return model
+
+        def _budget(self, trial: Any) -> int:
+            """The epochs ``trial`` reached: its rung's ``tuner/epochs``, or fewer when it
+            stopped early (the pruner, early stopping), by its last reported epoch."""
+            values = trial.hyperparameters.values
+            if "tuner/epochs" not in values:  # a warm-start trial: it trained to the end
+                return int(self.max_epochs)
+            planned = int(values["tuner/epochs"])
+            try:
+                steps = [o.step for o in trial.metrics.get_history(self.objective.name)]
+            except (KeyError, ValueError, AttributeError):
+                steps = []
+            return min(planned, int(max(steps)) + 1) if steps else planned
 
         def _random_values(self) -> dict[str, Any] | None:
             model = self.model()

@@ -63,7 +63,8 @@ def _run(oracle: Any, limit: int = 1000, score: Callable[..., float] = _score) -
         if str(trial.status) != "RUNNING":
             break
         values = dict(trial.hyperparameters.values)
-        oracle.update_trial(trial.trial_id, {METRIC: score(values)})
+        for epoch in range(values["tuner/initial_epoch"], values["tuner/epochs"]):  # as fit does
+            oracle.update_trial(trial.trial_id, {METRIC: score(values)}, step=epoch)
         trial.status = "COMPLETED"
         oracle.end_trial(trial)
         oracle.save()  # as BaseTuner.on_trial_end does after end_trial
@@ -138,3 +139,18 @@ def test_bohb_resumes_from_the_trials_keras_tuner_reloads(tmp_path: Path) -> Non
     # its random draws are Keras Tuner's own: the start-up (min_points 3) is hyperband's
     hyperband = _run(_oracle(_space("hyperband", iterations=2), tmp_path / "hyperband"))
     assert hyperband[:3] == whole[:3] and hyperband[3] != whole[3]
+
+
+def test_bohb_counts_a_trial_stopped_early_at_the_epochs_it_reached(tmp_path: Path) -> None:
+    """A trial the pruner or early stopping ended after 2 of its rung's 9 epochs is a
+    result at budget 2, not 9: it must not stand for a fully trained one."""
+    space = _space("bohb", min_epochs=9)  # one bracket: every trial's rung is 9 epochs
+    oracle = _oracle(space, tmp_path)
+    trial = oracle.create_trial("tuner0")
+    assert trial.hyperparameters.values["tuner/epochs"] == 9
+    for epoch in (0, 1):
+        oracle.update_trial(trial.trial_id, {METRIC: 0.5 + epoch / 10}, step=epoch)
+    trial.status = "COMPLETED"
+    oracle.end_trial(trial)
+    assert list(oracle.model().results) == [2]
+    assert oracle.model().results[2][0][1] == 0.6
