@@ -4,7 +4,10 @@ Every strategy on both engines, plus compare's i-epoch baseline, on tasks picked
 strategy matters on them (``benchmarks/tasks/*.yaml``; each file says why), per seed and
 per epoch budget: one ``hpsearch compare --budget-epochs B`` per (task, seed, budget), each a
 real budgeted search with its own store. Epochs are counted, not seconds, so machine load
-does not change the figures, and units run side by side (``--jobs``).
+does not change the figures, and units run side by side (``--jobs``). Ray runs as many trials
+at once as its CPUs allow (2 here) with no ``--max-concurrent``: under a limit, a trial that
+Hyperband (or BOHB) pauses at a rung keeps its slot, so a rung is halved among at most that
+many trials and the two strategies degrade to little more than random search.
 
 Reports per task and budget, over seeds: each strategy's median best (IQR) at the budget,
 and epochs to reach the median final best of random search on Keras Tuner (median, IQR,
@@ -52,6 +55,7 @@ from hpsearch.tracking import load_searches
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ROOT / "benchmarks" / "tasks"
 STRATEGIES = "random,hyperband,bayesian,asha,tpe,bohb"
+BACKENDS = "keras-tuner,ray"
 REFERENCE = "random/keras-tuner"
 #: Strategies whose plan depends on the budget (i-epoch sizes its first round by it): they
 #: run at every budget; the others run at the largest only.
@@ -78,12 +82,19 @@ def make_data(folder: Path) -> None:
 
 
 def run_unit(
-    task: str, seed: int, budget: int, strategies: str, work: Path, no_baseline: bool = False
+    task: str,
+    seed: int,
+    budget: int,
+    strategies: str,
+    work: Path,
+    no_baseline: bool = False,
+    backends: str = BACKENDS,
 ) -> dict[str, Any]:
     """One compare of ``strategies`` on both engines (and compare's i-epoch baseline) at one
     budget, read back into a JSON file of its own (trial tables and objective curves) that
     later runs reuse: a study can be run in parts, and resumed."""
     tag = "" if strategies == STRATEGIES else "-" + strategies.replace(",", "+")
+    tag += "" if backends == BACKENDS else "-" + backends.replace(",", "+")
     done = work / "units" / f"{task}-s{seed}-b{budget}{tag}.json"
     if done.exists():
         return dict(json.loads(done.read_text()))
@@ -92,8 +103,8 @@ def run_unit(
     folder.mkdir(parents=True)
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     cmd = [sys.executable, "-m", "hpsearch.cli", "compare", str(work / f"{task}.yaml"),
-           "--strategies", strategies, "--backends", "keras-tuner,ray",
-           "--budget-epochs", str(budget), "--seed", str(seed), "--max-concurrent", "2",
+           "--strategies", strategies, "--backends", backends,
+           "--budget-epochs", str(budget), "--seed", str(seed),
            "--tracking-uri", uri, "--experiment", "p3", "--output", str(folder / "out"),
            "--json", *(["--no-baseline"] if no_baseline else [])]  # fmt: skip
     began = time.perf_counter()
@@ -294,6 +305,7 @@ def main() -> None:
     parser.add_argument("--budget", type=int, nargs="+", default=[27, 81])
     parser.add_argument("--jobs", type=int, default=2, help="units run side by side")
     parser.add_argument("--strategies", default=STRATEGIES, help="run only these (in parts)")
+    parser.add_argument("--backends", default=BACKENDS, help="run only these (in parts)")
     parser.add_argument("--no-baseline", action="store_true", help="compare without i-epoch")
     parser.add_argument("--no-run", action="store_true", help="only read the units in --work")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "results" / "p3")
@@ -310,7 +322,9 @@ def main() -> None:
               for b in args.budget if b != top and not args.no_baseline]  # fmt: skip
     with ThreadPoolExecutor(args.jobs) as pool:
         if not args.no_run:
-            list(pool.map(lambda u: run_unit(*u, args.work, args.no_baseline), units))
+            list(
+                pool.map(lambda u: run_unit(*u, args.work, args.no_baseline, args.backends), units)
+            )
     results: dict[str, Any] = {}
     failed: list[str] = []
     for task in args.tasks:
