@@ -94,10 +94,16 @@ def print_top(frame: Any, space: Space, k: int = 5) -> None:
 # ----------------------------------------------------------------------------- validate
 
 
-def section(s: Space) -> str | None:
-    """The search.<strategy> section the chosen strategy reads (others are kept, unused)."""
-    sections = {"hyperband": "hyperband", "asha": "hyperband", "bayesian": "bayesian"}
-    return (sections | {"bohb": "bohb", "i-epoch": "i_epoch"}).get(s.search.strategy)
+def sections(s: Space) -> tuple[str, ...]:
+    """The search.<section>s the chosen strategy reads (others are kept, unused): bohb runs
+    Hyperband's brackets, so it reads search.hyperband too."""
+    return {
+        "hyperband": ("hyperband",),
+        "asha": ("hyperband",),
+        "bayesian": ("bayesian",),
+        "bohb": ("hyperband", "bohb"),
+        "i-epoch": ("i_epoch",),
+    }.get(s.search.strategy, ())
 
 
 def validate_json(s: Space, summary: Any) -> dict[str, Any]:
@@ -109,7 +115,7 @@ def validate_json(s: Space, summary: Any) -> dict[str, Any]:
         "size": s.size(),
         "objective": s.objective.model_dump(),
         "params": params,
-        "applies": section(s),
+        "applies": ", ".join(sections(s)) or None,
     }
     if summary is not None:
         out["data"] = summary.as_json()
@@ -142,11 +148,11 @@ def print_validate(path: Path, s: Space, summary: Any) -> None:
     if search.strategy == "grid":
         sides = " x ".join(str(p.count()) for p in s.searched().values())
         budget = f"{size:,} trials (the whole grid: {sides})"
-    applies = section(s)
+    applies = " and ".join(f"search.{name}" for name in sections(s))
     typer.echo(
         f"search: {search.strategy} on {search.backend}, {budget}, "
         f"{s.training.epochs} epochs, seed {search.seed}"
-        + (f"; settings from search.{applies}" if applies else "")
+        + (f"; settings from {applies}" if applies else "")
     )
     if search.pruner is not None:
         typer.echo(
