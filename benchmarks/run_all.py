@@ -5,7 +5,7 @@ goal, so a slow run shows which benchmark made it slow.
 The timing-sensitive scripts (P2, P1, P4/P6, P5) run alone; P3 counts epochs, not seconds,
 and runs its seeds side by side (see search_efficiency.py).
 
-    python benchmarks/run_all.py [--p3 "--budget 100"] [--only cli_latency overhead ...]
+    python benchmarks/run_all.py [--p3 "--seeds 1 --budget 27 81"] [--only cli_latency ...]
 
 Exits non-zero when a script fails, after running the rest.
 """
@@ -28,7 +28,9 @@ GOAL_S = 30 * 60
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--p3", default="--budget 100", help="search_efficiency.py's arguments")
+    parser.add_argument(
+        "--p3", default="--seeds 1 --budget 27 81", help="search_efficiency.py's arguments"
+    )
     parser.add_argument("--only", nargs="+", choices=SCRIPTS, default=SCRIPTS)
     args = parser.parse_args()
     walls: dict[str, float] = {}

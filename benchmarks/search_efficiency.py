@@ -1,9 +1,12 @@
 """Search efficiency (P3): which strategy finds a good model for the least compute.
 
 Every strategy on both engines, plus compare's i-epoch baseline, on tasks picked because the
-strategy matters on them (``benchmarks/tasks/*.yaml``; each file says why), per seed and
-per epoch budget: one ``hpsearch compare --budget-epochs B`` per (task, seed, budget), each a
-real budgeted search with its own store. Epochs are counted, not seconds, so machine load
+strategy matters on them (``benchmarks/tasks/*.yaml``; each file says why), per seed, at two
+epoch budgets: one ``hpsearch compare --budget-epochs B`` per (task, seed) at the largest
+budget, each search a real budgeted one with its own store. A smaller budget is read off
+those runs (with the seed fixed, a smaller budget trains the same trials in the same order
+and stops sooner; checked where both ran), except for i-epoch, which sizes its first round
+by its budget and so runs at each. Epochs are counted, not seconds, so machine load
 does not change the figures, and units run side by side (``--jobs``). Ray runs as many trials
 at once as its CPUs allow (2 here) with no ``--max-concurrent``: under a limit, a trial that
 Hyperband (or BOHB) pauses at a rung keeps its slot, so a rung is halved among at most that
@@ -21,8 +24,9 @@ best in <= 1/3 of random's epochs and beats it at equal budget.
     python benchmarks/search_efficiency.py [--tasks digits-wide madelon friedman]
         [--seeds 1 2 3 4 5] [--budget 27 81] [--jobs 2] [--work DIR] [--plots docs]
 
-Units already in ``--work`` are read, not re-run (a long study can be resumed). Prints a
-table per task and one JSON line.
+Units already in ``--work`` are read, not re-run (a long study can be resumed; ``make
+bench-study`` keeps them in benchmarks/results/p3). Prints a table per task and budget, and
+one JSON line.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -308,9 +313,11 @@ def main() -> None:
     parser.add_argument("--backends", default=BACKENDS, help="run only these (in parts)")
     parser.add_argument("--no-baseline", action="store_true", help="compare without i-epoch")
     parser.add_argument("--no-run", action="store_true", help="only read the units in --work")
-    parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "results" / "p3")
+    parser.add_argument("--work", type=Path, help="keep units here (default: a fresh temp dir)")
     parser.add_argument("--plots", type=Path, default=None, help="folder for one PNG per task")
     args = parser.parse_args()
+    if args.work is None:  # a quick run measures afresh; a study names its folder to resume
+        args.work = Path(tempfile.mkdtemp(prefix="hpsearch-p3-"))
     args.work.mkdir(parents=True, exist_ok=True)
     for task in args.tasks:
         shutil.copy(TASKS / f"{task}.yaml", args.work / f"{task}.yaml")
