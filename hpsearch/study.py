@@ -128,8 +128,9 @@ class BohbModel:
         self.maximize = space.objective.direction == "max"
         self.random_fraction = spec.random_fraction
         params = dict(space.searched())
-        for name in space.per_layer_names():
-            params[name] = space.params["n_neurons"]
+        if "n_neurons" in params:  # a fixed width is fixed for every layer: nothing to model
+            for name in space.per_layer_names():
+                params[name] = space.params["n_neurons"]
         self.params: dict[str, Param] = params
         self.min_points = spec.min_points or len(params) + 1
         self.results: dict[int, list[tuple[dict[str, Any], float]]] = {}

@@ -221,3 +221,23 @@ def test_bohb_keeps_no_non_finite_value_nor_a_value_outside_the_space() -> None:
     assert model.results == {}
     assert model.observe(point | {"tuner/epochs": 3, "unknown": 1}, 3, 0.5)
     assert model.results == {3: [(point, 0.5)]}
+
+
+def test_bohb_skips_the_per_layer_widths_of_a_fixed_n_neurons() -> None:
+    """A fixed n_neurons leaves every layer's width fixed too (both engines make it a
+    constant): nothing for the model to sample, and no distribution to build."""
+    text = tiny_space_text(
+        hyperparameters={
+            "n_hidden": {"int": [1, 3]},
+            "layer_shape": {"choice": ["same", "per_layer"]},
+            "n_neurons": 16,
+        },
+        search={"strategy": "bohb"},
+    )
+    model = BohbModel(parse_space(text))
+    assert list(model.params) == ["n_hidden", "layer_shape"]
+    rng = random.Random(0)
+    for _ in range(6):
+        point = {"n_hidden": rng.randint(1, 3), "layer_shape": rng.choice(["same", "per_layer"])}
+        assert model.observe(point, 1, rng.random())
+    assert set(model.suggest()) == set(model.params)

@@ -43,17 +43,15 @@ def bohb_oracle(kt: Any, base: type) -> type:
             return model
 
         def _budget(self, trial: Any) -> int:
-            """The epochs ``trial`` reached: its rung's ``tuner/epochs``, or fewer when it
-            stopped early (the pruner, early stopping), by its last reported epoch."""
+            """The budget ``trial`` was evaluated at: its rung's ``tuner/epochs``, as in BOHB
+            and Tune's. A trial stopped early (early stopping, the pruner) counts there too,
+            with its best value: Keras Tuner records no epoch count (its one metric step is
+            the best epoch's index within the fit, and a worker's metrics never reach the
+            chief's copy of the trial), so the rung is the one budget both modes know."""
             values = trial.hyperparameters.values
             if "tuner/epochs" not in values:  # a warm-start trial: it trained to the end
                 return int(self.max_epochs)
-            planned = int(values["tuner/epochs"])
-            try:
-                steps = [o.step for o in trial.metrics.get_history(self.objective.name)]
-            except (KeyError, ValueError, AttributeError):
-                steps = []
-            return min(planned, int(max(steps)) + 1) if steps else planned
+            return int(values["tuner/epochs"])
 
         def _random_values(self) -> dict[str, Any] | None:
             model = self.model()

@@ -87,7 +87,9 @@ def plan_search(
         scheduler = _hyperband(max_epochs, search.hyperband.factor, min_epochs)
     elif search.strategy == "asha":
         scheduler = tune.schedulers.ASHAScheduler(
-            max_t=max_epochs, grace_period=min_epochs, reduction_factor=search.hyperband.factor
+            max_t=max_epochs,
+            grace_period=min(min_epochs, max_epochs),  # above max_t: Tune asserts
+            reduction_factor=search.hyperband.factor,
         )
     elif search.strategy == "bayesian":
         search_alg = _oracle_searcher(space, workdir, metric, mode, warm, watch)

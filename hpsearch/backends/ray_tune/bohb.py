@@ -69,7 +69,11 @@ def bohb_searcher(space: Space, metric: str, mode: str, watch: str | None = None
         def on_trial_complete(
             self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
         ) -> None:
-            """Nothing to do: every epoch was observed as it was reported."""
+            """The trial's last result: Tune hands a searcher no result it answers STOP to
+            (the last trial to reach a rung, one the halving cuts, every trial ending at
+            max_t, a pruned epoch), so it comes here, and its budget would be missing."""
+            if result and not error:
+                self.on_trial_result(trial_id, result)
 
         def save(self, checkpoint_path: str) -> None:
             state = {"configs": self.configs, "results": self.results, "count": self.count}

@@ -141,16 +141,19 @@ def test_bohb_resumes_from_the_trials_keras_tuner_reloads(tmp_path: Path) -> Non
     assert hyperband[:3] == whole[:3] and hyperband[3] != whole[3]
 
 
-def test_bohb_counts_a_trial_stopped_early_at_the_epochs_it_reached(tmp_path: Path) -> None:
-    """A trial the pruner or early stopping ended after 2 of its rung's 9 epochs is a
-    result at budget 2, not 9: it must not stand for a fully trained one."""
+def test_bohb_counts_a_trial_at_its_rungs_budget_whatever_steps_fit_reported(
+    tmp_path: Path,
+) -> None:
+    """A trial is a result at its rung's epochs (BOHB's and Tune's rule), with its score.
+    Keras Tuner reports one metric step per fit, the best epoch's index within that fit
+    (not an epoch count), so steps must not move the budget: here the trial's best was its
+    first epoch of 9, and it still counts at 9."""
     space = _space("bohb", min_epochs=9)  # one bracket: every trial's rung is 9 epochs
     oracle = _oracle(space, tmp_path)
     trial = oracle.create_trial("tuner0")
     assert trial.hyperparameters.values["tuner/epochs"] == 9
-    for epoch in (0, 1):
-        oracle.update_trial(trial.trial_id, {METRIC: 0.5 + epoch / 10}, step=epoch)
+    oracle.update_trial(trial.trial_id, {METRIC: 0.6}, step=0)  # as BaseTuner does, once
     trial.status = "COMPLETED"
     oracle.end_trial(trial)
-    assert list(oracle.model().results) == [2]
-    assert oracle.model().results[2][0][1] == 0.6
+    assert list(oracle.model().results) == [9]
+    assert oracle.model().results[9][0][1] == 0.6

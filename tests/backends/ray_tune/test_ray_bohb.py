@@ -95,6 +95,12 @@ def test_bohb_searcher_observes_every_epoch_and_survives_a_pickled_restore(
     assert restored.suggest("t5") == searcher.suggest("t5")
     _report(searcher, "t0", [0.1])  # Tune started t0 over: its first epoch again
     assert searcher.results["t0"] == {1: 0.1}
+    # Tune hands a searcher no result it answers STOP to (the last trial at a rung, every
+    # trial ending at max_t): the trial's last result comes with on_trial_complete
+    searcher.on_trial_complete("t1", {METRIC: 0.95, "training_iteration": 5})
+    assert searcher.results["t1"][5] == 0.95
+    searcher.on_trial_complete("t2", {METRIC: 0.99, "training_iteration": 5}, error=True)
+    assert 5 not in searcher.results["t2"]
 
 
 class Recorder(EpochBudget):
