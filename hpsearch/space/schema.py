@@ -217,6 +217,11 @@ class SearchSpec(_Strict):
                 f"strategy '{self.strategy}' runs on {'Ray' if home == 'ray' else home} only; "
                 f"set backend: {home} (--backend {home})"
             )
+        if self.pruner and self.executions_per_trial > 1:
+            raise ValueError(
+                "a pruner judges one training per trial: set executions_per_trial: 1 with a "
+                "pruner (or drop the pruner, --pruner none)"
+            )
         if self.pruner and self.strategy not in PRUNABLE:
             raise ValueError(
                 f"a pruner stops trials of {', '.join(PRUNABLE)}; {self.strategy} stops "

@@ -318,6 +318,8 @@ class Space:
         except ValidationError as exc:
             err = exc.errors()[0]
             flag = "--" + str(err["loc"][0] if err["loc"] else "strategy").replace("_", "-")
+            if flag == "--hyperband" and epochs is not None:  # --epochs set max_epochs there
+                flag = "--epochs"
             raise SpaceError(clean_msg(err["msg"]), field=flag) from None
         new = dataclasses.replace(self, search=new_search, training=training)
         if new_search.strategy == "grid" and self.search.strategy != "grid":

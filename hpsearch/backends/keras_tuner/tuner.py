@@ -319,7 +319,10 @@ def _tuner_class(base: type) -> type:
                 for k, v in logs.items():
                     history.setdefault(k, []).append(v)
                 self._events.on_epoch_end(four_digits(tid), epoch + 1, logs)
-                if self._events.prune(four_digits(tid)):  # lost to the median: stop it
+                # lost to the median: stop it, unless this epoch ends its rung anyway (bohb):
+                # a "pruned" trial there would save nothing and could still be promoted
+                rung_end = trial.hyperparameters.values.get("tuner/epochs")
+                if self._events.prune(four_digits(tid)) and epoch + 1 != rung_end:
                     self._pruned.add(tid)
             if self._events.stop_reason() or tid in self._pruned:  # a budget, or the pruner
                 model.stop_training = True
