@@ -30,6 +30,7 @@ from hpsearch.api import (
 )
 from hpsearch.backends import (
     BACKENDS,
+    BASELINE,
     PRUNABLE,
     STRATEGIES,
     engine,
@@ -43,8 +44,6 @@ from hpsearch.space import Space, SpaceError, run_command
 from hpsearch.trials import SearchCallback
 
 COMPARISON_TAG = "hpsearch.comparison"
-#: The (strategy, backend) every comparison adds unless told not to (``--no-baseline``).
-BASELINE = ("i-epoch", "keras-tuner")
 
 
 @dataclass

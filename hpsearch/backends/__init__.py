@@ -30,6 +30,9 @@ STRATEGIES: tuple[str, ...] = (
 #: weights: they read the ``hyperband`` section, and a cross-validated objective (which
 #: exists only once every fold trained) cannot drive them.
 BRACKETED: tuple[str, ...] = ("hyperband", "asha", "bohb", "i-epoch")
+#: The (strategy, engine) ``compare`` adds to every comparison as its baseline, unless told
+#: not to (``--no-baseline``): the i-epoch method (Egele et al., 2023).
+BASELINE: tuple[str, str] = ("i-epoch", "keras-tuner")
 #: Strategies a pruner (``search.pruner``) may stop trials of: the others stop trials
 #: themselves, by their rungs.
 PRUNABLE: tuple[str, ...] = ("random", "grid", "bayesian", "tpe", "bohb")

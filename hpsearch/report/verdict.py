@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hpsearch.backends import BASELINE
 from hpsearch.report.data import (
     _best_row,
     _bounds,
@@ -29,9 +30,6 @@ from hpsearch.space import (
     label,
 )
 from hpsearch.trials import FINISHED, PRUNED, SearchRecord
-
-#: The strategy ``compare`` adds to every comparison as its baseline.
-BASELINE = "i-epoch"
 
 
 def verdict(searches: list[SearchRecord]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -82,7 +80,7 @@ def _against_baseline(ranked: list[tuple[SearchRecord, float]]) -> list[str]:
     """One line on the i-epoch baseline (train every configuration briefly, continue the
     best), if it ran: which searches beat it. A strategy that does not is not paying for
     itself."""
-    base = next(((s, v) for s, v in ranked if s.strategy == BASELINE), None)
+    base = next(((s, v) for s, v in ranked if s.strategy == BASELINE[0]), None)
     if base is None:
         return []
     b, bv = base
