@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from hpsearch.api import SearchSummary, prepare, run_search
-from hpsearch.callbacks import EpochBudget
 from hpsearch.space import parse_space
-from hpsearch.trials import TrialResult
+from tests.epoch_recorder import Recorder
 from tests.spaces import tiny_space_text
 
 pytestmark = pytest.mark.slow
@@ -28,23 +27,6 @@ BOHB: dict[str, Any] = {
 }
 #: The first bracket (8 epochs) and the next one's first 2 trials (2 epochs each).
 BUDGET = 12
-
-
-class Recorder(EpochBudget):
-    """Counts epochs as the budget does (an EpochBudget that never stops) and keeps each
-    trial's epoch numbers and result."""
-
-    def __init__(self) -> None:
-        super().__init__(10**9)
-        self.epochs: dict[str, list[int]] = {}
-        self.results: dict[str, TrialResult] = {}
-
-    def on_epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
-        super().on_epoch_end(trial_id, epoch, logs)
-        self.epochs.setdefault(trial_id, []).append(epoch)
-
-    def on_trial_end(self, result: TrialResult) -> None:
-        self.results[result.trial_id] = result
 
 
 def _search(tmp: Path, strategy: str, *sections: dict[str, Any], **kwargs: Any) -> SearchSummary:

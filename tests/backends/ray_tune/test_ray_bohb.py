@@ -10,10 +10,9 @@ import pytest
 
 from hpsearch.api import prepare
 from hpsearch.backends.ray_tune.algorithms import plan_search
-from hpsearch.callbacks import EpochBudget
 from hpsearch.space import Space, parse_space
-from hpsearch.trials import TrialResult
 from tests import shared_ray
+from tests.epoch_recorder import Recorder
 from tests.spaces import MLP, tiny_space_text
 
 METRIC = "val_accuracy"
@@ -101,23 +100,6 @@ def test_bohb_searcher_observes_every_epoch_and_survives_a_pickled_restore(
     assert searcher.results["t1"][5] == 0.95
     searcher.on_trial_complete("t2", {METRIC: 0.99, "training_iteration": 5}, error=True)
     assert 5 not in searcher.results["t2"]
-
-
-class Recorder(EpochBudget):
-    """Counts epochs as the budget does (an EpochBudget that never stops), and keeps each
-    trial's epoch numbers and result."""
-
-    def __init__(self) -> None:
-        super().__init__(10**9)
-        self.epochs: dict[str, list[int]] = {}
-        self.results: dict[str, TrialResult] = {}
-
-    def on_epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
-        super().on_epoch_end(trial_id, epoch, logs)
-        self.epochs.setdefault(trial_id, []).append(epoch)
-
-    def on_trial_end(self, result: TrialResult) -> None:
-        self.results[result.trial_id] = result
 
 
 def _restores(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
