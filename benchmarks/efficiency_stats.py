@@ -32,7 +32,10 @@ class Spread:
     n: int
 
     def text(self, digits: int = 4) -> str:
-        return f"{self.median:.{digits}g} [{self.q1:.{digits}g}, {self.q3:.{digits}g}]"
+        def show(x: float) -> str:
+            return "never" if math.isinf(x) else f"{x:.{digits}g}"
+
+        return f"{show(self.median)} [{show(self.q1)}, {show(self.q3)}]"
 
 
 def spread(values: Sequence[float]) -> Spread | None:
@@ -54,6 +57,23 @@ def truncate(trials: pd.DataFrame, epochs: int) -> pd.DataFrame:
     ordered = ordered.sort_values(["_order", "trial_id"], kind="stable")
     spent = ordered["epochs"].fillna(0).cumsum()
     return ordered[spent <= epochs].drop(columns="_order")
+
+
+def reach_spread(reach: Sequence[int | None]) -> Spread | None:
+    """Median and quartiles of epochs-to-reach over seeds, a seed that never reached the
+    target counting as infinitely late (so a quartile can be "never")."""
+    xs = sorted(math.inf if r is None else float(r) for r in reach)
+    if not xs:
+        return None
+
+    def quantile(q: float) -> float:  # linear between order statistics, as spread() does
+        pos = (len(xs) - 1) * q
+        lo, hi = math.floor(pos), math.ceil(pos)
+        if lo == hi or math.isinf(xs[hi]) or math.isinf(xs[lo]):
+            return xs[hi] if pos > lo else xs[lo]
+        return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+    return Spread(quantile(0.5), quantile(0.25), quantile(0.75), len(xs))
 
 
 def steps(trials: pd.DataFrame, direction: str) -> list[tuple[int, float]]:
@@ -147,7 +167,7 @@ def summarize(
         rows[label] = {
             "median_best": spread(bests),
             "reach": reach_median(reach),
-            "reach_iqr": spread(reached),
+            "reach_iqr": reach_spread(reach),
             "reached": f"{len(reached)}/{len(reach)}",
         }
     base = rows.get(reference, {}).get("reach")

@@ -335,7 +335,11 @@ def main() -> None:
     results: dict[str, Any] = {}
     failed: list[str] = []
     for task in args.tasks:
-        mine = {seed: merged(args.work, task, seed) for seed in args.seeds}
+        mine = {seed: m for seed in args.seeds if (m := merged(args.work, task, seed))}
+        if len(mine) < len(args.seeds):  # --no-run on a study cut short: say what is missing
+            print(f"{task}: no units for seeds {sorted(set(args.seeds) - set(mine))}")
+        if not mine:
+            continue
         results[task] = analyse(mine, sorted(args.budget))
         results[task]["direction"] = next(
             s["direction"] for by_b in mine.values() for slot in by_b.values()

@@ -15,6 +15,7 @@ from benchmarks.efficiency_stats import (
     median_curve,
     rank_agreement,
     reach_median,
+    reach_spread,
     spread,
     summarize,
     truncate,
@@ -120,6 +121,9 @@ def test_summarize_reaches_the_reference_median_final_best() -> None:
     assert ref["median_best"].median == 0.8
     assert ref["reach"] == 50  # seeds at 40 and 50 reach 0.8; the first never: median 50
     assert ref["reached"] == "2/3"
+    iqr = ref["reach_iqr"]  # 40, 50, never: the quartiles of all three seeds
+    assert (iqr.median, iqr.q1, iqr.q3) == (50, 45, math.inf)
+    assert iqr.text() == "50 [45, never]"
     assert fast["median_best"].n == 2  # the 100-epoch trial found nothing within 60
     assert fast["reach"] == 10
     assert fast["fraction_of_reference"] == pytest.approx(0.2)
@@ -132,3 +136,11 @@ def test_truncate_keeps_the_trials_ended_within_the_epochs_in_end_order() -> Non
     assert truncate(t, 12)["trial_id"].tolist() == ["0001", "0000"]
     assert truncate(t, 13)["trial_id"].tolist() == ["0001", "0000", "0002"]
     assert best_at(truncate(t, 11), "max", 11) == 0.8
+
+
+def test_reach_spread_quartiles_put_never_last() -> None:
+    s = reach_spread([10, 20, 30, 40, 50])
+    assert s is not None and (s.median, s.q1, s.q3) == (30, 20, 40)
+    s = reach_spread([10, None, 30, None, 20])
+    assert s is not None and (s.median, s.q1) == (30, 20) and math.isinf(s.q3)
+    assert reach_spread([]) is None
