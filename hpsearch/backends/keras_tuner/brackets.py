@@ -16,8 +16,29 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from hpsearch.space import Space
 from hpsearch.space.searchspace import hyperband_brackets
+
+#: What a Keras Tuner tuner's constructor gets that its oracle takes, besides the oracle's
+#: own settings: hpsearch's build_tuner passes these to every tuner.
+ORACLE_COMMON = ("seed", "max_retries_per_trial", "max_consecutive_failed_trials")
+
+
+def hyperband_runner(kt: Any, oracle_class: type, name: str, settings: tuple[str, ...]) -> type:
+    """``kt.Hyperband``'s trial running (a promoted trial loads ``tuner/trial_id``'s
+    checkpoint and trains ``tuner/initial_epoch`` to ``tuner/epochs``) with another oracle:
+    the keyword arguments named in ``settings`` (and ORACLE_COMMON) build ``oracle_class``,
+    the rest go to ``kt.Tuner``, as ``kt.Hyperband.__init__`` does for its own oracle."""
+
+    class Runner(kt.Hyperband):  # type: ignore[misc, name-defined]
+        def __init__(self, hypermodel: Any = None, objective: Any = None, **kwargs: Any) -> None:
+            own = {k: kwargs.pop(k) for k in (*settings, *ORACLE_COMMON) if k in kwargs}
+            oracle = oracle_class(objective, **own)
+            # kt.Hyperband.__init__ only builds its own oracle: skip it, keep its methods
+            kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
+
+    Runner.__name__ = Runner.__qualname__ = name
+    Runner.Oracle = oracle_class  # type: ignore[attr-defined]  # for tests
+    return Runner
 
 
 @functools.cache
@@ -25,44 +46,10 @@ def hyperband_tuner_class(kt: Any, bohb: bool = False) -> type:
     """``Hyperband`` (or, with ``bohb``, ``Bohb``): ``kt.Hyperband`` with the smallest-rung
     oracle (or the BOHB oracle); built once per process, as keras_tuner loads lazily."""
     oracle_class = bohb_oracle_class(kt) if bohb else rung_oracle_class(kt)
-
-    class Hyperband(kt.Hyperband):  # type: ignore[misc, name-defined]
-        """``kt.Hyperband`` (its run_trial and checkpoint loading) with ``oracle_class``.
-        ``model_space`` is the space BOHB's model samples (bohb only)."""
-
-        def __init__(
-            self,
-            hypermodel: Any = None,
-            objective: Any = None,
-            *,
-            max_epochs: int,
-            factor: int,
-            hyperband_iterations: int,
-            min_epochs: int = 1,
-            model_space: Space | None = None,
-            seed: int | None = None,
-            max_retries_per_trial: int = 0,
-            max_consecutive_failed_trials: int = 3,
-            **kwargs: Any,
-        ) -> None:
-            own = {"model_space": model_space} if bohb else {}
-            oracle = oracle_class(
-                objective,
-                max_epochs=max_epochs,
-                factor=factor,
-                hyperband_iterations=hyperband_iterations,
-                min_epochs=min_epochs,
-                seed=seed,
-                max_retries_per_trial=max_retries_per_trial,
-                max_consecutive_failed_trials=max_consecutive_failed_trials,
-                **own,
-            )
-            # kt.Hyperband.__init__ only builds its own oracle: skip it, keep its methods
-            kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
-
-    Hyperband.__name__ = Hyperband.__qualname__ = "Bohb" if bohb else "Hyperband"
-    Hyperband.Oracle = oracle_class  # type: ignore[attr-defined]  # for tests
-    return Hyperband
+    settings = ("max_epochs", "factor", "hyperband_iterations", "min_epochs")
+    if bohb:
+        return hyperband_runner(kt, oracle_class, "Bohb", (*settings, "model_space"))
+    return hyperband_runner(kt, oracle_class, "Hyperband", settings)
 
 
 @functools.cache

@@ -115,36 +115,7 @@ def iepoch_oracle_class(kt: Any) -> type:
 @functools.cache
 def iepoch_tuner_class(kt: Any) -> type:
     """``IEpoch``: ``kt.Hyperband`` driven by the i-epoch oracle."""
-    oracle_class = iepoch_oracle_class(kt)
+    from hpsearch.backends.keras_tuner.brackets import hyperband_runner
 
-    class IEpoch(kt.Hyperband):  # type: ignore[misc, name-defined]
-        """``kt.Hyperband`` (its run_trial and checkpoint loading) with the i-epoch oracle."""
-
-        def __init__(
-            self,
-            hypermodel: Any = None,
-            objective: Any = None,
-            *,
-            sampled: int,
-            kept: int,
-            first_epochs: int,
-            full_epochs: int,
-            seed: int | None = None,
-            max_retries_per_trial: int = 0,
-            max_consecutive_failed_trials: int = 3,
-            **kwargs: Any,
-        ) -> None:
-            oracle = oracle_class(
-                objective,
-                sampled=sampled,
-                kept=kept,
-                first_epochs=first_epochs,
-                full_epochs=full_epochs,
-                seed=seed,
-                max_retries_per_trial=max_retries_per_trial,
-                max_consecutive_failed_trials=max_consecutive_failed_trials,
-            )
-            # kt.Hyperband.__init__ only builds its own oracle: skip it, keep its methods
-            kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
-
-    return IEpoch
+    settings = ("sampled", "kept", "first_epochs", "full_epochs")
+    return hyperband_runner(kt, iepoch_oracle_class(kt), "IEpoch", settings)
