@@ -133,6 +133,7 @@ class BohbModel:
                 params[name] = space.params["n_neurons"]
         self.params: dict[str, Param] = params
         self.min_points = spec.min_points or len(params) + 1
+        self._dists: dict[str, Any] | None = None
         self.results: dict[int, list[tuple[dict[str, Any], float]]] = {}
         self.count = 0  # suggestions made without a key of their own
         self.source = "random"  # where the last suggestion came from: random, or model@<b>
@@ -155,8 +156,12 @@ class BohbModel:
         return True
 
     def distributions(self) -> dict[str, Any]:
-        """Every param the model samples, as an Optuna distribution."""
-        return {name: optuna_distribution(p) for name, p in self.params.items()}
+        """Every param the model samples, as an Optuna distribution: built once, as every
+        result kept and every draw checks against them (Keras Tuner rebuilds the model from
+        all its trials at each new configuration)."""
+        if self._dists is None:
+            self._dists = {name: optuna_distribution(p) for name, p in self.params.items()}
+        return self._dists
 
     def fit_budget(self) -> int | None:
         """The largest budget with at least ``min_points`` results, or None."""
