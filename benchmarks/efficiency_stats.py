@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from hpsearch.report import epochs_to_reach as report_epochs_to_reach
 from hpsearch.report import progress
 
 
@@ -47,6 +48,11 @@ def spread(values: Sequence[float]) -> Spread | None:
         return Spread(xs[0], xs[0], xs[0], 1)
     q1, _, q3 = statistics.quantiles(xs, n=4, method="inclusive")
     return Spread(statistics.median(xs), q1, q3, len(xs))
+
+
+def _record(trials: pd.DataFrame, direction: str) -> Any:
+    """A trial table as the report's functions read a search: its trials and direction."""
+    return SimpleNamespace(trials=trials, direction=direction)
 
 
 def truncate(trials: pd.DataFrame, epochs: int) -> pd.DataFrame:
@@ -78,7 +84,7 @@ def reach_spread(reach: Sequence[int | None]) -> Spread | None:
 
 def steps(trials: pd.DataFrame, direction: str) -> list[tuple[int, float]]:
     """(epochs spent, best so far) after each trial that moved the best, in order."""
-    p = progress(SimpleNamespace(trials=trials, direction=direction))  # type: ignore[arg-type]
+    p = progress(_record(trials, direction))
     out: list[tuple[int, float]] = []
     for epochs, best in zip(p["epochs"], p["best"], strict=True):
         if best is not None and not (isinstance(best, float) and math.isnan(best)):
@@ -98,12 +104,9 @@ def best_at(trials: pd.DataFrame, direction: str, epochs: int) -> float | None:
 
 
 def epochs_to_reach(trials: pd.DataFrame, direction: str, target: float) -> int | None:
-    """Epochs spent when the best so far first reached ``target`` (None: never)."""
-    sign = 1.0 if direction == "max" else -1.0
-    for spent, value in steps(trials, direction):
-        if sign * value >= sign * target:
-            return spent
-    return None
+    """Epochs spent when the best so far first reached ``target`` (None: never): the
+    report's own rule, on a bare trial table."""
+    return report_epochs_to_reach(_record(trials, direction), target)
 
 
 def curve(trials: pd.DataFrame, direction: str, grid: Sequence[int]) -> list[float | None]:
