@@ -140,6 +140,7 @@ def run_search(
     on_data: Callable[[DataSummary], None] | None = None,
     on_status: Callable[[str], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    tensorboard: str | Path | None = None,
 ) -> SearchSummary:
     """Load the data once, run the backend, record every trial in MLflow, write trials.csv.
 
@@ -158,6 +159,9 @@ def run_search(
     With ``resume``, the latest unfinished search of the same space, strategy, backend,
     seed and output folder continues under its parent run: finished trials are kept, the
     interrupted ones are marked FAILED and run again, and ``max_trials`` counts them all.
+
+    ``tensorboard`` (else the space's ``tracking.tensorboard``) is a folder for TensorBoard
+    files: the search's HParams view (hpsearch.tracking.tensorboard).
     """
     request = SearchRequest(
         space,
@@ -179,6 +183,7 @@ def run_search(
         on_data=on_data,
         on_status=on_status,
         on_warning=on_warning,
+        tensorboard=Path(tensorboard) if tensorboard is not None else None,
     )
     return execute(request)
 
@@ -327,8 +332,10 @@ def _run_engine(
         tracker.tag(key, value)
     # the pruner first: engines ask its verdict right after the epoch's event
     pruner = [p] if (p := MedianPruner.for_space(space)) else []
+    board = _tensorboard(request, search)  # its folder is named after the parent run
     events = Resumed(
-        [*pruner, search.journal, tracker, *request.callbacks, failures, *budgets], previous
+        [*pruner, search.journal, tracker, *board, *request.callbacks, failures, *budgets],
+        previous,
     )
     if request.on_status:
         request.on_status(f"starting {space.search.backend} (TensorFlow loads in a few seconds)")
@@ -352,6 +359,19 @@ def _run_engine(
     except BaseException as exc:
         tracker.fail(f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        for writer in board:
+            writer.close()
+
+
+def _tensorboard(request: SearchRequest, search: _OpenSearch) -> list[Any]:
+    """The TensorBoard writer asked for (none, and nothing imported, when off)."""
+    folder = request.tensorboard_dir
+    if folder is None:
+        return []
+    from hpsearch.tracking.tensorboard import tensorboard_for
+
+    return [tensorboard_for(folder, search.space, search.tracker, search.warn)]
 
 
 def _budgets(
@@ -481,6 +501,7 @@ def run(
     verbose: bool = False,
     resume: bool = False,
     max_failures: int | None = None,
+    tensorboard: str | Path | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """Run one search and return its trial table.
@@ -489,7 +510,7 @@ def run(
     ``best_value`` and ``best_params``. Other keyword arguments are backend options
     (``workers``, ``gpus``, ``retries`` for Keras Tuner; ``address``, ``max_concurrent``,
     ``cpus_per_trial``, ``gpus_per_trial``, ``time_budget_s``, ``retries`` for Ray).
-    See run_search for ``resume`` and ``max_failures``.
+    See run_search for ``resume``, ``max_failures`` and ``tensorboard``.
     """
     space, given = plan_search(
         space_or_path,
@@ -511,6 +532,7 @@ def run(
         options=given,
         resume=resume,
         max_failures=max_failures,
+        tensorboard=tensorboard,
     )
     frame = summary.frame
     frame.attrs.update(summary.as_json())

@@ -39,7 +39,7 @@ from hpsearch.backends import (
     runs_on,
     session,
 )
-from hpsearch.plan import pruner_override
+from hpsearch.plan import checked_tensorboard, pruner_override
 from hpsearch.space import Space, SpaceError, run_command
 from hpsearch.trials import SearchCallback
 
@@ -124,11 +124,13 @@ def compare(
     verbose: bool = False,
     baseline: bool = False,
     pruner: str | None = None,
+    tensorboard: str | Path | None = None,
 ) -> Comparison:
     """Run every (strategy, backend) pair one after another at the same budget and seed,
     then write the comparison report. A search that fails is noted and the rest go on.
     ``baseline`` adds the i-epoch baseline (see plan), unless the space cannot run it
-    (then it is skipped with the reason)."""
+    (then it is skipped with the reason). ``tensorboard`` (else the space's
+    ``tracking.tensorboard``) gets every search's TensorBoard files, side by side."""
     if budget_epochs is None and budget_seconds is None:
         raise SpaceError("give --budget-epochs or --budget-time", field="--budget-epochs")
     base = space.with_overrides(seed=seed)
@@ -159,6 +161,7 @@ def compare(
     ]
     for backend in dict.fromkeys(b for _, b in pairs):  # a refusing cluster: before any run
         preflight(backend, _options_for(backend, ray_options or {}))
+    checked_tensorboard(base, tensorboard)  # a bad folder: before any run too
     stamp = time.strftime("%Y%m%d-%H%M%S")
     cid = f"cmp-{stamp}-{secrets.token_hex(2)}"
     result = Comparison(cid, experiment or space.name, skipped=skipped)
@@ -183,6 +186,7 @@ def compare(
                     budget_epochs=budget_epochs,
                     budget_seconds=budget_seconds,
                     tags={COMPARISON_TAG: cid},
+                    tensorboard=tensorboard,
                     command=_command(
                         s, budget_epochs, budget_seconds, result.experiment, prunes is not None
                     ),

@@ -94,6 +94,30 @@ def check_output(output: Path, flag: str = "--output") -> None:
         raise SpaceError(f"{output} cannot be {what}: no write permission on {probe}", field=flag)
 
 
+def check_tensorboard(folder: Path, flag: str = "--tensorboard") -> None:
+    """``folder`` is a writable folder for TensorBoard's files, or can be made in one."""
+    path = Path(folder).expanduser()
+    if path.exists() and not path.is_dir():
+        raise SpaceError(f"{folder} is a file, not a folder for TensorBoard's files", field=flag)
+    check_output(path, flag)
+
+
+def checked_tensorboard(space: Space, flag: str | Path | None) -> Path | None:
+    """The TensorBoard folder, checked: ``--tensorboard``, else the space's
+    ``tracking.tensorboard`` (relative to the working directory; its errors name its line)."""
+    if flag is not None:
+        check_tensorboard(Path(flag))
+        return Path(flag).expanduser()
+    if not space.tracking.tensorboard:
+        return None
+    folder = Path(space.tracking.tensorboard).expanduser()
+    try:
+        check_tensorboard(folder, "tracking.tensorboard")
+    except SpaceError as exc:
+        raise space.error_at("tracking.tensorboard", exc.problem) from None
+    return folder
+
+
 def prepare(
     space_or_path: Space | str | Path,
     *,
@@ -299,10 +323,17 @@ class SearchRequest:
     on_data: Callable[[DataSummary], None] | None = None
     on_status: Callable[[str], None] | None = None
     on_warning: Callable[[str], None] | None = None
+    tensorboard: Path | None = None  # --tensorboard; else the space's tracking.tensorboard
 
     @property
     def budgeted(self) -> bool:
         return self.budget_epochs is not None or self.budget_seconds is not None
+
+    @property
+    def tensorboard_dir(self) -> Path | None:
+        """Where TensorBoard's files go: the flag, else the space's (relative to the cwd)."""
+        folder = self.tensorboard or self.space.tracking.tensorboard
+        return Path(folder).expanduser() if folder else None
 
     @property
     def experiment_name(self) -> str:
@@ -321,4 +352,5 @@ class SearchRequest:
                 field="--warm-start",
             )
         check_destination(self.tracking_uri, self.experiment_name, self.output)
+        checked_tensorboard(self.space, self.tensorboard)
         preflight(self.space.search.backend, self.options)  # a cluster that refuses us

@@ -126,6 +126,8 @@ class SweepFile(_Strict):
     tracking_uri: str | None = None
     experiment: str | None = None  # default: the sweep's name
     output: str = "reports/sweeps"
+    #: TensorBoard files of every entry's search, side by side (``--tensorboard`` wins).
+    tensorboard: str | None = Field(None, min_length=1)
     window: Literal["daily", "weekly", "none"] = "none"
     concurrency: int = Field(1, ge=1, le=64)
     defaults: Settings = Field(default_factory=Settings)
@@ -157,6 +159,8 @@ class Sweep:
     entries: list[Entry]
     window: str  # "2026-11-22", "2026-W47", or "" for none
     skipped: list[str] = field(default_factory=list)
+    #: Where every entry writes TensorBoard files (absolute), if anywhere.
+    tensorboard: Path | None = None
 
     @property
     def experiment(self) -> str:
@@ -243,7 +247,16 @@ def load_sweep(path: str | Path, now: dt.datetime | None = None) -> Sweep:
         problem = check_entry(entry)
         if problem:
             raise fail(("matrix",), f"entry {entry.id}: {problem}")
-    return Sweep(spec, path, entries, window, skipped)
+    sweep = Sweep(spec, path, entries, window, skipped)
+    if spec.tensorboard:  # relative to the working directory, as output is
+        from hpsearch.plan import check_tensorboard
+
+        try:
+            check_tensorboard(Path(spec.tensorboard), "tensorboard")
+        except SpaceError as exc:
+            raise fail(("tensorboard",), exc.problem) from None
+        sweep.tensorboard = sweep._resolve(str(Path(spec.tensorboard).expanduser()))
+    return sweep
 
 
 def check_entry(entry: Entry) -> str | None:
@@ -349,6 +362,8 @@ def run_command(sweep: Sweep, entry: Entry, tracking_uri: str) -> list[str]:
         value = getattr(s, key)
         if value is not None:
             cmd += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    if sweep.tensorboard is not None:
+        cmd += ["--tensorboard", str(sweep.tensorboard)]
     if entry.state == "partial" and entry.parent_run_id:
         cmd += ["--resume-run", entry.parent_run_id]
     return cmd

@@ -1,4 +1,5 @@
-"""Commands that read finished searches back: ``best``, ``report`` and ``ui``."""
+"""Commands that read finished searches back: ``best``, ``report``, ``ui`` and
+``tensorboard``."""
 
 from __future__ import annotations
 
@@ -112,3 +113,30 @@ def ui(
         page = ui_page(uri, experiment)
     typer.echo(f"MLflow UI for {redact_uri(uri)} at http://{host}:{port}/{page} (Ctrl+C stops it)")
     serve_ui(uri, host, port)
+
+
+def tensorboard(
+    logdir: Annotated[
+        Path,
+        typer.Argument(
+            help="The folder given to --tensorboard (or one search's folder in it).",
+            show_default=False,
+        ),
+    ],
+    port: Annotated[int, typer.Option(help="Port for TensorBoard.")] = 6006,
+) -> None:
+    """Open TensorBoard on the files searches wrote with --tensorboard: the HParams view
+    (table, parallel coordinates, scatter plot matrix) and every trial's epochs, on
+    127.0.0.1 only; Ctrl+C or SIGTERM stops it."""
+    from hpsearch.tracking.tensorboard import serve_tensorboard
+
+    if not logdir.is_dir():
+        what = "is not a folder" if logdir.exists() else "does not exist"
+        fail(f"{logdir} {what}: give the folder a search wrote with --tensorboard")
+    if not 0 < port < 65536:
+        fail(f"--port: {port} is not a port (1-65535)")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if sock.connect_ex(("127.0.0.1", port)) == 0:
+            fail(f"--port: 127.0.0.1:{port} is already in use; pick another with --port")
+    typer.echo(f"TensorBoard for {logdir} at http://127.0.0.1:{port}/#hparams (Ctrl+C stops it)")
+    serve_tensorboard(logdir, port)

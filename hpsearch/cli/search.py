@@ -51,6 +51,16 @@ PRUNER_HELP = (
     "search.pruner settings are kept, else warm-up 2 epochs, 3 other trials) or none. A "
     "pruned trial ends PRUNED with the epochs it trained."
 )
+TensorBoardOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--tensorboard",
+        help="Also write TensorBoard files into DIR: DIR/<search run>/<trial run>/, every "
+        "epoch's metrics and the HParams view (see hpsearch tensorboard DIR) [default: the "
+        "space's tracking.tensorboard, else none]",
+        show_default=False,
+    ),
+]
 
 
 def run(
@@ -229,6 +239,7 @@ def run(
             show_default=False,
         ),
     ] = None,
+    tensorboard: TensorBoardOpt = None,
 ) -> None:
     """Run a search; record a parent run and one child run per trial in MLflow."""
     s, options, tags = _plan(
@@ -265,6 +276,7 @@ def run(
         budget_seconds=budget_time,
         resume_run=resume_run,
         warm_start=warm_start,
+        tensorboard=tensorboard,
     )
     finished = _finish(summary, final_fit=final_fit, report=with_report, verbose=verbose)
     print_run(summary, s, finished, as_json=as_json, verbose=verbose)
@@ -412,6 +424,7 @@ def compare(
             show_default=False,
         ),
     ] = None,
+    tensorboard: TensorBoardOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -442,6 +455,7 @@ def compare(
             verbose=verbose,
             baseline=baseline,
             pruner=pruner,
+            tensorboard=tensorboard,
         )
     except SpaceError as exc:
         fail(str(exc))
@@ -495,6 +509,15 @@ def sweep(
         bool,
         typer.Option("--dry-run", help="List every entry with its key and state; run nothing."),
     ] = False,
+    tensorboard: Annotated[
+        Path | None,
+        typer.Option(
+            "--tensorboard",
+            help="Every entry writes TensorBoard files into DIR (as hpsearch run "
+            "--tensorboard) [default: the sweep file's tensorboard, else none]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a sweep file's matrix of searches: done entries are skipped, interrupted ones
     resumed. Exit 0 all done, 1 some failed, 2 bad input, 3 already running, 143 SIGTERM."""
@@ -505,6 +528,11 @@ def sweep(
 
     with failing(usage=(SpaceError,)):
         spec = load_sweep(sweep_file)
+        if tensorboard is not None:
+            from hpsearch.plan import check_tensorboard
+
+            check_tensorboard(tensorboard)
+            spec.tensorboard = tensorboard.expanduser().resolve()
     uri = _pinned(resolve_tracking_uri(tracking_uri or spec.spec.tracking_uri))
     if address:
         os.environ["RAY_ADDRESS"] = address

@@ -60,6 +60,7 @@ app.command()(search.sweep)
 app.command()(tools.refit)
 app.command("lr-find")(tools.lr_find)
 app.command()(read.ui)
+app.command()(read.tensorboard)
 
 
 def main() -> None:

@@ -267,6 +267,7 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
         lines=lines,
         builder=spec.builder,
         objective_given=spec.objective is not None,
+        tracking=spec.tracking,
     )
     if spec.search.strategy == "grid":
         problem = space.grid_problem()

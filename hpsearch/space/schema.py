@@ -120,6 +120,13 @@ class TrainingSpec(_Strict):
     cv: int | None = Field(None, ge=2, le=20)
 
 
+class TrackingSpec(_Strict):
+    """What records a search besides MLflow: ``tensorboard`` is a folder (relative to the
+    working directory) for TensorBoard's files, as ``--tensorboard DIR``, which wins."""
+
+    tensorboard: str | None = Field(None, min_length=1)
+
+
 class HyperbandSpec(_Strict):
     """Hyperband's brackets (hyperband, asha, bohb): ``max_epochs`` defaults to
     ``training.epochs``; ``min_epochs``, the smallest rung, drops the brackets whose first
@@ -271,6 +278,7 @@ class _SpaceFile(_Strict):
     hyperparameters: dict[str, Any]
     training: TrainingSpec = TrainingSpec()
     search: SearchSpec = SearchSpec()
+    tracking: TrackingSpec = TrackingSpec()
 
 
 def check_objective(metric: str, task: str, fail: Any = None) -> None:

@@ -37,6 +37,7 @@ from hpsearch.space.schema import (
     DatasetSpec,
     Objective,
     SearchSpec,
+    TrackingSpec,
     TrainingSpec,
     check_objective,
 )
@@ -62,6 +63,8 @@ class Space:
     builder: str | None = None  # ``module:function``, replacing hpsearch's MLP builder
     #: False when the file names no objective: it then follows the data's task.
     objective_given: bool = True
+    #: The ``tracking:`` section (``tracking.tensorboard``).
+    tracking: TrackingSpec = dataclasses.field(default_factory=TrackingSpec)
 
     def for_task(self, task: str) -> Space:
         """This space once the data's task is known (a file's is inferred when read): the
