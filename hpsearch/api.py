@@ -116,6 +116,9 @@ def load_data(space: Space) -> tuple[Dataset, Space]:
     problem = space.model_problem(math.prod(data.input_shape))
     if problem:
         raise space.error_at("hyperparameters.n_neurons", problem)
+    from hpsearch.wide_deep import model_columns
+
+    model_columns(space, data)  # Wide & Deep's columns name the data's own: checked here
     return data, space
 
 

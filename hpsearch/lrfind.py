@@ -436,6 +436,7 @@ def lr_find(
         data = load_dataset(space.dataset, seed, space.source.parent if space.source else None)
 
     from hpsearch.model import build_for, quiet_tensorflow
+    from hpsearch.wide_deep import model_columns
 
     quiet_tensorflow(verbose)
     import keras
@@ -449,7 +450,7 @@ def lr_find(
     beta = default_beta(planned) if beta is None else beta
 
     keras.utils.set_random_seed(seed)
-    model = build_for(values | {"learning_rate": min_lr}, data)
+    model = build_for(values | {"learning_rate": min_lr}, data, columns=model_columns(space, data))
     sweep = _Sweep(schedule, batch_size, n_train, beta, stop_factor)
     started = time.perf_counter()
     model.fit(

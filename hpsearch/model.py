@@ -12,11 +12,12 @@ import gc
 import math
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hpsearch.builders import BuilderError
 from hpsearch.space import VOCABULARY
+from hpsearch.wide_deep import MODEL_NAMES, wide_and_deep
 
 if TYPE_CHECKING:
     import keras
@@ -40,6 +41,7 @@ BUILD_PARAMS = (
     "first_decay_steps",
     "layer_shape",
     "batch_size",
+    "architecture",
 )
 
 
@@ -340,8 +342,11 @@ def build_model(
     builder: str | None = None,
     builder_dirs: Sequence[str] = (),
     hp: Any = None,
+    columns: Mapping[str, list[int] | None] | None = None,
 ) -> keras.Model:
-    """An MLP: Flatten for images, n_hidden Dense(+Dropout) layers, a task-fitted head.
+    """An MLP: Flatten for images, n_hidden Dense(+Dropout) layers, a task-fitted head; or,
+    with ``architecture: wide_deep``, those layers on the deep columns and the wide columns
+    concatenated with the last hidden layer into the head (hpsearch.wide_deep).
 
     Args:
         params: sampled values; missing keys take the vocabulary's defaults.
@@ -353,6 +358,8 @@ def build_model(
         n_train: training examples, for ``lr_schedule: step`` (default: len(norm_data)).
         builder: ``module:function`` to call instead (see build_custom).
         hp: Keras Tuner's HyperParameters, for a builder of its form (on Keras Tuner).
+        columns: Wide & Deep's ``wide_features`` and ``deep_features`` input indices
+            (wide_deep.model_columns; None or a missing path: every input).
     """
     import keras
 
@@ -375,6 +382,33 @@ def build_model(
             raise ValueError("normalize needs the train features (norm_data)")
         norm.adapt(norm_data.reshape(len(norm_data), -1))
         x = norm(x)
+    architecture = str(p["architecture"])
+    if architecture == "wide_deep":
+        x = wide_and_deep(x, columns, lambda deep: _hidden_stack(deep, p, regularizer))
+    else:
+        x = _hidden_stack(x, p, regularizer)
+    if task == "multiclass":
+        outputs = keras.layers.Dense(n_outputs, activation="softmax", name="output")(x)
+    elif task == "binary":
+        outputs = keras.layers.Dense(1, activation="sigmoid", name="output")(x)
+    elif task == "regression":
+        outputs = keras.layers.Dense(1, name="output")(x)
+    else:
+        raise ValueError(f"unknown task {task!r}")
+    model = keras.Model(inputs, outputs, name=MODEL_NAMES[architecture])
+    loss, metrics = loss_and_metrics(task)
+    model.compile(
+        loss=loss,
+        optimizer=make_optimizer(p["optimizer"], learning_rate_of(p, n_train)),
+        metrics=metrics,
+    )
+    return model
+
+
+def _hidden_stack(x: Any, p: dict[str, Any], regularizer: Any) -> Any:
+    """The n_hidden Dense(+Dropout) layers, each as wide as layer_widths says."""
+    import keras
+
     for i, width in enumerate(layer_widths(p)):
         x = keras.layers.Dense(
             width,
@@ -385,22 +419,7 @@ def build_model(
         )(x)
         if p["dropout"] > 0:
             x = keras.layers.Dropout(float(p["dropout"]))(x)
-    if task == "multiclass":
-        outputs = keras.layers.Dense(n_outputs, activation="softmax", name="output")(x)
-    elif task == "binary":
-        outputs = keras.layers.Dense(1, activation="sigmoid", name="output")(x)
-    elif task == "regression":
-        outputs = keras.layers.Dense(1, name="output")(x)
-    else:
-        raise ValueError(f"unknown task {task!r}")
-    model = keras.Model(inputs, outputs, name="hpsearch_mlp")
-    loss, metrics = loss_and_metrics(task)
-    model.compile(
-        loss=loss,
-        optimizer=make_optimizer(p["optimizer"], learning_rate_of(p, n_train)),
-        metrics=metrics,
-    )
-    return model
+    return x
 
 
 class ModelData(Protocol):
@@ -425,9 +444,11 @@ def build_for(
     builder_dirs: Sequence[str] = (),
     norm_data: Any = None,
     hp: Any = None,
+    columns: Mapping[str, list[int] | None] | None = None,
 ) -> keras.Model:
     """build_model for loaded data: the one call every engine, the refit and lr-find make.
-    ``norm_data`` (default: the training inputs) is what a Normalization layer adapts to."""
+    ``norm_data`` (default: the training inputs) is what a Normalization layer adapts to;
+    ``columns``, Wide & Deep's paths (wide_deep.model_columns of the space and data)."""
     return build_model(
         params,
         data.input_shape,
@@ -437,6 +458,7 @@ def build_for(
         builder=builder,
         builder_dirs=builder_dirs,
         hp=hp,
+        columns=columns,
     )
 
 

@@ -197,6 +197,7 @@ def train_and_score(
     import keras
 
     from hpsearch.model import build_for, evaluate, fit_callbacks, fit_options
+    from hpsearch.wide_deep import model_columns
 
     data, params, n_epochs = plan.data, plan.params, plan.epochs
     x_fit = np.concatenate([data.x_train, data.x_valid])
@@ -210,6 +211,7 @@ def train_and_score(
         builder=plan.space.builder,
         builder_dirs=plan.space.builder_dirs(),
         norm_data=x_fit,
+        columns=model_columns(plan.space, data),
     )
     options = fit_options(params, y_fit, data.task)  # batch_size, class_weight
     history = model.fit(

@@ -116,6 +116,7 @@ def validate_json(s: Space, summary: Any) -> dict[str, Any]:
         "objective": s.objective.model_dump(),
         "params": params,
         "applies": ", ".join(sections(s)) or None,
+        "model": s.model.model_dump() if s.model else None,
     }
     if summary is not None:
         out["data"] = summary.as_json()
@@ -133,6 +134,12 @@ def print_validate(path: Path, s: Space, summary: Any) -> None:
     width = max(len(k) for k in s.params)
     for name, p in s.params.items():
         typer.echo(f"  {name:<{width}}  {p.describe()}")
+    if s.model is not None and s.model.is_set():  # Wide & Deep's columns
+        paths = [(k, getattr(s.model, k)) for k in ("wide_features", "deep_features")]
+        typer.echo(
+            "model: "
+            + "; ".join(f"{k} {', '.join(map(str, v)) if v else 'every input'}" for k, v in paths)
+        )
     search = s.search
     typer.echo(f"space size: {size_text}")
     budget = f"{search.max_trials} trials"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from hpsearch.backends import BACKENDS, STRATEGIES, only_on, runs_on
 from hpsearch.errors import MAX_ERROR_CHARS, SpaceError, one_line
+from hpsearch.space.columns import BUILTIN_COLUMNS, ModelSpec, resolve_selection
 from hpsearch.space.loading import (
     MAX_DEPTH,
     MAX_FILE_CHARS,
@@ -26,6 +27,7 @@ from hpsearch.space.loading import (
 )
 from hpsearch.space.params import (
     ACTIVATIONS,
+    ARCHITECTURES,
     BUILTIN_DATASETS,
     CLASS_WEIGHTS,
     FILE_PREFIXES,
@@ -69,7 +71,9 @@ from hpsearch.space.searchspace import Space, epochs_flag_repeats, hyperband_tri
 
 __all__ = [
     "ACTIVATIONS",
+    "ARCHITECTURES",
     "BACKENDS",
+    "BUILTIN_COLUMNS",
     "BUILTIN_DATASETS",
     "BUILTIN_INPUTS",
     "CLASS_WEIGHTS",
@@ -100,6 +104,7 @@ __all__ = [
     "HParamInfo",
     "HyperbandSpec",
     "IntRange",
+    "ModelSpec",
     "Objective",
     "Param",
     "SearchSpec",
@@ -121,6 +126,7 @@ __all__ = [
     "parse_param",
     "parse_space",
     "read_text",
+    "resolve_selection",
     "run_command",
     "runs_on",
     "short",

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from hpsearch.errors import SpaceError
+from hpsearch.space.columns import check_model
 from hpsearch.space.fields import field_name, line_for, path_of, pydantic_error
 from hpsearch.space.params import BUILTIN_DATASETS, VOCABULARY, Fixed, Param, parse_param
 from hpsearch.space.schema import Objective, _SpaceFile, check_objective
@@ -267,6 +268,7 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
         lines=lines,
         builder=spec.builder,
         objective_given=spec.objective is not None,
+        model=spec.model,
         tracking=spec.tracking,
     )
     if spec.search.strategy == "grid":
@@ -283,6 +285,13 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
     if problem:
         where = "n_neurons" if "n_neurons" in spec.hyperparameters else "n_hidden"
         raise fail(("hyperparameters", where), problem)
+    architectures = space.params["architecture"].values() or []
+    try:
+        check_model(
+            spec.model, architectures=architectures, builder=spec.builder, dataset=spec.dataset.name
+        )
+    except SpaceError as exc:
+        raise fail(path_of(exc.field or "model"), exc.problem) from None
     return space
 
 

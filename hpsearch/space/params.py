@@ -43,6 +43,9 @@ INITIALIZERS: tuple[str, ...] = (
 LR_SCHEDULES: tuple[str, ...] = ("constant", "step", "cosine_restarts")
 LAYER_SHAPES: tuple[str, ...] = ("same", "funnel", "per_layer")
 CLASS_WEIGHTS: tuple[str, ...] = ("none", "balanced")
+#: mlp: the hidden stack alone; wide_deep: the seed's Wide & Deep (10.2), the inputs also
+#: going straight to the output layer, concatenated with the last hidden layer.
+ARCHITECTURES: tuple[str, ...] = ("mlp", "wide_deep")
 
 #: Built-in datasets and their task, known here so validation needs no heavy import.
 BUILTIN_DATASETS: dict[str, str] = {
@@ -98,6 +101,7 @@ VOCABULARY: dict[str, HParamInfo] = {
     # same: every layer n_neurons; funnel: halve each layer; per_layer: n_neurons_<i>.
     "layer_shape": HParamInfo(str, "same", allowed=LAYER_SHAPES),
     "class_weight": HParamInfo(str, "none", allowed=CLASS_WEIGHTS),
+    "architecture": HParamInfo(str, "mlp", allowed=ARCHITECTURES),
 }
 #: ``layer_shape: per_layer`` samples one width per active layer from n_neurons' range.
 MAX_PER_LAYER = 64

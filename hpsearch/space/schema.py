@@ -15,6 +15,7 @@ from pydantic import (
 
 from hpsearch.backends import BACKENDS, PRUNABLE, STRATEGIES, only_on, runs_on
 from hpsearch.errors import SpaceError
+from hpsearch.space.columns import ModelSpec
 from hpsearch.space.params import (
     BUILTIN_DATASETS,
     FILE_PREFIXES,
@@ -276,6 +277,8 @@ class _SpaceFile(_Strict):
     dataset: DatasetSpec
     objective: Union[str, dict[str, str], None] = None
     hyperparameters: dict[str, Any]
+    #: Fixed settings of hpsearch's model (Wide & Deep's columns), never searched.
+    model: ModelSpec | None = None
     training: TrainingSpec = TrainingSpec()
     search: SearchSpec = SearchSpec()
     tracking: TrackingSpec = TrackingSpec()

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from hpsearch.backends import BRACKETED, engine
 from hpsearch.errors import SpaceError
+from hpsearch.space.columns import ModelSpec
 from hpsearch.space.fields import clean_msg, line_for, path_of
 from hpsearch.space.params import (
     BUILTIN_DATASETS,
@@ -63,6 +64,8 @@ class Space:
     builder: str | None = None  # ``module:function``, replacing hpsearch's MLP builder
     #: False when the file names no objective: it then follows the data's task.
     objective_given: bool = True
+    #: The ``model:`` section: Wide & Deep's columns (see space.columns).
+    model: ModelSpec | None = None
     #: The ``tracking:`` section (``tracking.tensorboard``).
     tracking: TrackingSpec = dataclasses.field(default_factory=TrackingSpec)
 

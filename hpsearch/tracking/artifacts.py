@@ -280,7 +280,8 @@ def log_served_model(model: Any, serving: tuple[dict[str, Any], Any], name: str)
 
     MLflow's "models from code": hpsearch/tracking/served_model.py is the model's code, and its
     artifacts are the Keras model (``model.keras``), the recipe (``recipe.json``) and the
-    code that applies it (hpsearch/recipe.py, numpy and pandas only), so the model loads
+    code that applies it (hpsearch/recipe.py, numpy and pandas only), and hpsearch's own
+    Keras layers (hpsearch/layers.py, keras only), so the model loads
     and serves where hpsearch is not installed. The signature names the raw columns and
     the answers: ``label`` and a probability per class, or ``prediction``. Requirements are
     pinned to what is installed here, never resolved over the network."""
@@ -310,6 +311,8 @@ def log_served_model(model: Any, serving: tuple[dict[str, Any], Any], name: str)
     here = Path(__file__).parent
     recipe_spec = importlib.util.find_spec("hpsearch.recipe")  # found, not imported
     assert recipe_spec is not None and recipe_spec.origin is not None
+    layers_spec = importlib.util.find_spec("hpsearch.layers")  # Wide & Deep's SelectColumns
+    assert layers_spec is not None and layers_spec.origin is not None
     reqs = [
         f"mlflow=={mlflow.__version__}",
         f"tensorflow=={tf.__version__}",
@@ -328,6 +331,7 @@ def log_served_model(model: Any, serving: tuple[dict[str, Any], Any], name: str)
                 "keras_model": str(keras_path),
                 "recipe": str(recipe_path),
                 "recipe_code": recipe_spec.origin,
+                "layers_code": layers_spec.origin,
             },
             signature=signature,
             input_example=example,

@@ -5,8 +5,8 @@ loaded (``mlflow.pyfunc.load_model``, ``mlflow models serve``); hpsearch itself 
 imports it. It needs mlflow, numpy, pandas and keras, not hpsearch: the recipe
 (``recipe.json``) and the code that applies it (``recipe.py``, hpsearch.recipe as it was at
 training time) are the model's artifacts, next to the trained Keras model
-(``model.keras``). ``unwrap_python_model().keras_model`` is that Keras model, and
-``.recipe`` the recipe.
+(``model.keras``) and the code of hpsearch's own Keras layers (``layers.py``).
+``unwrap_python_model().keras_model`` is that Keras model, and ``.recipe`` the recipe.
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ class HpsearchModel(PythonModel):
         self.recipe = json.loads(Path(artifacts["recipe"]).read_text(encoding="utf-8"))
         # The recipe's own code, under a name of its own: two models loaded in one process
         # each keep the code they were logged with.
-        spec = importlib.util.spec_from_file_location(
-            f"hpsearch_recipe_{uuid.uuid4().hex}", artifacts["recipe_code"]
+        self._code = _load_code("hpsearch_recipe", artifacts["recipe_code"])
+        custom: dict[str, Any] = {}
+        if "layers_code" in artifacts:  # hpsearch's own layers (a Wide & Deep model's)
+            custom = _load_code("hpsearch_layers", artifacts["layers_code"]).custom_objects()
+        self.keras_model = keras.saving.load_model(
+            artifacts["keras_model"], compile=False, custom_objects=custom
         )
-        assert spec is not None and spec.loader is not None
-        self._code = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(self._code)
-        self.keras_model = keras.saving.load_model(artifacts["keras_model"], compile=False)
 
     # MLflow reads this hint: a DataFrame makes it keep the logged signature (the raw
     # columns) and derive none of its own; pixel arrays pass through it all the same.
@@ -62,6 +62,15 @@ class HpsearchModel(PythonModel):
             width = len(recipe["classes"]) if recipe["task"] == "multiclass" else 1
             out = np.zeros((0, width), dtype=np.float32)
         return self._code.outputs(recipe, out)
+
+
+def _load_code(prefix: str, path: str) -> Any:
+    """A file the model carries, run as a module under a name of its own."""
+    spec = importlib.util.spec_from_file_location(f"{prefix}_{uuid.uuid4().hex}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 mlflow.models.set_model(HpsearchModel())

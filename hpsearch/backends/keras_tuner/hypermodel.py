@@ -12,6 +12,7 @@ from hpsearch.builders import builder_form
 from hpsearch.model import build_for, fit_callbacks, fit_options, is_fit_callback, load_builder
 from hpsearch.space import Bool, Choice, FloatRange, IntRange, Param, Space
 from hpsearch.trials import NAN_ERROR
+from hpsearch.wide_deep import model_columns
 
 if TYPE_CHECKING:
     from hpsearch.data import Dataset
@@ -68,6 +69,7 @@ def make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
         bool(space.builder)
         and builder_form(load_builder(str(space.builder), space.builder_dirs())) == "hp"
     )
+    columns = model_columns(space, data)
 
     class SpaceHyperModel(kt.HyperModel):  # type: ignore[misc]
         def build(self, hp: Any) -> Any:
@@ -79,6 +81,7 @@ def make_hypermodel(kt: Any, keras: Any, space: Space, data: Dataset) -> Any:
                 builder=space.builder,
                 builder_dirs=space.builder_dirs(),
                 hp=hp if kt_form else None,
+                columns=columns,
             )
 
         def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:

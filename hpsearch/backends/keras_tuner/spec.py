@@ -13,6 +13,7 @@ from hpsearch.space import (
     Fixed,
     FloatRange,
     IntRange,
+    ModelSpec,
     Objective,
     Param,
     SearchSpec,
@@ -37,6 +38,7 @@ def write_spec(path: Path, space: Space, *, workdir: Path, verbose: bool) -> Pat
         "objective": space.objective.model_dump(mode="json"),
         "training": space.training.model_dump(mode="json"),
         "search": space.search.model_dump(mode="json"),
+        "model": space.model.model_dump(mode="json") if space.model else None,
         "params": {
             name: {"kind": type(p).__name__, **p.model_dump(mode="json")}
             for name, p in space.params.items()
@@ -66,5 +68,6 @@ def read_spec(path: Path) -> tuple[Space, Path, bool]:
         description=spec["description"],
         source=Path(spec["source"]) if spec["source"] else None,
         text=spec["text"],
+        model=ModelSpec.model_validate(spec["model"]) if spec.get("model") else None,
     )
     return space, Path(spec["workdir"]), bool(spec["verbose"])

@@ -29,6 +29,7 @@ from hpsearch.backends.ray_tune.worker import _read_best, payload_for, train_tri
 from hpsearch.model import build_for, quiet_tensorflow
 from hpsearch.space import TASK_METRICS, Space
 from hpsearch.trials import SearchCallback, SearchInfo
+from hpsearch.wide_deep import model_columns
 
 if TYPE_CHECKING:
     from hpsearch.data import Dataset
@@ -257,7 +258,13 @@ def _load_best(
     """The best trial's model: built again from its params, with the best epoch's weights."""
     quiet_tensorflow(verbose)
 
-    model = build_for(params, data, builder=space.builder, builder_dirs=space.builder_dirs())
+    model = build_for(
+        params,
+        data,
+        builder=space.builder,
+        builder_dirs=space.builder_dirs(),
+        columns=model_columns(space, data),
+    )
     if _is_client():  # the checkpoint sits on the cluster's storage: read it there
         import ray
 

@@ -22,6 +22,7 @@ from hpsearch.model import (
     quiet_tensorflow,
     settle_heap,
 )
+from hpsearch.wide_deep import model_columns
 
 if TYPE_CHECKING:
     from hpsearch.data import Dataset
@@ -68,6 +69,7 @@ def payload_for(
         "checkpoint_every_epoch": search.strategy in ("hyperband", "bohb"),
         "builder": space.builder,
         "builder_dirs": space.builder_dirs(),
+        "columns": model_columns(space, data),
         "cv": space.training.cv,
         "verbose": verbose,
     }
@@ -90,6 +92,7 @@ def train_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
             SimpleNamespace(**data),
             builder=payload["builder"],
             builder_dirs=payload["builder_dirs"],
+            columns=payload.get("columns"),
         )
 
     model = build()
