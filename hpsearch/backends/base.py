@@ -40,8 +40,8 @@ class Backend(Protocol):
     ``resume`` continues the engine's state in ``workdir``; ``warm`` seeds a model-based
     strategy; ``done`` names the trials the journal already holds (an engine whose restored
     state may lag the journal skips reporting them again); ``budgeted`` says a budget
-    callback may stop the search (an engine that checks budgets outside its trial loop
-    arms a stopper for it)."""
+    or a caller's callback may stop the search (an engine that checks for a stop outside
+    its trial loop arms a stopper for it)."""
 
     name: str
 

@@ -1,17 +1,20 @@
 """MlflowTracker: one parent run per search, one nested child run per trial.
 
-Epoch metrics are buffered and sent with one ``log_batch`` per trial, so tracking costs
-milliseconds a trial.
+Epoch metrics reach a trial's run while it trains: they are queued and sent about once a
+second by a background thread (see live.py), and the trial's end sends the rest before it
+closes the run. Tracking costs milliseconds a trial.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from hpsearch.backends import BRACKETED
 from hpsearch.space import Space
+from hpsearch.tracking import live
 from hpsearch.tracking.artifacts import log_served_model
 from hpsearch.tracking.store import (
     INTERRUPTED,
@@ -82,7 +85,12 @@ class MlflowTracker(SearchCallback):
     answers before it makes one, and before the data is read)."""
 
     def __init__(
-        self, space: Space, *, tracking_uri: str | None = None, experiment: str | None = None
+        self,
+        space: Space,
+        *,
+        tracking_uri: str | None = None,
+        experiment: str | None = None,
+        live_interval: float | None = None,
     ) -> None:
         self.space = space
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
@@ -91,7 +99,12 @@ class MlflowTracker(SearchCallback):
         self.offline: str | None = None  # why MLflow stopped answering mid-search, if it did
         self.parent_run_id: str | None = None
         self._children: dict[str, str] = {}
-        self._epochs: dict[str, list[Any]] = {}
+        self._running: set[str] = set()  # trials whose child run is open
+        # every store call holds it: the flusher's thread shares the client
+        self._io = threading.RLock()
+        self._live = live.MetricFlusher(
+            self._send_epochs, self._io, live_interval or live.DEFAULT_INTERVAL
+        )
         self._exp_id: str | None = None  # the parent run's experiment, read once
         self._searched = list(space.searched())
 
@@ -261,20 +274,21 @@ class MlflowTracker(SearchCallback):
 
         The search must not die with the tracking server: every result is also in the
         local journal (trials.jsonl) and trials.csv, and ``--resume`` logs them again."""
-        if self.offline:
-            return None
-        try:
-            return fn(*args)
-        except Exception as exc:  # noqa: BLE001 - MLflow, HTTP and database errors alike
-            first = (str(exc).strip().splitlines() or [""])[0][:300]
-            self.offline = f"{what}: {type(exc).__name__}: {first}"
-            return None
+        with self._io:
+            if self.offline:
+                return None
+            try:
+                return fn(*args)
+            except Exception as exc:  # noqa: BLE001 - MLflow, HTTP and database errors alike
+                first = (str(exc).strip().splitlines() or [""])[0][:300]
+                self.offline = f"{what}: {type(exc).__name__}: {first}"
+                return None
 
     def on_trial_begin(self, trial_id: str, params: dict[str, Any]) -> None:
         self._guard("logging a trial's start", self._trial_begin, trial_id, params)
 
     def on_epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
-        self._guard("buffering epoch metrics", self._epoch_end, trial_id, epoch, logs)
+        self._guard("queueing epoch metrics", self._epoch_end, trial_id, epoch, logs)
 
     def on_trial_end(self, result: TrialResult) -> None:
         self._guard("logging a trial's end", self._trial_end, result)
@@ -291,30 +305,42 @@ class MlflowTracker(SearchCallback):
         }
         run = self.client.create_run(self._exp_id, tags=tags)
         self._children[trial_id] = run.info.run_id
-        self._epochs[trial_id] = []
+        self._running.add(trial_id)
         self._log_params(run.info.run_id, params)
 
     def _epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
         from mlflow.entities import Metric
 
+        run_id = self._children.get(trial_id)
+        if run_id is None or trial_id not in self._running:
+            return  # no open run (MLflow was offline at the trial's start)
         now = int(time.time() * 1000)
-        self._epochs[trial_id].extend(
-            Metric(k, float(v), now, epoch) for k, v in logs.items() if _finite(v)
+        self._live.add(
+            run_id, [Metric(k, float(v), now, epoch) for k, v in logs.items() if _finite(v)]
         )
+
+    def _send_epochs(self, run_id: str, metrics: list[Any]) -> None:
+        """The flusher's send: queued epochs to their run (the io lock is held)."""
+        self._guard("logging epoch metrics", self._log_metrics, run_id, metrics)
+
+    def _log_metrics(self, run_id: str, metrics: list[Any]) -> None:
+        for i in range(0, len(metrics), 1000):  # MLflow takes at most 1000 metrics a batch
+            self.client.log_batch(run_id, metrics=metrics[i : i + 1000])
 
     def _trial_end(self, result: TrialResult) -> None:
         from mlflow.entities import Metric, RunTag
 
         run_id = self._children.get(result.trial_id)
-        if run_id is None or result.trial_id not in self._epochs:  # no run open for it yet
+        if run_id is None or result.trial_id not in self._running:  # no run open for it yet
             self._trial_begin(result.trial_id, result.params)
             run_id = self._children[result.trial_id]
+        self._running.discard(result.trial_id)
+        self._live.flush(run_id)  # every epoch is on the run before it closes
         now = int(time.time() * 1000)
-        metrics = self._epochs.pop(result.trial_id, [])
         summary = {"epochs": result.epochs, "seconds": result.seconds}
         if result.objective is not None:
             summary["objective"] = result.objective
-        metrics += [Metric(k, float(v), now, 0) for k, v in summary.items()]
+        metrics = [Metric(k, float(v), now, 0) for k, v in summary.items()]
         tags = [
             RunTag("hpsearch.status", result.status),
             RunTag("hpsearch.strategy", result.strategy),
@@ -329,12 +355,7 @@ class MlflowTracker(SearchCallback):
                 RunTag("hpsearch.error", result.error[:5000]),
                 RunTag("hpsearch.error_type", kind if message else "Error"),
             ]
-        for i in range(0, len(metrics), 1000):  # MLflow takes at most 1000 metrics a batch
-            self.client.log_batch(
-                run_id, metrics=metrics[i : i + 1000], tags=tags if i == 0 else []
-            )
-        if not metrics:
-            self.client.log_batch(run_id, tags=tags)
+        self.client.log_batch(run_id, metrics=metrics, tags=tags)
         if result.traceback:
             self.client.log_text(run_id, result.traceback, "traceback.txt")
         self.client.set_terminated(run_id, run_status(result.status))
@@ -343,13 +364,15 @@ class MlflowTracker(SearchCallback):
 
     def finish(self, *args: Any, **kwargs: Any) -> str | None:
         """Log the end of the search (see _finish); None when MLflow is offline."""
-        if self.offline:
-            return None
-        try:
-            return self._finish(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - as in _guard
-            self.offline = f"finishing the parent run: {type(exc).__name__}: {exc}"
-            return None
+        self._live.close()
+        with self._io:
+            if self.offline:
+                return None
+            try:
+                return self._finish(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - as in _guard
+                self.offline = f"finishing the parent run: {type(exc).__name__}: {exc}"
+                return None
 
     def _finish(
         self,
@@ -433,13 +456,16 @@ class MlflowTracker(SearchCallback):
     def fail(self, error: str, *, killed: bool = False) -> None:
         """Close the parent run as FAILED (or KILLED: interrupted, resumable) with the
         reason as a tag. A trial still running is FAILED either way, with the reason:
-        its result is lost, and ``--resume`` runs it again."""
-        if self.parent_run_id and not self.offline:
-            self.client.set_tag(self.parent_run_id, "hpsearch.error", error[:5000])
-            for trial_id, run_id in self._children.items():
-                if trial_id in self._epochs:  # still running when the search stopped
-                    self._fail_child(run_id, INTERRUPTED if killed else error)
-            self.client.set_terminated(self.parent_run_id, "KILLED" if killed else FAILED)
+        its result is lost, and ``--resume`` runs it again. Its epochs so far stay on its
+        run: the queued ones are sent first."""
+        self._live.close()
+        with self._io:
+            if self.parent_run_id and not self.offline:
+                self.client.set_tag(self.parent_run_id, "hpsearch.error", error[:5000])
+                for trial_id, run_id in self._children.items():
+                    if trial_id in self._running:  # still running when the search stopped
+                        self._fail_child(run_id, INTERRUPTED if killed else error)
+                self.client.set_terminated(self.parent_run_id, "KILLED" if killed else FAILED)
 
     def _fail_child(self, run_id: str, error: str) -> None:
         self.client.set_tag(run_id, "hpsearch.status", FAILED)

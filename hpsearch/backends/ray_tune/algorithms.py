@@ -261,10 +261,16 @@ def _budget_stopper(callbacks: SearchCallback) -> Any:
             return False
 
         def stop_all(self) -> bool:
-            check = _STOP_CHECKS.get(key)
-            return bool(check and check())
+            return _stop_check(key)
 
     return BudgetStopper()
+
+
+def _stop_check(key: str) -> bool:
+    """Whether the search of ``key`` should stop: a module function, which cloudpickle
+    keeps by reference, so the pickled stopper does not carry the search's callbacks."""
+    check = _STOP_CHECKS.get(key)
+    return bool(check and check())
 
 
 def _oracle_searcher(

@@ -166,18 +166,32 @@ def _pruning_stopper(bridge: _Bridge) -> Any:
     the strategy runs (bohb's), and it needs no say in pausing or promoting trials."""
     from ray.tune.stopper import Stopper
 
-    key = f"{os.getpid()}-{id(bridge)}"
-    _BRIDGES[key] = bridge
+    key = _register(bridge)
 
     class PruningStopper(Stopper):  # type: ignore[misc]
         def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-            bridge = _BRIDGES.get(key)
+            bridge = _bridge(key)
             return bool(bridge and bridge.verdict(trial_id, result))
 
         def stop_all(self) -> bool:
             return False
 
     return PruningStopper()
+
+
+def _register(bridge: _Bridge) -> str:
+    """The bridge's key in ``_BRIDGES``: what Tune pickles with its state holds the key, not
+    the bridge, whose callbacks hold threads, locks and store clients."""
+    key = f"{os.getpid()}-{id(bridge)}"
+    _BRIDGES[key] = bridge
+    return key
+
+
+def _bridge(key: str) -> _Bridge | None:
+    """The bridge of ``key``. The pickled callbacks call this module's function (which
+    cloudpickle keeps by reference) instead of reading ``_BRIDGES``, whose contents
+    cloudpickle would copy into the pickle of a class defined in a function."""
+    return _BRIDGES.get(key)
 
 
 def _forget_bridge(bridge: _Bridge) -> None:
@@ -254,27 +268,34 @@ class _Relay:
 
 def _tune_callback(bridge: _Bridge, watch: StallWatch) -> Any:
     """A ``tune.Callback`` that forwards to the bridge and, every controller step, asks the
-    watch whether the search stalled (defined lazily: ray is optional)."""
+    watch whether the search stalled (defined lazily: ray is optional). Tune pickles its
+    callbacks with its state: this one holds the bridge's key (see _register)."""
     from ray import tune
+
+    key = _register(bridge)
 
     class Forward(tune.Callback):  # type: ignore[misc]
         def on_trial_start(self, iteration: int, trials: Any, trial: Any, **info: Any) -> None:
             watch.beat()
-            bridge.start(trial.trial_id, trial.config, trials.index(trial))
+            if to := _bridge(key):
+                to.start(trial.trial_id, trial.config, trials.index(trial))
 
         def on_trial_result(
             self, iteration: int, trials: Any, trial: Any, result: Any, **info: Any
         ) -> None:
             watch.beat(result=True)
-            bridge.result(trial.trial_id, trial.config, result)
+            if to := _bridge(key):
+                to.result(trial.trial_id, trial.config, result)
 
         def on_trial_complete(self, iteration: int, trials: Any, trial: Any, **info: Any) -> None:
             watch.beat()
-            bridge.end(trial.trial_id, trial.config, None)
+            if to := _bridge(key):
+                to.end(trial.trial_id, trial.config, None)
 
         def on_trial_error(self, iteration: int, trials: Any, trial: Any, **info: Any) -> None:
             watch.beat()
-            bridge.end(trial.trial_id, trial.config, _trial_error(trial))
+            if to := _bridge(key):
+                to.end(trial.trial_id, trial.config, _trial_error(trial))
 
         def on_step_end(self, iteration: int, trials: Any, **info: Any) -> None:
             watch.check()  # raises out of tuner.fit: Tune stops its actors and re-raises

@@ -1,0 +1,214 @@
+"""Live epoch metrics: a trial's epochs reach its MLflow run while it trains, and none is
+lost when it ends, fails or is stopped by SIGTERM (hpsearch/tracking/live.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from hpsearch.api import prepare, run_search
+from hpsearch.cli import stops
+from hpsearch.space import parse_space
+from hpsearch.tracking import MlflowTracker, live
+from hpsearch.trials import FAILED, SearchCallback, SearchInfo, TrialResult
+from tests import shared_ray
+from tests.spaces import tiny_space_text
+
+#: Wide layers and small batches: an epoch of real training takes about a second here.
+SLOW_EPOCHS: dict[str, Any] = {"n_hidden": 3, "n_neurons": 1500, "batch_size": 8}
+
+
+def _steps(client: MlflowClient, run_id: str, key: str) -> list[int]:
+    return sorted(m.step for m in client.get_metric_history(run_id, key))
+
+
+# -- the flusher ----------------------------------------------------------------------------
+
+
+def test_the_flusher_sends_queued_metrics_from_its_thread_in_order() -> None:
+    sent: list[tuple[str, list[int]]] = []
+    flusher = live.MetricFlusher(lambda r, m: sent.append((r, list(m))), threading.RLock(), 0.05)
+    flusher.add("a", [1, 2])
+    deadline = time.monotonic() + 5
+    while not sent and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sent == [("a", [1, 2])]  # sent by the thread: nobody called flush
+    flusher.add("a", [3])
+    flusher.add("b", [9])
+    flusher.flush("b")  # one run's rest, now
+    assert sent[-1] == ("b", [9])
+    flusher.close()
+    assert sent[-1] == ("a", [3]) and len(sent) == 3
+    assert flusher._thread is not None and not flusher._thread.is_alive()
+
+
+def test_the_flusher_never_sends_while_another_holds_the_io_lock() -> None:
+    io = threading.RLock()
+    sent: list[list[int]] = []
+    flusher = live.MetricFlusher(lambda r, m: sent.append(m), io, 0.01)
+    with io:  # the tracker closing a trial's run
+        flusher.add("a", [1])
+        time.sleep(0.2)
+        assert sent == []
+    flusher.close()
+    assert sent == [[1]]
+
+
+# -- the tracker, on a real store -------------------------------------------------------------
+
+
+def _tracker(tmp_path: Path, interval: float) -> tuple[MlflowTracker, str]:
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    space = parse_space(tiny_space_text(), source=tmp_path / "s.yaml")
+    tracker = MlflowTracker(space, tracking_uri=uri, live_interval=interval)
+    tracker.start()
+    tracker.on_search_begin(
+        SearchInfo("tiny", "random", "keras-tuner", 2, "val_accuracy", "max", 1)
+    )
+    return tracker, uri
+
+
+def test_epochs_show_on_the_running_trial_within_the_interval(tmp_path: Path) -> None:
+    tracker, uri = _tracker(tmp_path, 0.2)
+    tracker.on_trial_begin("0000", {"n_neurons": 16})
+    tracker.on_epoch_end("0000", 1, {"loss": 1.0, "val_accuracy": 0.5})
+    tracker.on_epoch_end("0000", 2, {"loss": 0.8, "val_accuracy": 0.6})
+    run_id = tracker._children["0000"]
+    reader = MlflowClient(uri)
+    deadline = time.monotonic() + 10
+    while _steps(reader, run_id, "loss") != [1, 2] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _steps(reader, run_id, "loss") == [1, 2]
+    assert reader.get_run(run_id).info.status == "RUNNING"
+    tracker.on_epoch_end("0000", 3, {"loss": 0.7, "val_accuracy": 0.7})
+    tracker.on_trial_end(
+        TrialResult("0000", "FINISHED", {"n_neurons": 16}, 0.7, 3, 1.0, strategy="random")
+    )
+    assert _steps(reader, run_id, "loss") == [1, 2, 3]  # each epoch once, the last too
+    assert reader.get_run(run_id).info.status == "FINISHED"
+    tracker._live.close()
+
+
+def test_a_failed_trial_keeps_the_epochs_it_finished(tmp_path: Path) -> None:
+    tracker, uri = _tracker(tmp_path, 3600)  # nothing leaves by the clock
+    tracker.on_trial_begin("0000", {"n_neurons": 16})
+    for epoch in (1, 2):
+        tracker.on_epoch_end("0000", epoch, {"loss": 1.0 / epoch})
+    failed = TrialResult("0000", FAILED, {"n_neurons": 16}, None, 2, 1.0, error="E: boom")
+    tracker.on_trial_end(failed)
+    run = MlflowClient(uri).get_run(tracker._children["0000"])
+    assert run.info.status == FAILED and run.data.tags["hpsearch.error"] == "E: boom"
+    assert _steps(MlflowClient(uri), run.info.run_id, "loss") == [1, 2]
+    tracker._live.close()
+
+
+# -- real searches ----------------------------------------------------------------------------
+
+
+class _StopAtEpoch(SearchCallback):
+    """Sends this process SIGTERM at one epoch of the first trial, as `kill` would."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
+        if epoch == self.epoch:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.slow
+def test_sigterm_leaves_every_finished_epoch_on_the_interrupted_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the clock's sends off, only the stop's own flush can put the epochs there."""
+    monkeypatch.setattr(live, "DEFAULT_INTERVAL", 3600.0)
+    text = tiny_space_text(training={"epochs": 6, "patience": 0}, search={"max_trials": 1})
+    space = prepare(parse_space(text, source=tmp_path / "s.yaml"))
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    previous = signal.signal(signal.SIGTERM, stops.terminate)
+    try:
+        with pytest.raises(stops.Terminated):
+            run_search(space, tracking_uri=uri, output=tmp_path / "o", callbacks=[_StopAtEpoch(3)])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        stops.reset()
+    client = MlflowClient(uri)
+    (child,) = client.search_runs(
+        [client.get_experiment_by_name("tiny").experiment_id],
+        "tags.`hpsearch.role` = 'trial'",
+    )
+    assert child.info.status == FAILED and child.data.tags["hpsearch.status"] == FAILED
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert _steps(client, child.info.run_id, key) == [1, 2, 3], key
+
+
+class _Watcher(SearchCallback):
+    """Reads the store the way the MLflow UI does, from its own client and thread, and ends
+    the search (a stop reason) once it has seen a RUNNING trial run with two epochs."""
+
+    def __init__(self, uri: str, experiment: str) -> None:
+        self.uri, self.experiment = uri, experiment
+        self.seen: dict[str, Any] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def on_search_begin(self, info: SearchInfo) -> None:
+        self._thread.start()
+
+    def _watch(self) -> None:
+        client = MlflowClient(self.uri)
+        exp = client.get_experiment_by_name(self.experiment)
+        while not self._done.wait(0.2):
+            for run in client.search_runs([exp.experiment_id], "tags.`hpsearch.role` = 'trial'"):
+                steps = _steps(client, run.info.run_id, "val_loss")
+                if run.info.status == "RUNNING" and len(steps) >= 2:
+                    self.seen = {"run_id": run.info.run_id, "steps": steps}
+                    self._done.set()
+
+    def stop_reason(self) -> str | None:
+        return "seen live" if self._done.is_set() else None
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def _live_search(tmp_path: Path, backend: str) -> None:
+    text = tiny_space_text(
+        hyperparameters=SLOW_EPOCHS,
+        training={"epochs": 30, "patience": 0},
+        search={"max_trials": 1},
+    )
+    space = prepare(parse_space(text, source=tmp_path / "s.yaml"), backend=backend)
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    watcher = _Watcher(uri, "tiny")
+    try:
+        summary = run_search(space, tracking_uri=uri, output=tmp_path / "o", callbacks=[watcher])
+    finally:
+        watcher.close()
+    assert watcher.seen, "no RUNNING trial run showed two epochs"
+    assert watcher.seen["steps"][:2] == [1, 2]
+    (row,) = summary.frame.itertuples()
+    assert row.status == "FINISHED" and 2 <= row.epochs < 30  # ended by the watcher's stop
+    client = MlflowClient(uri)
+    run = client.get_run(watcher.seen["run_id"])
+    assert run.info.status == "FINISHED"
+    assert _steps(client, run.info.run_id, "val_loss") == list(range(1, row.epochs + 1))
+
+
+@pytest.mark.slow
+def test_keras_tuner_epochs_show_while_the_trial_runs(tmp_path: Path) -> None:
+    _live_search(tmp_path, "keras-tuner")
+
+
+@pytest.mark.slow
+def test_ray_epochs_show_while_the_trial_runs(tmp_path: Path) -> None:
+    shared_ray.start()
+    _live_search(tmp_path, "ray")
