@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from hpsearch.errors import SpaceError
 from hpsearch.space.params import did_you_mean, short
@@ -36,6 +36,21 @@ class ModelSpec(BaseModel):
 
     wide_features: list[Union[StrictInt, StrictStr]] | None = Field(None, min_length=1)
     deep_features: list[Union[StrictInt, StrictStr]] | None = Field(None, min_length=1)
+
+    @field_validator(*PATHS, mode="before")
+    @classmethod
+    def _entries(cls, value: Any) -> Any:
+        """A list of names and indices (pydantic's own message names both union arms)."""
+        if value is None:
+            return value
+        if not isinstance(value, list):
+            raise ValueError(f"expected a list of column names or indices, got {short(value)}")
+        for i, entry in enumerate(value):
+            if isinstance(entry, bool) or not isinstance(entry, (int, str)):
+                raise ValueError(
+                    f"entry {i}: expected a column name or a 0-based index, got {short(entry)}"
+                )
+        return value
 
     def is_set(self) -> bool:
         return self.wide_features is not None or self.deep_features is not None

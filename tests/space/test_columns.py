@@ -1,0 +1,167 @@
+"""The ``model:`` section: Wide & Deep's columns, checked when the space is parsed (built-in
+datasets) and resolved against the loaded data's input columns (every dataset)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hpsearch.errors import SpaceError
+from hpsearch.space import BUILTIN_COLUMNS, DatasetSpec, load_space, parse_space
+from tests.in_process import hpsearch
+from tests.spaces import tiny_space_text
+
+ROOT = Path(__file__).resolve().parents[2]
+#: The diabetes variant of the tiny space: both architectures, the seed's 0-4 / 2-9 layout.
+WIDE_DEEP: dict[str, Any] = {
+    "name": "wd",
+    "dataset": {"name": "diabetes"},
+    "objective": "val_mae",
+    "hyperparameters": {"architecture": {"choice": ["mlp", "wide_deep"]}, "n_hidden": 1},
+    "model": {"wide_features": ["age", "sex", "bmi", "bp", "s1"], "deep_features": [2, 3, 4]},
+}
+
+
+def _parse(**sections: Any) -> Any:
+    return parse_space(tiny_space_text(WIDE_DEEP, **sections))
+
+
+def test_the_shipped_spaces_validate() -> None:
+    """Both shipped spaces parse, their columns checked by name without any data read
+    (california's would download)."""
+    for name in ("california-wide-deep", "diabetes-wide-deep"):
+        space = load_space(ROOT / "search_spaces" / f"{name}.yaml")
+        assert space.params["architecture"].values() in (
+            ["mlp", "wide_deep"],
+            ["wide_deep", "mlp"],
+        )
+        assert space.model is not None and space.model.wide_features is not None
+
+
+@pytest.mark.parametrize(
+    "name", ["diabetes", "iris", "wine", "breast_cancer", "penguins", "digits"]
+)
+def test_builtin_columns_are_the_loaded_datas(name: str) -> None:
+    """The table parse-time checks use is what the data recipe really gives the model."""
+    from hpsearch.data import load_dataset
+    from hpsearch.wide_deep import data_columns
+
+    assert BUILTIN_COLUMNS[name] == data_columns(load_dataset(DatasetSpec(name=name), 1))
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "expect"),
+    [
+        ({"wide_features": ["age", "bmo"]}, "model.wide_features[1]", "(did you mean 'bmi'?)"),
+        ({"deep_features": [0, 10]}, "model.deep_features[1]", "index 10 is out of range"),
+        ({"deep_features": [-1]}, "model.deep_features[0]", "index -1 is out of range"),
+        ({"wide_features": ["bmi", 2]}, "model.wide_features[1]", "'bmi' is already in"),
+        ({"wide_features": []}, "model.wide_features", "at least 1 item"),
+        ({"wide_features": [True]}, "model.wide_features", "entry 0: expected a column name"),
+        ({"deep_features": "bmi"}, "model.deep_features", "expected a list of column names"),
+        ({"wide": [1]}, "model.wide", "unknown key 'wide'"),
+    ],
+)
+def test_bad_columns_are_one_line_at_their_entry(
+    model: dict[str, Any], field: str, expect: str
+) -> None:
+    with pytest.raises(SpaceError) as info:
+        _parse(model=model)
+    assert info.value.field == field, str(info.value)
+    assert expect in info.value.problem, str(info.value)
+    assert info.value.line is not None
+
+
+def test_columns_without_wide_deep_or_with_a_builder_are_refused() -> None:
+    with pytest.raises(SpaceError, match="applies to architecture wide_deep, which this space"):
+        _parse(hyperparameters={"architecture": "mlp"})
+    with pytest.raises(SpaceError, match="never builds"):
+        _parse(hyperparameters={"n_hidden": 1})  # architecture left at its default, mlp
+    with pytest.raises(SpaceError, match="a builder builds its own model"):
+        _parse(builder="mod:build")
+
+
+def test_unknown_architecture_has_a_hint() -> None:
+    with pytest.raises(SpaceError) as info:
+        _parse(hyperparameters={"architecture": {"choice": ["mlp", "wide_and_deep"]}})
+    assert info.value.field == "hyperparameters.architecture.choice[1]"
+    assert "did you mean 'wide_deep'?" in info.value.problem
+
+
+def _runs_in(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with closing(sqlite3.connect(db)) as con:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        return con.execute("SELECT COUNT(*) FROM runs").fetchone()[0] if "runs" in tables else 0
+
+
+def _csv_space(tmp_path: Path, model: dict[str, Any]) -> Path:
+    """A CSV with a text column (one-hot: three inputs), and a space over it."""
+    rows = ["a,b,color,when,y"]
+    colors = ["red", "green", "blue"]
+    rows += [f"{i},{i % 7},{colors[i % 3]},2024-01-{i % 28 + 1:02d},{i * 0.5}" for i in range(40)]
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    space = tmp_path / "space.yaml"
+    space.write_text(
+        tiny_space_text(
+            WIDE_DEEP,
+            dataset={"name": "csv:data.csv", "target": "y"},
+            objective="val_loss",
+            model=model,
+        )
+    )
+    return space
+
+
+def test_raw_columns_stand_for_their_inputs(tmp_path: Path) -> None:
+    """A text column's name picks its one-hot inputs, a date's its parts; indices and
+    input names pick one each, in the order given."""
+    from hpsearch.api import load_data
+    from hpsearch.wide_deep import model_columns
+
+    space = load_space(_csv_space(tmp_path, {"wide_features": ["color", 0, "when"]}))
+    data, space = load_data(space)
+    names = data.feature_names
+    columns = model_columns(space, data)
+    assert columns is not None and columns["deep_features"] is None
+    picked = [names[i] for i in columns["wide_features"]]
+    assert picked[:4] == ["color_blue", "color_green", "color_red", "a"]
+    assert picked[4:] and all(n.startswith("when_") for n in picked[4:])
+
+
+@pytest.mark.parametrize(
+    ("model", "expect"),
+    [
+        ({"wide_features": ["a", "colour"]}, "wide_features[1]: 'colour' is not a column of"),
+        ({"deep_features": [1, 99]}, "deep_features[1]: index 99 is out of range"),
+    ],
+)
+def test_columns_the_data_lacks_stop_a_run_before_anything_is_created(
+    tmp_path: Path, model: dict[str, Any], expect: str
+) -> None:
+    space = _csv_space(tmp_path, model)
+    args = ["--tracking-uri", f"sqlite:///{tmp_path}/m.db", "--output", str(tmp_path / "out")]
+    done = hpsearch("run", str(space), *args, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and expect in lines[0], done.stderr
+    assert f"{space}:" in lines[0]  # file:line of the entry
+    if "colour" in expect:
+        assert "(did you mean 'color'?)" in lines[0]
+    assert _runs_in(tmp_path / "m.db") == 0
+    assert not (tmp_path / "out").exists()
+    check = hpsearch("validate", str(space), "--data", cwd=tmp_path)
+    assert check.returncode == 2 and expect in check.stderr
+
+
+def test_validate_shows_the_columns(tmp_path: Path, write_space: Callable[..., Path]) -> None:
+    space = write_space(tiny_space_text(WIDE_DEEP))
+    done = hpsearch("validate", str(space), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "model: wide_features age, sex, bmi, bp, s1; deep_features 2, 3, 4" in done.stdout
