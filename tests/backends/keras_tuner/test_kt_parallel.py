@@ -371,6 +371,21 @@ def test_the_spec_round_trips_the_space_with_its_overrides(tmp_path: Path) -> No
     assert (workdir, verbose) == (tmp_path, True)
 
 
+def test_the_spec_carries_wide_deep_columns(tmp_path: Path) -> None:
+    """A parallel worker builds the same Wide & Deep model: its columns travel too."""
+    text = tiny_space_text(
+        dataset={"name": "diabetes"},
+        objective="val_mae",
+        hyperparameters={"architecture": "wide_deep"},
+        model={"wide_features": ["bmi", 0]},
+    )
+    space = parse_space(text, source=tmp_path / "s.yaml")
+    back, _, _ = read_spec(
+        write_spec(tmp_path / "spec.json", space, workdir=tmp_path, verbose=False)
+    )
+    assert back.model == space.model and back.model is not None
+
+
 # ----------------------------------------------------------------------------- real searches
 
 SPACE = tiny_space_text(
