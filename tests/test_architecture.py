@@ -18,6 +18,7 @@ HOMES = {
     "keras_tuner": "hpsearch.backends.keras_tuner",
     "ray": "hpsearch.backends.ray_tune",
     "optuna": "hpsearch.study",
+    "tensorboard": "hpsearch.tracking.tensorboard",
 }
 
 

@@ -250,7 +250,8 @@ class TensorBoardWriter(SearchCallback):
                 OBJECTIVE_TAG,
                 display_name=f"objective ({objective.metric}, {objective.direction})",
             ),
-            *(hp.Metric(m) for m in self._metrics),
+            # validation metrics first: the dashboard ticks only its first few columns
+            *(hp.Metric(m) for m in sorted(self._metrics, key=lambda m: not m.startswith("val_"))),
         ]
         hparams = [_hparam(name, p) for name, p in self._params.items()]
         out = _EventFile(self.folder)
@@ -286,7 +287,9 @@ class TensorBoardWriter(SearchCallback):
             stale.unlink()
         kinds = {name: _kind(p) for name, p in self._params.items()}
         values = {k: _value(v, kinds.get(k)) for k, v in params.items()}
-        group = f"{self.folder.name if self.folder else self.name}/trial-{trial_id}"
+        # the dashboard's Trial ID: the trial first (a narrow column), the search after it
+        # (two searches in one folder have the same trial ids, and groups must differ)
+        group = f"trial-{trial_id} ({self.folder.name if self.folder else self.name})"
         out = _EventFile(folder)
         self._files[trial_id] = out
         session = hp.hparams_pb(
