@@ -39,6 +39,8 @@ def write_spec(path: Path, space: Space, *, workdir: Path, verbose: bool) -> Pat
         "training": space.training.model_dump(mode="json"),
         "search": space.search.model_dump(mode="json"),
         "model": space.model.model_dump(mode="json") if space.model else None,
+        "builder": space.builder,  # a worker trains the user's model, not hpsearch's MLP
+        "objective_given": space.objective_given,
         "params": {
             name: {"kind": type(p).__name__, **p.model_dump(mode="json")}
             for name, p in space.params.items()
@@ -69,5 +71,7 @@ def read_spec(path: Path) -> tuple[Space, Path, bool]:
         source=Path(spec["source"]) if spec["source"] else None,
         text=spec["text"],
         model=ModelSpec.model_validate(spec["model"]) if spec.get("model") else None,
+        builder=spec.get("builder"),
+        objective_given=spec.get("objective_given", True),
     )
     return space, Path(spec["workdir"]), bool(spec["verbose"])

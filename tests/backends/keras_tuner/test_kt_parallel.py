@@ -29,7 +29,7 @@ from hpsearch.backends.keras_tuner.spec import read_spec, write_spec
 from hpsearch.gpus import WorkerSlot, assign_workers
 from hpsearch.space import parse_space
 from hpsearch.trials import SearchCallback, TrialResult
-from tests.spaces import MLP, tiny_space_text
+from tests.spaces import MLP, OMIT, tiny_space_text
 
 #: A two-worker search on digits takes 25-40 s on a 2-core machine; past this it hangs.
 LIMIT_S = 150.0
@@ -369,6 +369,22 @@ def test_the_spec_round_trips_the_space_with_its_overrides(tmp_path: Path) -> No
     back, workdir, verbose = read_spec(path)
     assert back == space
     assert (workdir, verbose) == (tmp_path, True)
+
+
+def test_the_spec_carries_a_custom_builder(tmp_path: Path) -> None:
+    """A parallel worker trains the user's builder's model, not hpsearch's MLP."""
+    text = tiny_space_text(
+        builder="custom_builders:build",
+        objective=OMIT,
+        hyperparameters={"width_mult": {"choice": [1, 2]}},
+    )
+    space = parse_space(text, source=tmp_path / "s.yaml")
+    assert space.builder == "custom_builders:build" and not space.objective_given
+    back, _, _ = read_spec(
+        write_spec(tmp_path / "spec.json", space, workdir=tmp_path, verbose=False)
+    )
+    assert back == space
+    assert back.builder == space.builder and back.objective_given is False
 
 
 def test_the_spec_carries_wide_deep_columns(tmp_path: Path) -> None:
