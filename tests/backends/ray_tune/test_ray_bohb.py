@@ -106,7 +106,7 @@ def _restores(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
     """hpsearch trial id -> the epochs at which Tune restored it from its checkpoint (a
     result with iterations_since_restore 1 past the first epoch), seen by the driver's
     Tune callback."""
-    from hpsearch.backends.ray_tune import backend
+    from hpsearch.backends.ray_tune import backend, events
 
     seen: dict[str, list[int]] = {}
     original = backend._tune_callback
@@ -114,12 +114,14 @@ def _restores(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
     def recording(bridge: Any, watch: Any) -> Any:
         forward = original(bridge, watch)
         inner = forward.on_trial_result
+        key = events._register(bridge)  # Tune pickles the callback: it holds keys only
 
         def on_trial_result(
             iteration: int, trials: Any, trial: Any, result: Any, **info: Any
         ) -> None:
             if result.get("iterations_since_restore") == 1 and result["training_iteration"] > 1:
-                seen.setdefault(bridge.tid(trial.trial_id), []).append(result["training_iteration"])
+                tid = events._bridge(key).tid(trial.trial_id)  # type: ignore[union-attr]
+                seen.setdefault(tid, []).append(result["training_iteration"])
             inner(iteration, trials, trial, result, **info)
 
         forward.on_trial_result = on_trial_result
