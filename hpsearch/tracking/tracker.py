@@ -288,7 +288,10 @@ class MlflowTracker(SearchCallback):
         self._guard("logging a trial's start", self._trial_begin, trial_id, params)
 
     def on_epoch_end(self, trial_id: str, epoch: int, logs: dict[str, float]) -> None:
-        self._guard("queueing epoch metrics", self._epoch_end, trial_id, epoch, logs)
+        # Queued without the io lock: the training loop never waits on the flusher's send.
+        # (_children and _running change only in this, the search's, thread.)
+        if not self.offline:
+            self._epoch_end(trial_id, epoch, logs)
 
     def on_trial_end(self, result: TrialResult) -> None:
         self._guard("logging a trial's end", self._trial_end, result)
@@ -323,24 +326,34 @@ class MlflowTracker(SearchCallback):
         """The flusher's send: queued epochs to their run (the io lock is held)."""
         self._guard("logging epoch metrics", self._log_metrics, run_id, metrics)
 
-    def _log_metrics(self, run_id: str, metrics: list[Any]) -> None:
+    def _log_metrics(self, run_id: str, metrics: list[Any], tags: list[Any] | None = None) -> None:
+        tags = tags or []
         for i in range(0, len(metrics), 1000):  # MLflow takes at most 1000 metrics a batch
-            self.client.log_batch(run_id, metrics=metrics[i : i + 1000])
+            self.client.log_batch(run_id, metrics=metrics[i : i + 1000], tags=[] if i else tags)
 
     def _trial_end(self, result: TrialResult) -> None:
-        from mlflow.entities import Metric, RunTag
-
         run_id = self._children.get(result.trial_id)
         if run_id is None or result.trial_id not in self._running:  # no run open for it yet
             self._trial_begin(result.trial_id, result.params)
             run_id = self._children[result.trial_id]
+        # the epochs not sent yet go in this last batch: all are on the run before it closes
+        epochs = self._live.take(run_id)
+        try:
+            self._close_child(run_id, result, epochs)
+        except BaseException:  # a stop (SIGTERM) mid-send: fail() sends them and marks the run
+            self._live.put_back(run_id, epochs)
+            raise
         self._running.discard(result.trial_id)
-        self._live.flush(run_id)  # every epoch is on the run before it closes
+
+    def _close_child(self, run_id: str, result: TrialResult, epochs: list[Any]) -> None:
+        """A trial's last batch (its unsent epochs, its summary and tags), then its end."""
+        from mlflow.entities import Metric, RunTag
+
         now = int(time.time() * 1000)
         summary = {"epochs": result.epochs, "seconds": result.seconds}
         if result.objective is not None:
             summary["objective"] = result.objective
-        metrics = [Metric(k, float(v), now, 0) for k, v in summary.items()]
+        metrics = epochs + [Metric(k, float(v), now, 0) for k, v in summary.items()]
         tags = [
             RunTag("hpsearch.status", result.status),
             RunTag("hpsearch.strategy", result.strategy),
@@ -355,7 +368,7 @@ class MlflowTracker(SearchCallback):
                 RunTag("hpsearch.error", result.error[:5000]),
                 RunTag("hpsearch.error_type", kind if message else "Error"),
             ]
-        self.client.log_batch(run_id, metrics=metrics, tags=tags)
+        self._log_metrics(run_id, metrics, tags)
         if result.traceback:
             self.client.log_text(run_id, result.traceback, "traceback.txt")
         self.client.set_terminated(run_id, run_status(result.status))
@@ -364,7 +377,9 @@ class MlflowTracker(SearchCallback):
 
     def finish(self, *args: Any, **kwargs: Any) -> str | None:
         """Log the end of the search (see _finish); None when MLflow is offline."""
-        self._live.close()
+        self._close_live()
+        if self.offline:  # checked first: a hung send may still hold the io lock
+            return None
         with self._io:
             if self.offline:
                 return None
@@ -458,7 +473,9 @@ class MlflowTracker(SearchCallback):
         reason as a tag. A trial still running is FAILED either way, with the reason:
         its result is lost, and ``--resume`` runs it again. Its epochs so far stay on its
         run: the queued ones are sent first."""
-        self._live.close()
+        self._close_live()
+        if self.offline:  # checked first: a hung send may still hold the io lock
+            return
         with self._io:
             if self.parent_run_id and not self.offline:
                 self.client.set_tag(self.parent_run_id, "hpsearch.error", error[:5000])
@@ -466,6 +483,14 @@ class MlflowTracker(SearchCallback):
                     if trial_id in self._running:  # still running when the search stopped
                         self._fail_child(run_id, INTERRUPTED if killed else error)
                 self.client.set_terminated(self.parent_run_id, "KILLED" if killed else FAILED)
+
+    def _close_live(self) -> None:
+        """Send the queued epochs; a send still hanging after live.CLOSE_WAIT_S (a dead
+        server) takes the tracker offline, so a stop is not held up past its grace period."""
+        if not self._live.close():
+            self.offline = self.offline or (
+                f"sending epoch metrics: no answer within {live.CLOSE_WAIT_S:g} s"
+            )
 
     def _fail_child(self, run_id: str, error: str) -> None:
         self.client.set_tag(run_id, "hpsearch.status", FAILED)

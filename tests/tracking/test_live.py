@@ -109,6 +109,75 @@ def test_a_failed_trial_keeps_the_epochs_it_finished(tmp_path: Path) -> None:
     tracker._live.close()
 
 
+def test_a_stop_in_the_trials_last_send_loses_no_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM raised inside the trial's last batch: fail() sends its epochs and closes it."""
+    tracker, uri = _tracker(tmp_path, 3600)
+    tracker.on_trial_begin("0000", {"n_neurons": 16})
+    for epoch in (1, 2, 3):
+        tracker.on_epoch_end("0000", epoch, {"loss": 1.0 / epoch})
+    real = tracker.client.log_batch
+    calls = []
+
+    def stopped_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise stops.Terminated()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tracker.client, "log_batch", stopped_once)
+    with pytest.raises(stops.Terminated):
+        tracker.on_trial_end(TrialResult("0000", "FINISHED", {}, 0.3, 3, 1.0))
+    tracker.fail("interrupted", killed=True)
+    client = MlflowClient(uri)
+    run = client.get_run(tracker._children["0000"])
+    assert run.info.status == FAILED and run.data.tags["hpsearch.status"] == FAILED
+    assert _steps(client, run.info.run_id, "loss") == [1, 2, 3]
+    assert client.get_run(tracker.parent_run_id).info.status == "KILLED"
+
+
+def test_queueing_an_epoch_never_waits_for_a_send(tmp_path: Path) -> None:
+    tracker, _ = _tracker(tmp_path, 3600)
+    tracker.on_trial_begin("0000", {"n_neurons": 16})
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with tracker._io:  # the flusher in a slow send
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(5)
+    started = time.monotonic()
+    tracker.on_epoch_end("0000", 1, {"loss": 1.0})
+    waited = time.monotonic() - started
+    release.set()
+    holder.join()
+    assert waited < 1.0
+    tracker._live.close()
+
+
+def test_a_hung_send_does_not_hold_up_a_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that stopped answering mid-send: the stop goes offline after the wait."""
+    monkeypatch.setattr(live, "CLOSE_WAIT_S", 0.3)
+    tracker, _ = _tracker(tmp_path, 0.05)
+    tracker.on_trial_begin("0000", {"n_neurons": 16})
+    release = threading.Event()
+    monkeypatch.setattr(tracker.client, "log_batch", lambda *a, **k: release.wait(30))
+    tracker.on_epoch_end("0000", 1, {"loss": 1.0})
+    time.sleep(0.3)  # the thread is in its send now
+    started = time.monotonic()
+    tracker.fail("interrupted", killed=True)
+    assert time.monotonic() - started < 3
+    assert tracker.offline and "no answer within 0.3 s" in tracker.offline
+    release.set()
+
+
 # -- real searches ----------------------------------------------------------------------------
 
 
@@ -210,5 +279,9 @@ def test_keras_tuner_epochs_show_while_the_trial_runs(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_ray_epochs_show_while_the_trial_runs(tmp_path: Path) -> None:
+    from hpsearch.backends.ray_tune import algorithms, events
+
     shared_ray.start()
     _live_search(tmp_path, "ray")
+    # nothing of the search stays registered in the process (it holds the tracker)
+    assert not algorithms._STOP_CHECKS and not events._BRIDGES

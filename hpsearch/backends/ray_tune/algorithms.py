@@ -266,6 +266,12 @@ def _budget_stopper(callbacks: SearchCallback) -> Any:
     return BudgetStopper()
 
 
+def forget_stop_check(callbacks: SearchCallback) -> None:
+    """Drop the search's entry once it ended: it holds the search's callbacks (the tracker,
+    the journal) for as long as the process lives (compare, sweeps, API loops)."""
+    _STOP_CHECKS.pop(f"{os.getpid()}-{id(callbacks)}", None)
+
+
 def _stop_check(key: str) -> bool:
     """Whether the search of ``key`` should stop: a module function, which cloudpickle
     keeps by reference, so the pickled stopper does not carry the search's callbacks."""

@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.backends.base import SearchOutcome, SearchStalled
-from hpsearch.backends.ray_tune.algorithms import Plan, _budget_stopper, fixed_params, plan_search
+from hpsearch.backends.ray_tune.algorithms import (
+    Plan,
+    _budget_stopper,
+    fixed_params,
+    forget_stop_check,
+    plan_search,
+)
 from hpsearch.backends.ray_tune.events import (
     NAME,
     _Bridge,
@@ -151,6 +157,7 @@ class RayTuneBackend:
         finally:
             _WATCHES.pop(watch_key, None)
             _forget_bridge(bridge)
+            forget_stop_check(callbacks)
         bridge.close_open()
         return self._outcome(grid, bridge, space, data)
 
