@@ -6,13 +6,14 @@ the trial table's one-value-per-param columns. A name is an input column of the 
 the data recipe: ``island_Dream``), or a column of the raw table, which stands for every
 input it became (``island``: its one-hot columns; a date: its parts); an integer is a
 0-based index into the model's inputs (images: the flattened pixels). Columns are checked
-when the space is parsed for the datasets whose columns are known without reading them,
-and against the real data's columns before any search starts.
+when the space is parsed where they are known without reading the data (a built-in dataset
+whose options cannot change its columns), and always against the real data's columns
+before any search starts (api.load_data).
 """
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, Protocol, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
@@ -56,6 +57,14 @@ class ModelSpec(BaseModel):
         return self.wide_features is not None or self.deep_features is not None
 
 
+class DatasetOptions(Protocol):
+    """The ``dataset:`` section (schema.DatasetSpec, which imports this module)."""
+
+    name: str
+
+    def model_dump(self, *, exclude_defaults: bool = ...) -> dict[str, Any]: ...
+
+
 def _plain(names: list[str]) -> list[Column]:
     return [(n, n) for n in names]
 
@@ -64,9 +73,10 @@ def _pixels(prefix: str, count: int) -> list[Column]:
     return _plain([f"{prefix}{i}" for i in range(count)])
 
 
-#: The input columns of the built-in datasets, known without reading them (california's
-#: are fetched on first use; validate must not download), in the order the model takes
-#: them. tests/space/test_columns.py checks each offline one against the loaded data.
+#: The input columns of the built-in datasets as their default options load them, known
+#: without reading them (california's are fetched on first use; validate must not
+#: download), in the order the model takes them. tests/space/test_columns.py checks each
+#: offline one against the loaded data. Only builtin_columns reads it.
 BUILTIN_COLUMNS: dict[str, list[Column]] = {
     "california_housing": _plain(
         "MedInc HouseAge AveRooms AveBedrms Population AveOccup Latitude Longitude".split()
@@ -110,6 +120,23 @@ BUILTIN_COLUMNS: dict[str, list[Column]] = {
     "mnist": _pixels("px", 784),
     "fashion_mnist": _pixels("px", 784),
 }
+
+
+#: The ``dataset:`` options that never change a built-in dataset's input columns: they
+#: sample, split or scale the rows of the encoded table. Any other option (``missing:
+#: impute`` adds penguins' ``sex_missing``; ``features``, ``drop`` and ``target`` choose
+#: columns; whatever is added later) makes the table unsafe to judge by.
+COLUMN_NEUTRAL_OPTIONS = frozenset({"name", "split", "scale", "max_rows"})
+
+
+def builtin_columns(dataset: DatasetOptions) -> list[Column] | None:
+    """``dataset``'s input columns when they are known without reading it; None for a file,
+    or where its options may change the columns: those are checked once the data is
+    loaded, still before a search creates anything."""
+    columns = BUILTIN_COLUMNS.get(dataset.name)
+    if columns is None or set(dataset.model_dump(exclude_defaults=True)) - COLUMN_NEUTRAL_OPTIONS:
+        return None
+    return columns
 
 
 def resolve_selection(
@@ -189,11 +216,15 @@ def _one_entry(
 
 
 def check_model(
-    spec: ModelSpec | None, *, architectures: list[Any], builder: str | None, dataset: str
+    spec: ModelSpec | None,
+    *,
+    architectures: list[Any],
+    builder: str | None,
+    dataset: DatasetOptions,
 ) -> None:
     """What can be checked of ``model:`` before reading the data: hpsearch's own model
-    reads it, one that may be wide_deep, and for a built-in dataset its columns. Raises
-    SpaceError at the setting at fault."""
+    reads it, one that may be wide_deep, and the columns where builtin_columns knows
+    them. Raises SpaceError at the setting at fault."""
     if spec is None or not spec.is_set():
         return
     key = next(p for p in PATHS if getattr(spec, p) is not None)
@@ -210,5 +241,6 @@ def check_model(
             "wide_deep or {choice: [mlp, wide_deep]}",
             field=f"model.{key}",
         )
-    if dataset in BUILTIN_COLUMNS:
-        resolve_selection(spec, BUILTIN_COLUMNS[dataset], dataset=dataset)
+    columns = builtin_columns(dataset)
+    if columns is not None:
+        resolve_selection(spec, columns, dataset=dataset.name)

@@ -288,7 +288,7 @@ def parse_space(text: str, *, source: Path | None = None) -> Space:
     architectures = space.params["architecture"].values() or []
     try:
         check_model(
-            spec.model, architectures=architectures, builder=spec.builder, dataset=spec.dataset.name
+            spec.model, architectures=architectures, builder=spec.builder, dataset=spec.dataset
         )
     except SpaceError as exc:
         raise fail(path_of(exc.field or "model"), exc.problem) from None

@@ -3,9 +3,7 @@ datasets) and resolved against the loaded data's input columns (every dataset)."
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ import pytest
 
 from hpsearch.errors import SpaceError
 from hpsearch.space import BUILTIN_COLUMNS, DatasetSpec, load_space, parse_space
+from hpsearch.space.columns import COLUMN_NEUTRAL_OPTIONS, builtin_columns
 from tests.in_process import hpsearch
 from tests.spaces import tiny_space_text
 
@@ -43,15 +42,73 @@ def test_the_shipped_spaces_validate() -> None:
         assert space.model is not None and space.model.wide_features is not None
 
 
+#: Dataset options a built-in accepts, alone and together; ``missing: impute`` gives
+#: penguins a tenth input (``sex_missing``).
+OPTIONS: list[dict[str, Any]] = [
+    {},
+    {"missing": "impute"},
+    {"max_rows": 30},
+    {"scale": "none"},
+    {"split": {"valid": 0.3, "test": 0.1}},
+    {"missing": "impute", "max_rows": 30, "scale": "minmax", "split": {"valid": 0.25}},
+]
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "-".join(o) or "defaults")
 @pytest.mark.parametrize(
     "name", ["diabetes", "iris", "wine", "breast_cancer", "penguins", "digits"]
 )
-def test_builtin_columns_are_the_loaded_datas(name: str) -> None:
-    """The table parse-time checks use is what the data recipe really gives the model."""
+def test_builtin_columns_are_the_loaded_datas(name: str, options: dict[str, Any]) -> None:
+    """The columns parse-time checks judge by are what the data recipe really gives the
+    model under the same options, or unknown (None: judged once the data is loaded)."""
     from hpsearch.data import load_dataset
     from hpsearch.wide_deep import data_columns
 
-    assert BUILTIN_COLUMNS[name] == data_columns(load_dataset(DatasetSpec(name=name), 1))
+    spec = DatasetSpec(name=name, **options)
+    table = builtin_columns(spec)
+    loaded = data_columns(load_dataset(spec, 1))
+    assert table is None or table == loaded, (len(table), len(loaded))
+    if set(options) <= {"max_rows", "scale", "split"}:  # these only pick and scale rows
+        assert table == BUILTIN_COLUMNS[name]
+
+
+def test_every_other_dataset_option_leaves_the_columns_to_the_data() -> None:
+    """Any option outside the row-only ones (those the test above loads) may change a
+    built-in's columns: penguins' missing, features, drop, target, and any added later."""
+    defaults = DatasetSpec(name="penguins")
+    changed = {"missing": "impute", "features": ["island"], "drop": ["sex"], "target": "sex"}
+    changed |= {"task": "regression"}
+    others = set(DatasetSpec.model_fields) - COLUMN_NEUTRAL_OPTIONS
+    assert others == set(changed), "a new dataset option: add it here, or to the neutral ones"
+    for key, value in changed.items():
+        spec = DatasetSpec.model_construct(**(dict(defaults) | {key: value}))
+        assert builtin_columns(spec) is None, key
+    assert builtin_columns(defaults) == BUILTIN_COLUMNS["penguins"]
+
+
+def test_penguins_imputed_columns_are_checked_against_the_data(tmp_path: Path) -> None:
+    """``missing: impute`` adds ``sex_missing``: it parses by name and by index (it was
+    refused at parse time), and a wrong name is still one line at its entry, from the data."""
+    from hpsearch.api import load_data
+    from hpsearch.wide_deep import model_columns
+
+    penguins = {"name": "penguins", "missing": "impute"}
+    for wide, picked in ((["sex_missing", "island"], [9, 4, 5, 6]), ([9], [9])):
+        space = _parse(dataset=penguins, objective="val_accuracy", model={"wide_features": wide})
+        data, space = load_data(space)
+        assert data.feature_names[9] == "sex_missing"
+        assert model_columns(space, data) == {"wide_features": picked, "deep_features": None}
+    path = tmp_path / "space.yaml"
+    path.write_text(
+        tiny_space_text(
+            WIDE_DEEP, dataset=penguins, objective="val_accuracy", model={"wide_features": [10]}
+        )
+    )
+    assert hpsearch("validate", str(path), cwd=tmp_path).returncode == 0  # not known yet
+    done = hpsearch("validate", str(path), "--data", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    line = done.stderr.strip()
+    assert "wide_features[0]: index 10 is out of range: penguins has 10 input columns" in line
 
 
 @pytest.mark.parametrize(
@@ -91,14 +148,6 @@ def test_unknown_architecture_has_a_hint() -> None:
         _parse(hyperparameters={"architecture": {"choice": ["mlp", "wide_and_deep"]}})
     assert info.value.field == "hyperparameters.architecture.choice[1]"
     assert "did you mean 'wide_deep'?" in info.value.problem
-
-
-def _runs_in(db: Path) -> int:
-    if not db.exists():
-        return 0
-    with closing(sqlite3.connect(db)) as con:
-        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        return con.execute("SELECT COUNT(*) FROM runs").fetchone()[0] if "runs" in tables else 0
 
 
 def _csv_space(tmp_path: Path, model: dict[str, Any]) -> Path:
@@ -154,8 +203,9 @@ def test_columns_the_data_lacks_stop_a_run_before_anything_is_created(
     assert f"{space}:" in lines[0]  # file:line of the entry
     if "colour" in expect:
         assert "(did you mean 'color'?)" in lines[0]
-    assert _runs_in(tmp_path / "m.db") == 0
+    assert not (tmp_path / "m.db").exists()  # not even an empty store
     assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "space.yaml"]
     check = hpsearch("validate", str(space), "--data", cwd=tmp_path)
     assert check.returncode == 2 and expect in check.stderr
 
