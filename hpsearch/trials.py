@@ -7,7 +7,7 @@ results become one DataFrame row each, so tracking and reports never see a backe
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +65,13 @@ class TrialResult:
     def failed(self) -> bool:
         """Failed, as a failure limit counts: a PRUNED trial trained fine and lost."""
         return self.status == FAILED
+
+    def epoch_logs(self) -> Iterator[tuple[int, dict[str, float]]]:
+        """``(epoch, logs)`` per recorded epoch, as ``on_epoch_end`` got them: what a
+        consumer replays from the journal when it missed the live events."""
+        n = max((len(v) for v in self.history.values()), default=0)
+        for i in range(n):
+            yield self.first_epoch + i + 1, {k: v[i] for k, v in self.history.items() if i < len(v)}
 
     def final_metrics(self) -> dict[str, float]:
         """The last epoch's value of every metric that was recorded."""

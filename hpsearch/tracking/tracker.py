@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.backends import BRACKETED
+from hpsearch.errors import error_line
 from hpsearch.space import Space
 from hpsearch.tracking import live
 from hpsearch.tracking.artifacts import log_served_model
@@ -253,10 +254,8 @@ class MlflowTracker(SearchCallback):
         missing = [r for r in results if r.trial_id not in self._children]
         for r in missing:
             self.on_trial_begin(r.trial_id, r.params)
-            n = max((len(v) for v in r.history.values()), default=0)
-            for i in range(n):
-                logs = {k: v[i] for k, v in r.history.items() if i < len(v)}
-                self.on_epoch_end(r.trial_id, r.first_epoch + i + 1, logs)
+            for epoch, logs in r.epoch_logs():
+                self.on_epoch_end(r.trial_id, epoch, logs)
             self.on_trial_end(r)
         return len(missing)
 
@@ -280,8 +279,7 @@ class MlflowTracker(SearchCallback):
             try:
                 return fn(*args)
             except Exception as exc:  # noqa: BLE001 - MLflow, HTTP and database errors alike
-                first = (str(exc).strip().splitlines() or [""])[0][:300]
-                self.offline = f"{what}: {type(exc).__name__}: {first}"
+                self.offline = f"{what}: {type(exc).__name__}: {error_line(exc)}"
                 return None
 
     def on_trial_begin(self, trial_id: str, params: dict[str, Any]) -> None:
