@@ -335,14 +335,19 @@ def _run_engine(
         tracker.tag(key, value)
     # the pruner first: engines ask its verdict right after the epoch's event
     pruner = [p] if (p := MedianPruner.for_space(space)) else []
-    board = _tensorboard(request, search)  # its folder is named after the parent run
-    events = Resumed(
-        [*pruner, search.journal, tracker, *board, *request.callbacks, failures, *budgets],
-        previous,
-    )
-    if request.on_status:
-        request.on_status(f"starting {space.search.backend} (TensorFlow loads in a few seconds)")
+    board: list[Any] = []
     try:
+        # inside the try: a writer that cannot be made fails the parent run, not leaves it
+        # RUNNING; its folder is named after the parent run
+        board = _tensorboard(request, search)
+        events = Resumed(
+            [*pruner, search.journal, tracker, *board, *request.callbacks, failures, *budgets],
+            previous,
+        )
+        if request.on_status:
+            request.on_status(
+                f"starting {space.search.backend} (TensorFlow loads in a few seconds)"
+            )
         outcome = backend.run(
             space,
             search.data,

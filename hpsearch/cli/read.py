@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -101,14 +100,14 @@ def ui(
 ) -> None:
     """Open the MLflow UI on the same store the searches wrote to."""
     from hpsearch.tracking import redact_uri, resolve_tracking_uri, serve_ui, ui_page
+    from hpsearch.tracking.serve import port_in_use
 
     uri = resolve_tracking_uri(tracking_uri)
     if uri.startswith(("http://", "https://")):
         typer.echo(f"the searches log to a tracking server: open {redact_uri(uri)} in a browser")
         return
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        if sock.connect_ex((host if host != "0.0.0.0" else "127.0.0.1", port)) == 0:  # noqa: S104
-            fail(f"--port: {host}:{port} is already in use; pick another with --port")
+    if port_in_use(host, port):
+        fail(f"--port: {host}:{port} is already in use; pick another with --port")
     with failing(usage=(NoSearches,)):
         page = ui_page(uri, experiment)
     typer.echo(f"MLflow UI for {redact_uri(uri)} at http://{host}:{port}/{page} (Ctrl+C stops it)")
@@ -128,6 +127,7 @@ def tensorboard(
     """Open TensorBoard on the files searches wrote with --tensorboard: the HParams view
     (table, parallel coordinates, scatter plot matrix) and every trial's epochs, on
     127.0.0.1 only; Ctrl+C or SIGTERM stops it."""
+    from hpsearch.tracking.serve import port_in_use
     from hpsearch.tracking.tensorboard import serve_tensorboard
 
     if not logdir.is_dir():
@@ -135,8 +135,7 @@ def tensorboard(
         fail(f"{logdir} {what}: give the folder a search wrote with --tensorboard")
     if not 0 < port < 65536:
         fail(f"--port: {port} is not a port (1-65535)")
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        if sock.connect_ex(("127.0.0.1", port)) == 0:
-            fail(f"--port: 127.0.0.1:{port} is already in use; pick another with --port")
+    if port_in_use("127.0.0.1", port):
+        fail(f"--port: 127.0.0.1:{port} is already in use; pick another with --port")
     typer.echo(f"TensorBoard for {logdir} at http://127.0.0.1:{port}/#hparams (Ctrl+C stops it)")
     serve_tensorboard(logdir, port)

@@ -245,12 +245,10 @@ def ui_page(tracking_uri: str | None, experiment: str | None) -> str:
 def serve_ui(tracking_uri: str | None, host: str, port: int) -> None:
     """Become ``mlflow ui`` on the same store as the searches (exec: a signal that stops
     ``hpsearch ui`` stops the UI and its workers, nothing is left serving)."""
-    import sys
+    from hpsearch.tracking.serve import exec_module
 
     uri = resolve_tracking_uri(tracking_uri)
-    cmd = [
-        sys.executable,
-        "-m",
+    exec_module(
         "mlflow",
         "ui",
         "--backend-store-uri",
@@ -261,7 +259,4 @@ def serve_ui(tracking_uri: str | None, host: str, port: int) -> None:
         str(port),
         "--workers",
         "1",  # one reviewer's UI: starts in seconds, not MLflow's default of 4 workers
-    ]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, cmd)  # noqa: S606 - our own interpreter running mlflow
+    )

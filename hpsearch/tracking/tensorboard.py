@@ -1,12 +1,18 @@
 """TensorBoard files for a search, written from the driver: the seed's HParams view.
 
-``DIR/<search>/`` per search, named like its MLflow parent run, holds the HParams plugin's
-experiment config (every searched param with its domain, the objective and the epoch
-metrics); ``DIR/<search>/<trial>/``, named like the trial's child run, holds its epochs as
-scalars (step = epoch), a session start with its params and a session end with its status
-and objective. The writer is a SearchCallback fed the events the MLflow tracker gets, so both
-engines get it with no engine code. It writes with tensorboard's own record writer and
-protos, never tensorflow (``tensorboard.summary.writer.event_file_writer`` would import it).
+``DIR/<search>/`` per search is named like its MLflow parent run; ``DIR/<search>/<trial>/``,
+named like the trial's child run, holds its epochs as scalars (step = epoch), a session
+start with its params, the objective and a session end with its status. The writer is a
+SearchCallback fed the events the MLflow tracker gets, so both engines get it with no
+engine code. It writes with tensorboard's own record writer and protos, never tensorflow
+(``tensorboard.summary.writer.event_file_writer`` would import it).
+
+No HParams experiment config is written: the plugin then builds the experiment from the
+session starts and the scalars of every run it serves. A config would be wrong for a DIR
+of several searches (the plugin takes one run's config, arbitrarily, and shows only that
+search's params) and stale in a running ``tensorboard`` (it keeps the first config it
+read), whereas the inferred experiment is the union of every search under the logdir,
+``DIR`` or ``DIR/<search>``, and grows while searches run.
 """
 
 from __future__ import annotations
@@ -15,12 +21,14 @@ import itertools
 import math
 import os
 import socket
+import struct
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from hpsearch.errors import error_line
 from hpsearch.space import Bool, FloatRange, IntRange, Param, Space
 from hpsearch.trials import FAILED, FINISHED, PRUNED, SearchCallback, SearchInfo, TrialResult
 from hpsearch.trials import plain as _plain
@@ -55,9 +63,10 @@ def safe_name(name: str) -> str:
 
 class _EventFile:
     """One ``events.out.tfevents.*`` file, written synchronously (an epoch's scalars are a
-    few hundred bytes) and flushed when asked."""
+    few hundred bytes) and flushed when asked. ``append_to`` reopens an existing file (a
+    new file could sort before it and be skipped by a running TensorBoard)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, append_to: Path | None = None) -> None:
         from tensorboard.compat.proto import event_pb2
         from tensorboard.summary.writer.record_writer import RecordWriter
 
@@ -69,8 +78,9 @@ class _EventFile:
             next(_UID),
         )
         self._event = event_pb2.Event
-        self._writer = RecordWriter(open(folder / name, "ab"))
-        self.add(None, 0, file_version="brain.Event:2")
+        self._writer = RecordWriter(open(append_to or folder / name, "ab"))
+        if append_to is None:
+            self.add(None, 0, file_version="brain.Event:2")
 
     def add(self, summary: Any, step: int, **fields: Any) -> None:
         if summary is not None:
@@ -84,6 +94,31 @@ class _EventFile:
 
     def close(self) -> None:
         self._writer.close()
+
+
+def _events(path: Path) -> Iterator[Any]:
+    """The events of one file, read without TensorFlow (tensorboard's own loader imports
+    it when installed): TFRecord framing, a length and two CRCs around each record, with
+    the CRCs left unchecked and a torn last record dropped."""
+    from tensorboard.compat.proto import event_pb2
+
+    data, at = path.read_bytes(), 0
+    while at + 12 <= len(data):
+        (size,) = struct.unpack_from("<Q", data, at)
+        if at + 12 + size + 4 > len(data):
+            return
+        yield event_pb2.Event.FromString(data[at + 12 : at + 12 + size])
+        at += 12 + size + 4
+
+
+def _tags(folder: Path) -> set[str]:
+    """Every summary tag in ``folder``'s own event files."""
+    return {
+        value.tag
+        for path in folder.glob("*tfevents*")
+        for event in _events(path)
+        for value in event.summary.value
+    }
 
 
 def _scalars(values: dict[str, float]) -> Any:
@@ -121,22 +156,6 @@ def _value(value: Any, kind: str | None) -> Any:
     return value
 
 
-def _hparam(name: str, param: Param) -> Any:
-    from tensorboard.plugins.hparams import summary_v2 as hp
-
-    kind = _kind(param)
-    if isinstance(param, IntRange):
-        return hp.HParam(name, hp.IntInterval(param.min, param.max))
-    if isinstance(param, FloatRange):
-        return hp.HParam(name, hp.RealInterval(float(param.min), float(param.max)))
-    if isinstance(param, Bool):
-        return hp.HParam(name, hp.Discrete([False, True]))
-    values = [_value(v, kind) for v in param.values() or []]
-    if kind == "number":
-        values = [float(v) for v in values]
-    return hp.HParam(name, hp.Discrete(values) if values else None)
-
-
 class TensorBoardWriter(SearchCallback):
     """Writes a search's TensorBoard files as its trials run (see the module docstring).
 
@@ -161,8 +180,6 @@ class TensorBoardWriter(SearchCallback):
         self._searched = list(space.searched())
         self._params = self._domains(space)
         self._files: dict[str, _EventFile] = {}
-        self._metrics: list[str] = []  # epoch metric names, in the order first seen
-        self._configured = False
 
     @staticmethod
     def _domains(space: Space) -> dict[str, Param]:
@@ -182,8 +199,7 @@ class TensorBoardWriter(SearchCallback):
         try:
             fn(*args)
         except Exception as exc:  # noqa: BLE001 - TensorBoard files never end a search
-            first = (str(exc).strip().splitlines() or [""])[0][:300]
-            self.broken = f"{type(exc).__name__}: {first}"
+            self.broken = f"{type(exc).__name__}: {error_line(exc)}"
             where = self.folder or self.root
             self.warn(f"TensorBoard files in {where} stopped ({self.broken}); the search goes on")
 
@@ -201,7 +217,7 @@ class TensorBoardWriter(SearchCallback):
 
     def close(self) -> None:
         """Trials still open end as failures (the search stopped under them: ``--resume``
-        runs them again, into the same folder); the config is written if no epoch came."""
+        runs them again, into the same folder)."""
         self._guard(self._close)
         for handle in self._files.values():  # a broken writer still lets its files go
             try:
@@ -213,13 +229,28 @@ class TensorBoardWriter(SearchCallback):
     # -- the search -----------------------------------------------------------------------
 
     def _begin_search(self, info: SearchInfo) -> None:
-        """Make (or find, on a resume) the search folder; write the trials a resumed
-        search finished before that have no folder yet (TensorBoard newly turned on)."""
+        """Make (or find, on a resume) the search folder. On a resume, the trials finished
+        before are written whole where their folder lacks a session end (TensorBoard newly
+        turned on, or the process died between the journal and this writer), and every
+        other trial folder without an end (its process was killed: SIGKILL, OOM) gets a
+        failure end, as the MLflow tracker marks its child FAILED: if that trial runs
+        again, its folder is rewritten; if not, it no longer shows as running."""
+        from tensorboard.plugins.hparams import metadata
+
         self.folder = self._search_folder()
-        self._configured = any(self.folder.glob("*tfevents*"))
+        replayed = set()
         for result in info.previous:
-            if not self._trial_folder(result.trial_id, result.params).exists():
+            folder = self._trial_folder(result.trial_id, result.params)
+            if not folder.exists() or metadata.SESSION_END_INFO_TAG not in _tags(folder):
                 self._replay(result)
+                replayed.add(folder)
+        for folder in sorted(p for p in self.folder.iterdir() if p.is_dir()):
+            files = sorted(folder.glob("*tfevents*"))
+            tags = _tags(folder)
+            if folder in replayed or not files or metadata.SESSION_END_INFO_TAG in tags:
+                continue
+            if metadata.SESSION_START_INFO_TAG in tags:
+                self._write_end(_EventFile(folder, append_to=files[-1]), FAILED)
 
     def _search_folder(self) -> Path:
         """``DIR/<search>``, owned by this parent run (see MARKER)."""
@@ -238,34 +269,9 @@ class TensorBoardWriter(SearchCallback):
             return folder
         return folder
 
-    def _configure(self) -> None:
-        """The HParams experiment config, once: the domains, the objective and the epoch
-        metrics seen so far (the first epoch names them all)."""
-        from tensorboard.plugins.hparams import summary_v2 as hp
-
-        assert self.folder is not None
-        objective = self.space.objective
-        metrics = [
-            hp.Metric(
-                OBJECTIVE_TAG,
-                display_name=f"objective ({objective.metric}, {objective.direction})",
-            ),
-            # validation metrics first: the dashboard ticks only its first few columns
-            *(hp.Metric(m) for m in sorted(self._metrics, key=lambda m: not m.startswith("val_"))),
-        ]
-        hparams = [_hparam(name, p) for name, p in self._params.items()]
-        out = _EventFile(self.folder)
-        try:
-            out.add(hp.hparams_config_pb(hparams, metrics, time_created_secs=time.time()), 0)
-        finally:
-            out.close()
-        self._configured = True
-
     def _close(self) -> None:
         for trial_id in list(self._files):
             self._session_end(trial_id, FAILED)
-        if self.folder is not None and not self._configured:
-            self._configure()
 
     # -- trials ---------------------------------------------------------------------------
 
@@ -305,11 +311,8 @@ class TensorBoardWriter(SearchCallback):
         if out is None:  # no trial start was heard: its end writes what it has
             return
         values = {k: float(v) for k, v in logs.items() if isinstance(v, int | float)}
-        self._metrics += [k for k in values if k not in self._metrics]
         out.add(_scalars(values), epoch)
         out.flush()
-        if not self._configured:
-            self._configure()
 
     def _end_trial(self, result: TrialResult) -> None:
         """The objective and the session end; a trial never opened here (no start was
@@ -325,14 +328,17 @@ class TensorBoardWriter(SearchCallback):
     def _replay(self, result: TrialResult, *, end: bool = True) -> None:
         """A trial's start and epochs from its result (the journal's record)."""
         self._open_trial(result.trial_id, result.params)
-        n = max((len(v) for v in result.history.values()), default=0)
-        for i in range(n):
-            logs = {k: v[i] for k, v in result.history.items() if i < len(v)}
-            self._epoch(result.trial_id, result.first_epoch + i + 1, logs)
+        for epoch, logs in result.epoch_logs():
+            self._epoch(result.trial_id, epoch, logs)
         if end:
             self._end_trial(result)
 
     def _session_end(self, trial_id: str, status: str) -> None:
+        self._write_end(self._files.pop(trial_id), status)
+
+    @staticmethod
+    def _write_end(out: _EventFile, status: str) -> None:
+        """A session end with ``status`` as the plugin's, then ``out`` is closed."""
         from tensorboard.compat.proto import summary_pb2
         from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
@@ -348,7 +354,6 @@ class TensorBoardWriter(SearchCallback):
             ),
             tensor=metadata.NULL_TENSOR,
         )
-        out = self._files.pop(trial_id)
         try:
             out.add(summary, 0)
             out.flush()
@@ -366,17 +371,6 @@ def tensorboard_for(
 def serve_tensorboard(logdir: Path, port: int, host: str = "127.0.0.1") -> None:
     """Become ``tensorboard --logdir DIR`` on ``host`` (exec, as ``hpsearch ui`` does: a
     signal that stops ``hpsearch tensorboard`` stops TensorBoard, nothing is left serving)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "tensorboard.main",
-        "--logdir",
-        str(logdir),
-        "--host",
-        host,
-        "--port",
-        str(port),
-    ]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, cmd)  # noqa: S606 - our own interpreter running tensorboard
+    from hpsearch.tracking.serve import exec_module
+
+    exec_module("tensorboard.main", "--logdir", str(logdir), "--host", host, "--port", str(port))

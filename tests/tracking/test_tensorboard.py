@@ -1,8 +1,9 @@
 """TensorBoard files of a search (hpsearch.tracking.tensorboard), read back with TensorBoard's
-own event reader and its HParams plugin's parser: every trial's epochs, the experiment config,
-one session per trial with its params, status and objective. Fast tests drive the writer with
-a search's events; slow ones run tiny real searches on both engines, compare two searches
-into one folder, and serve the folder with `hpsearch tensorboard` to headless Chromium."""
+own event reader and its HParams plugin's parser: every trial's epochs, one session per trial
+with its params, status and objective, and no experiment config (the plugin infers it from
+every search under the folder). Fast tests drive the writer with a search's events; slow ones
+run tiny real searches on both engines, compare two searches into one folder, serve a folder
+of two spaces' searches, and serve a search with `hpsearch tensorboard` to headless Chromium."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -181,37 +183,28 @@ def write_example(tmp_path: Path) -> Path:
 
 def test_every_trial_is_a_folder_with_its_epochs_and_its_hparams_session(tmp_path: Path) -> None:
     """Folders named like the MLflow runs; epochs at their own step (a continued trial's
-    too); the session's params, group, status (PRUNED as UNKNOWN) and objective; and the
-    experiment config with each searched param's domain and every metric."""
-    from tensorboard.plugins.hparams import api_pb2
-
+    too); the session's params typed as the plugin infers their columns (a choice of
+    numbers as numbers, a bool as a bool), group, status (PRUNED as UNKNOWN) and objective;
+    no experiment config (see the module's docstring)."""
     root = write_example(tmp_path)
     board = read_board(root)
     space = _space(tmp_path)
     searched = list(space.searched())
     runs = {f"{NAME}/{trial_run_name(r.trial_id, r.params, searched)}": r for r in TRIALS}
-    assert set(board) == {NAME, *runs}
+    assert set(board) == set(runs)
     for run, result in runs.items():
         assert_trial(board, run, result, NAME)
+        kinds = {k: v.WhichOneof("kind") for k, v in board[run]["start"].hparams.items()}
+        assert kinds == {"n_neurons": "number_value", "learning_rate": "number_value",
+                         "optimizer": "string_value", "batch_size": "number_value",
+                         "normalize": "bool_value"}  # fmt: skip
     assert (
         board[f"{NAME}/{trial_run_name('0003', TRIALS[3].params, searched)}"]["scalars"]["loss"][0][
             0
         ]
         == 2
     )
-    experiment = board[NAME]["experiment"]
-    infos = {i.name: i for i in experiment.hparam_infos}
-    assert list(infos) == searched == ["n_neurons", "learning_rate", "optimizer", "batch_size",
-                                       "normalize"]  # fmt: skip
-    width = infos["n_neurons"].domain_interval
-    assert (width.min_value, width.max_value) == (16, 64)
-    assert infos["learning_rate"].domain_interval.max_value == pytest.approx(1e-2)
-    assert [v.string_value for v in infos["optimizer"].domain_discrete.values] == ["adam", "sgd"]
-    assert [v.number_value for v in infos["batch_size"].domain_discrete.values] == [32, 64]
-    assert infos["batch_size"].type == api_pb2.DATA_TYPE_FLOAT64
-    assert [v.bool_value for v in infos["normalize"].domain_discrete.values] == [False, True]
-    assert [m.name.tag for m in experiment.metric_infos] == ["objective", "val_accuracy", "loss"]
-    assert "val_accuracy, max" in experiment.metric_infos[0].display_name
+    assert all("experiment" not in entry for entry in board.values())
     assert (root / NAME / MARKER).read_text().strip() == PARENT
 
 
@@ -278,8 +271,59 @@ def test_resume_appends_without_repeating_finished_sessions(tmp_path: Path) -> N
         assert_trial(board, f"{NAME}/{folder(result).name}", result, NAME)
         assert count_tag(folder(result), metadata.SESSION_START_INFO_TAG) == 1
         assert count_tag(folder(result), metadata.SESSION_END_INFO_TAG) == 1
-    assert count_tag(tmp_path / "tb" / NAME, metadata.EXPERIMENT_TAG) == 1
+    assert count_tag(tmp_path / "tb" / NAME, metadata.EXPERIMENT_TAG) == 0
     assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == [NAME]
+
+
+_KILLED = """
+import os, signal, sys
+from pathlib import Path
+from tests.tracking.test_tensorboard import NAME, PARENT, _feed, _info, _result, _space
+from hpsearch.tracking.tensorboard import TensorBoardWriter
+
+tmp = Path(sys.argv[1])
+writer = TensorBoardWriter(tmp / "tb", _space(tmp), NAME, PARENT)
+writer.on_search_begin(_info())
+_feed(writer, _result("0000", "FINISHED", 2, objective=0.6))
+_feed(writer, _result("0001", "FINISHED", 2), end=False)  # killed in its third epoch
+writer.on_trial_begin("0002", _result("0002", "FINISHED", 1).params)  # ended in the journal
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_resume_ends_the_trials_a_killed_process_left_running(tmp_path: Path) -> None:
+    """SIGKILL (or the OOM killer) leaves a session start with no end: the resumed search
+    gives 0001, which it does not run again, a failure end (TensorBoard showed it running
+    forever), and writes 0002, which the journal says finished, whole from the journal."""
+    from tensorboard.plugins.hparams import api_pb2, metadata
+
+    done = subprocess.run([sys.executable, "-c", _KILLED, str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    space, searched = _space(tmp_path), list(_space(tmp_path).searched())
+    folder = lambda r: tmp_path / "tb" / NAME / trial_run_name(r.trial_id, r.params, searched)  # noqa: E731
+    first, killed, journaled = (_result("0000", FINISHED, 2, objective=0.6),
+                                _result("0001", FINISHED, 2),
+                                _result("0002", FINISHED, 1, objective=0.4))  # fmt: skip
+    assert count_tag(folder(killed), metadata.SESSION_END_INFO_TAG) == 0  # running, forever
+
+    resumed = TensorBoardWriter(tmp_path / "tb", space, NAME, PARENT)
+    resumed.on_search_begin(_info(previous=(first, journaled)))
+    resumed.close()
+    board = read_board(tmp_path / "tb")
+    entry = board[f"{NAME}/{folder(killed).name}"]
+    assert api_pb2.Status.Name(entry["end"].status) == "STATUS_FAILURE"
+    assert [s for s, _ in entry["scalars"]["loss"]] == [1, 2]  # its epochs kept
+    for result in (first, journaled):
+        assert_trial(board, f"{NAME}/{folder(result).name}", result, NAME)
+    for result in (first, killed, journaled):
+        assert count_tag(folder(result), metadata.SESSION_START_INFO_TAG) == 1
+        assert count_tag(folder(result), metadata.SESSION_END_INFO_TAG) == 1
+
+    again = TensorBoardWriter(tmp_path / "tb", space, NAME, PARENT)  # a second resume
+    again.on_search_begin(_info(previous=(first, journaled)))
+    again.close()
+    assert count_tag(folder(killed), metadata.SESSION_END_INFO_TAG) == 1
 
 
 def test_two_searches_of_one_name_get_two_folders(tmp_path: Path) -> None:
@@ -291,10 +335,57 @@ def test_two_searches_of_one_name_get_two_folders(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == [NAME, f"{NAME}-ffffffff"]
 
 
-def test_off_builds_no_writer(tmp_path: Path) -> None:
-    from hpsearch.api import SearchRequest, _tensorboard
+class _Tripwire(types.ModuleType):
+    """Stands in for hpsearch.tracking.tensorboard: any use of it fails the search."""
 
-    assert _tensorboard(SearchRequest(_space(tmp_path)), None) == []  # type: ignore[arg-type]
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"hpsearch.tracking.tensorboard.{name} used with TensorBoard off")
+
+
+@pytest.mark.slow
+def test_off_builds_no_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real search with the flag off never reaches the writer's module (a tripwire in
+    its place and a tensorboard_for that raises would fail the search) and leaves no
+    TensorBoard file anywhere."""
+    import hpsearch.tracking.tensorboard as module
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("tensorboard_for called with TensorBoard off")
+
+    monkeypatch.setattr(module, "tensorboard_for", boom)
+    monkeypatch.setitem(sys.modules, module.__name__, _Tripwire(module.__name__))
+    (tmp_path / "space.yaml").write_text(tiny_space_text(dataset={"max_rows": 200}))
+    done = hpsearch("run", "space.yaml", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}",
+                    "--output", str(tmp_path / "out"), "--json", "--no-report",
+                    cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout)["finished"] >= 1
+    assert list(tmp_path.rglob("*tfevents*")) == []
+
+
+def test_a_writer_that_cannot_be_made_fails_the_parent_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer is built inside the engine's try: its error ends the parent run FAILED
+    with the error, exit 1, and no run is left RUNNING."""
+    import hpsearch.tracking.tensorboard as module
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError("tb: permission denied")
+
+    monkeypatch.setattr(module, "tensorboard_for", broken)
+    (tmp_path / "space.yaml").write_text(tiny_space_text(name="tb-broken"))
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    done = hpsearch("run", "space.yaml", "--tensorboard", "tb", "--tracking-uri", uri,
+                    "--output", str(tmp_path / "out"), "--no-report", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "permission denied" in done.stderr
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("tb-broken").experiment_id])
+    assert [r.info.status for r in runs] == ["FAILED"]
+    assert runs[0].data.tags["hpsearch.error"] == "PermissionError: tb: permission denied"
 
 
 # ----------------------------------------------------------------------------- the CLI
@@ -452,7 +543,7 @@ def assert_search(root: Path, summary: dict[str, Any], uri: str) -> dict[str, An
             logged = {m.step: m.value for m in client.get_metric_history(child.info.run_id, metric)}
             tb = dict(board[f"{search}/{child.info.run_name}"]["scalars"][metric])
             assert all(same(tb[s], v) for s, v in logged.items()), (metric, logged, tb)
-    assert board[search]["experiment"].hparam_infos
+    assert all("experiment" not in entry for entry in board.values())
     return board
 
 
