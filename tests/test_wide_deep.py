@@ -23,6 +23,7 @@ from tests import shared_ray
 from tests.in_process import hpsearch
 from tests.spaces import tiny_space_text
 
+ROOT = Path(__file__).resolve().parents[1]
 #: The seed's layout on diabetes: features 0-4 wide, 2-9 deep (by name and by index).
 MODEL = {
     "wide_features": ["age", "sex", "bmi", "bp", "s1"],
@@ -214,3 +215,156 @@ def test_lr_find_sweeps_a_wide_deep_model(tmp_path: Path, write_space: Callable[
     from mlflow import MlflowClient
 
     assert MlflowClient(uri).get_run(result["run_id"]).data.params["architecture"] == "wide_deep"
+
+
+# ----------------------------------------------------------------------------- shipped, continued
+
+
+def _search(space: Any, tmp_path: Path, **kwargs: Any) -> Any:
+    from hpsearch.api import run_search
+
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    summary = run_search(space, tracking_uri=uri, output=tmp_path / "out", **kwargs)
+    frame = summary.frame
+    assert (frame["status"] == "FINISHED").all(), frame[["status", "error"]]
+    return summary
+
+
+@pytest.mark.slow
+def test_the_shipped_diabetes_space_trains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """search_spaces/diabetes-wide-deep.yaml as shipped, cut to 4 trials of 2 epochs: its
+    seeded draws train both architectures, Wide & Deep on the file's columns (by name: the
+    seed's layout, 0-4 wide and 2-9 deep)."""
+    from hpsearch.backends.keras_tuner import hypermodel
+    from hpsearch.plan import prepare
+
+    built: list[keras.Model] = []
+    build_for = hypermodel.build_for
+
+    def spy(*args: Any, **kwargs: Any) -> keras.Model:
+        built.append(build_for(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(hypermodel, "build_for", spy)
+    space = prepare(ROOT / "search_spaces" / "diabetes-wide-deep.yaml", epochs=2, max_trials=4)
+    summary = _search(space, tmp_path)
+    frame = summary.frame
+    assert len(frame) == 4 and set(frame["params.architecture"]) == {"mlp", "wide_deep"}
+    assert (frame["epochs"] == 2).all() and (frame["strategy"] == "random").all()
+    assert summary.best is not None and 20 < summary.best.objective < 200  # val_mae, units
+    wide_deep = [m for m in built if m.name == "hpsearch_wide_deep"]
+    assert wide_deep and len(wide_deep) < len(built)
+    for model in wide_deep:
+        assert _select(model, "wide_features") == [0, 1, 2, 3, 4]
+        assert _select(model, "deep_features") == [2, 3, 4, 5, 6, 7, 8, 9]
+
+
+#: Wide & Deep alone, for Hyperband's brackets: max_epochs 4, factor 2 (1, 2 then 4 epochs).
+CONTINUED: dict[str, Any] = BOTH | {
+    "hyperparameters": BOTH["hyperparameters"]
+    | {
+        "architecture": "wide_deep",
+        "n_neurons": {"int": [4, 32]},
+        "learning_rate": {"float": [3e-3, 3e-2], "log": True},
+    },
+    "training": {"epochs": 4, "patience": 0},
+    "search": {"max_trials": 9, "seed": 6, "hyperband": {"max_epochs": 4, "factor": 2}},
+}
+
+
+def _continues(child: Any, parent: Any, root: Any) -> None:
+    """``child`` trained on from ``parent``'s weights: it starts at the parent's epochs, and
+    its first training loss carries on below its parent's last, which is at most a fresh
+    model's first (a restart from scratch would repeat that loss exactly: same seed, same
+    weights, same batches)."""
+    assert parent.first_epoch + parent.epochs == child.first_epoch > 0
+    fresh, last, first = (
+        root.history["loss"][0],
+        parent.history["loss"][-1],
+        child.history["loss"][0],
+    )
+    assert first < 0.9 * last and last <= fresh, (fresh, last, first)
+    if parent is not root:  # two epochs in: nearer the last than the fresh model's first
+        assert abs(first - last) < abs(first - fresh) / 2, (fresh, last, first)
+
+
+@pytest.mark.slow
+def test_keras_tuner_hyperband_continues_wide_deep_from_its_weights(tmp_path: Path) -> None:
+    """Keras Tuner's Hyperband reloads a promoted trial's parent checkpoint into a fresh
+    Wide & Deep model (two SelectColumns): every trial finishes, each promoted one goes on."""
+    from hpsearch.api import prepare
+    from hpsearch.space import parse_space
+    from tests.epoch_recorder import Recorder
+
+    text = tiny_space_text(CONTINUED)
+    space = prepare(parse_space(text, source=tmp_path / "s.yaml"), strategy="hyperband")
+    seen = Recorder()
+    summary = _search(space, tmp_path, callbacks=[seen], budget_epochs=8)
+    results = sorted(seen.results.values(), key=lambda r: r.trial_id)
+    promoted = [r for r in results if r.round]
+    assert len(summary.frame) == 7  # bracket 2: 4 trials of 1 epoch, 2 go on to 2, 1 to 4
+    assert [(r.first_epoch, r.epochs) for r in promoted] == [(1, 1), (1, 1), (2, 2)]
+    for child in promoted:
+        parent = next(
+            r for r in results
+            if (r.bracket, r.round, r.params) == (child.bracket, child.round - 1, child.params)
+        )  # fmt: skip
+        root = next(r for r in results if (r.round, r.params) == (0, child.params))
+        _continues(child, parent, root)
+
+
+def _restored_epochs(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
+    """hpsearch trial id -> the epochs at which Tune restored it from its checkpoint (a
+    result with iterations_since_restore 1 past the first epoch), seen by the driver's Tune
+    callback (tests/backends/ray_tune/test_ray_bohb.py's pattern)."""
+    from hpsearch.backends.ray_tune import backend, events
+
+    seen: dict[str, list[int]] = {}
+    original = backend._tune_callback
+
+    def recording(bridge: Any, watch: Any) -> Any:
+        forward = original(bridge, watch)
+        inner = forward.on_trial_result
+        key = events._register(bridge)  # Tune pickles the callback: it holds keys only
+
+        def on_trial_result(
+            iteration: int, trials: Any, trial: Any, result: Any, **info: Any
+        ) -> None:
+            if result.get("iterations_since_restore") == 1 and result["training_iteration"] > 1:
+                tid = events._bridge(key).tid(trial.trial_id)  # type: ignore[union-attr]
+                seen.setdefault(tid, []).append(result["training_iteration"])
+            inner(iteration, trials, trial, result, **info)
+
+        forward.on_trial_result = on_trial_result
+        return forward
+
+    monkeypatch.setattr(backend, "_tune_callback", recording)
+    return seen
+
+
+@pytest.mark.slow
+def test_ray_bohb_restores_wide_deep_from_its_checkpoints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BOHB on Ray pauses a Wide & Deep trial at a milestone and restores it from its
+    checkpoint into a fresh model (two SelectColumns): every trial finishes, and a restored
+    one's next epoch carries on from its last, well below a fresh model's first (a restart
+    would repeat that exactly). Not always below its last: the optimizer starts afresh."""
+    from hpsearch.api import prepare
+    from hpsearch.space import parse_space
+    from tests.epoch_recorder import Recorder
+
+    restored = _restored_epochs(monkeypatch)
+    shared_ray.start()
+    text = tiny_space_text(CONTINUED, search=CONTINUED["search"] | {"max_trials": 5})
+    space = prepare(parse_space(text, source=tmp_path / "s.yaml"), strategy="bohb", backend="ray")
+    seen = Recorder()
+    summary = _search(space, tmp_path, callbacks=[seen])
+    frame = summary.frame
+    assert len(frame) == 5 and (frame["params.architecture"] == "wide_deep").all()
+    assert restored, "no trial was paused and restored"
+    for tid, epochs in restored.items():
+        loss = seen.results[tid].history["loss"]
+        for epoch in epochs:  # the restored epoch (1-based) sits at loss[epoch - 1]
+            after, before, fresh = loss[epoch - 1], loss[epoch - 2], loss[0]
+            assert after < fresh and abs(after - before) < abs(after - fresh) / 2, loss
