@@ -692,3 +692,81 @@ def test_hpsearch_tensorboard_serves_the_hparams_view_and_sigterm_stops_it(
     require_browser()  # no browser: the dashboard was not checked, so skip (fail under CI)
     if os.environ.get("HPSEARCH_SAVE_SCREENSHOTS") == "1":
         shutil.copyfile(shot, REPO / "docs" / "tensorboard-hparams.png")
+
+
+def _serve(root: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`hpsearch tensorboard root` on a free port, answering; returns it and its base URL."""
+    port = free_port()
+    with open(log, "wb") as out:
+        server = subprocess.Popen([HPSEARCH, "tensorboard", str(root), "--port", str(port)],
+                                  stdout=out, stderr=subprocess.STDOUT,
+                                  start_new_session=True)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/", server, 120, log)
+    except BaseException:
+        stop(server)
+        raise
+    return server, base
+
+
+def _experiment(base: str) -> tuple[list[str], list[str], list[str]]:
+    """What the HParams dashboard gets: its param columns, its metric columns, its rows."""
+    exp = _post(f"{base}/data/plugin/hparams/experiment", {"experimentName": ""})
+    statuses = ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]
+    query = {"startIndex": 0, "sliceSize": 100, "allowedStatuses": statuses}
+    groups = _post(f"{base}/data/plugin/hparams/session_groups", query)["sessionGroups"]
+    return (
+        sorted(h["name"] for h in exp.get("hparamInfos", [])),
+        sorted(m["name"]["tag"] for m in exp.get("metricInfos", [])),
+        sorted(g["name"] for g in groups),
+    )
+
+
+@pytest.mark.slow
+def test_a_folder_of_two_spaces_searches_shows_both_and_grows_live(tmp_path: Path) -> None:
+    """Two searches of different spaces in one DIR (compare, a sweep, two runs pointed at
+    one folder): `hpsearch tensorboard DIR` lists both spaces' params and metrics and both
+    searches' trials, including a search that starts while it serves; `DIR/<search>`
+    alone lists that search's only."""
+    one = parse_space(tiny_space_text(hyperparameters={"n_neurons": {"int": [16, 64]},
+                                                       "optimizer": {"choice": ["adam", "sgd"]}}),
+                      source=tmp_path / "one.yaml")  # fmt: skip
+    two = parse_space(tiny_space_text(hyperparameters={"learning_rate": {"float": [1e-3, 1e-2]},
+                                                       "dropout": {"float": [0.0, 0.5]}}),
+                      source=tmp_path / "two.yaml")  # fmt: skip
+    searches = [
+        ("search-one", one, {"n_neurons": 20, "optimizer": "adam"}, "val_accuracy"),
+        ("search-two", two, {"learning_rate": 0.005, "dropout": 0.2}, "val_loss"),
+    ]
+
+    def write(name: str, space: Any, params: dict[str, Any], metric: str) -> None:
+        writer = TensorBoardWriter(tmp_path / "tb", space, name, name.ljust(32, "0"))
+        writer.on_search_begin(_info())
+        history = {"loss": [1.0, 0.5], metric: [0.4, 0.5]}
+        _feed(writer, TrialResult("0000", FINISHED, params, 0.5, 2, 1.0, history))
+        writer.close()
+
+    write(*searches[0])
+    server, base = _serve(tmp_path / "tb", tmp_path / "tb.log")
+    try:
+        assert _experiment(base) == (["n_neurons", "optimizer"],
+                                     ["loss", "objective", "val_accuracy"],
+                                     ["trial-0000 (search-one)"])  # fmt: skip
+        write(*searches[1])  # a search starts while the dashboard is open
+        both = (["dropout", "learning_rate", "n_neurons", "optimizer"],
+                ["loss", "objective", "val_accuracy", "val_loss"],
+                ["trial-0000 (search-one)", "trial-0000 (search-two)"])  # fmt: skip
+        deadline = time.monotonic() + 60
+        while _experiment(base) != both and time.monotonic() < deadline:
+            time.sleep(1)  # TensorBoard reloads the logdir every few seconds
+        assert _experiment(base) == both
+    finally:
+        stop(server)
+    server, base = _serve(tmp_path / "tb" / "search-two", tmp_path / "tb-two.log")
+    try:
+        assert _experiment(base) == (["dropout", "learning_rate"],
+                                     ["loss", "objective", "val_loss"],
+                                     ["trial-0000 (search-two)"])  # fmt: skip
+    finally:
+        stop(server)
