@@ -7,12 +7,10 @@ SearchCallback fed the events the MLflow tracker gets, so both engines get it wi
 engine code. It writes with tensorboard's own record writer and protos, never tensorflow
 (``tensorboard.summary.writer.event_file_writer`` would import it).
 
-No HParams experiment config is written: the plugin then builds the experiment from the
-session starts and the scalars of every run it serves. A config would be wrong for a DIR
-of several searches (the plugin takes one run's config, arbitrarily, and shows only that
-search's params) and stale in a running ``tensorboard`` (it keeps the first config it
-read), whereas the inferred experiment is the union of every search under the logdir,
-``DIR`` or ``DIR/<search>``, and grows while searches run.
+The HParams experiment config is one per ``DIR``, the union of every search's params (with
+their domains) and metrics, rebuilt when a search adds to it (``hparams_config``): with a
+config per search the plugin would show one search's params, arbitrarily. ``DIR/<search>``
+holds none, so served alone the plugin infers that search's experiment from its sessions.
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ from typing import Any
 
 from hpsearch.errors import error_line
 from hpsearch.space import Bool, FloatRange, IntRange, Param, Space
+from hpsearch.tracking import hparams_config
 from hpsearch.trials import FAILED, FINISHED, PRUNED, SearchCallback, SearchInfo, TrialResult
 from hpsearch.trials import plain as _plain
 
@@ -156,6 +155,33 @@ def _value(value: Any, kind: str | None) -> Any:
     return value
 
 
+def _write_config(folder: Path, union: dict[str, Any]) -> None:
+    """DIR's union (see hparams_config) as the plugin's experiment config, in ``folder``."""
+    from tensorboard.plugins.hparams import summary_v2 as hp
+
+    hparams = []
+    for name, dom in union.get("hparams", {}).items():
+        if "interval" in dom:
+            lo, hi = dom["interval"]
+            span = hp.IntInterval(int(lo), int(hi)) if dom["int"] else None
+            hparams.append(hp.HParam(name, span or hp.RealInterval(float(lo), float(hi))))
+        elif "values" in dom:
+            values = dom["values"]
+            values = [float(v) for v in values] if hparams_config.numbers(values) else values
+            hparams.append(hp.HParam(name, hp.Discrete(values)))
+        else:
+            hparams.append(hp.HParam(name))
+    metrics = [
+        hp.Metric(tag, display_name=label or None)
+        for tag, label in hparams_config.metric_order(union)
+    ]
+    out = _EventFile(folder)
+    try:
+        out.add(hp.hparams_config_pb(hparams, metrics, time_created_secs=time.time()), 0)
+    finally:
+        out.close()
+
+
 class TensorBoardWriter(SearchCallback):
     """Writes a search's TensorBoard files as its trials run (see the module docstring).
 
@@ -180,6 +206,7 @@ class TensorBoardWriter(SearchCallback):
         self._searched = list(space.searched())
         self._params = self._domains(space)
         self._files: dict[str, _EventFile] = {}
+        self._metrics: set[str] = set()  # epoch metrics already in DIR's config
 
     @staticmethod
     def _domains(space: Space) -> dict[str, Param]:
@@ -238,6 +265,7 @@ class TensorBoardWriter(SearchCallback):
         from tensorboard.plugins.hparams import metadata
 
         self.folder = self._search_folder()
+        self._configure([])
         replayed = set()
         for result in info.previous:
             folder = self._trial_folder(result.trial_id, result.params)
@@ -268,6 +296,14 @@ class TensorBoardWriter(SearchCallback):
                 out.write(self.parent_run_id + "\n")
             return folder
         return folder
+
+    def _configure(self, metrics: list[str]) -> None:
+        """Merge this search's params and ``metrics`` into DIR's experiment config."""
+        domains = {n: hparams_config.domain(p, _kind(p)) for n, p in self._params.items()}
+        objective = self.space.objective
+        label = f"{objective.metric}, {objective.direction}"
+        hparams_config.update(self.root, domains, metrics, label, _write_config)
+        self._metrics.update(metrics)
 
     def _close(self) -> None:
         for trial_id in list(self._files):
@@ -311,6 +347,8 @@ class TensorBoardWriter(SearchCallback):
         if out is None:  # no trial start was heard: its end writes what it has
             return
         values = {k: float(v) for k, v in logs.items() if isinstance(v, int | float)}
+        if not self._metrics.issuperset(values):  # the first epoch names them
+            self._configure(list(values))
         out.add(_scalars(values), epoch)
         out.flush()
 

@@ -185,13 +185,17 @@ def test_every_trial_is_a_folder_with_its_epochs_and_its_hparams_session(tmp_pat
     """Folders named like the MLflow runs; epochs at their own step (a continued trial's
     too); the session's params typed as the plugin infers their columns (a choice of
     numbers as numbers, a bool as a bool), group, status (PRUNED as UNKNOWN) and objective;
-    no experiment config (see the module's docstring)."""
+    one experiment config, at DIR's root (see hparams_config), none in the search folder."""
     root = write_example(tmp_path)
     board = read_board(root)
     space = _space(tmp_path)
     searched = list(space.searched())
     runs = {f"{NAME}/{trial_run_name(r.trial_id, r.params, searched)}": r for r in TRIALS}
-    assert set(board) == set(runs)
+    configs = [run for run, entry in board.items() if "experiment" in entry]
+    assert len(configs) == 1 and configs[0].startswith(".hparams-")
+    assert set(board) == set(runs) | set(configs)
+    metrics = [m.name.tag for m in board[configs[0]]["experiment"].metric_infos]
+    assert metrics == ["objective", "val_accuracy", "loss"]
     for run, result in runs.items():
         assert_trial(board, run, result, NAME)
         kinds = {k: v.WhichOneof("kind") for k, v in board[run]["start"].hparams.items()}
@@ -204,7 +208,6 @@ def test_every_trial_is_a_folder_with_its_epochs_and_its_hparams_session(tmp_pat
         ]
         == 2
     )
-    assert all("experiment" not in entry for entry in board.values())
     assert (root / NAME / MARKER).read_text().strip() == PARENT
 
 
@@ -244,7 +247,8 @@ def test_resume_appends_without_repeating_finished_sessions(tmp_path: Path) -> N
     """The first process ends 0000 and is stopped in 0001 (closed: 0001 ends FAILED); the
     resumed one hears 0000 and 0002 as finished before (0002 has no folder: it ended while
     the files were off) and runs 0001 again. 0000 keeps one session; 0001 is the new
-    attempt alone; 0002 comes from the journal; the config is written once."""
+    attempt alone; 0002 comes from the journal; DIR's config is not rewritten (the union
+    did not change), and the search folder holds none."""
     from tensorboard.plugins.hparams import metadata
 
     space, searched = _space(tmp_path), list(_space(tmp_path).searched())
@@ -261,6 +265,7 @@ def test_resume_appends_without_repeating_finished_sessions(tmp_path: Path) -> N
 
     stopped = read_board(tmp_path / "tb")[f"{NAME}/{folder(again).name}"]
     assert api_pb2.Status.Name(stopped["end"].status) == "STATUS_FAILURE"
+    config = sorted((tmp_path / "tb").glob(".hparams-*"))
 
     second = TensorBoardWriter(tmp_path / "tb", space, NAME, PARENT)
     second.on_search_begin(_info(previous=(done, off)))
@@ -272,7 +277,8 @@ def test_resume_appends_without_repeating_finished_sessions(tmp_path: Path) -> N
         assert count_tag(folder(result), metadata.SESSION_START_INFO_TAG) == 1
         assert count_tag(folder(result), metadata.SESSION_END_INFO_TAG) == 1
     assert count_tag(tmp_path / "tb" / NAME, metadata.EXPERIMENT_TAG) == 0
-    assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == [NAME]
+    assert sorted((tmp_path / "tb").glob(".hparams-*")) == config and len(config) == 1
+    assert sorted(p.name for p in (tmp_path / "tb").iterdir() if p.name[0] != ".") == [NAME]
 
 
 _KILLED = """
@@ -332,7 +338,8 @@ def test_two_searches_of_one_name_get_two_folders(tmp_path: Path) -> None:
         writer = TensorBoardWriter(tmp_path / "tb", space, NAME, parent)
         writer.on_search_begin(_info())
         writer.close()
-    assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == [NAME, f"{NAME}-ffffffff"]
+    folders = sorted(p.name for p in (tmp_path / "tb").iterdir() if p.name[0] != ".")
+    assert folders == [NAME, f"{NAME}-ffffffff"]
 
 
 class _Tripwire(types.ModuleType):
@@ -543,7 +550,11 @@ def assert_search(root: Path, summary: dict[str, Any], uri: str) -> dict[str, An
             logged = {m.step: m.value for m in client.get_metric_history(child.info.run_id, metric)}
             tb = dict(board[f"{search}/{child.info.run_name}"]["scalars"][metric])
             assert all(same(tb[s], v) for s, v in logged.items()), (metric, logged, tb)
-    assert all("experiment" not in entry for entry in board.values())
+    configs = [run for run, entry in board.items() if "experiment" in entry]
+    assert len(configs) == 1 and configs[0].startswith(".hparams-"), configs  # DIR's one config
+    metrics = board[configs[0]]["experiment"].metric_infos
+    assert metrics[0].name.tag == "objective" and metrics[0].display_name.startswith("objective (")
+    assert {m.name.tag for m in metrics} >= {m for r in results.values() for m in r.history}
     return board
 
 
