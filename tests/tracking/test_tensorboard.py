@@ -734,17 +734,29 @@ def _experiment(base: str) -> tuple[list[str], list[str], list[str]]:
     )
 
 
+def _domains(base: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The experiment's param domains (an interval, discrete values, or none: inferred)
+    and its metrics' labels."""
+    exp = _post(f"{base}/data/plugin/hparams/experiment", {"experimentName": ""})
+    domains = {
+        h["name"]: h.get("domainInterval") or h.get("domainDiscrete") for h in exp["hparamInfos"]
+    }
+    return domains, {m["name"]["tag"]: m.get("displayName", "") for m in exp["metricInfos"]}
+
+
 @pytest.mark.slow
 def test_a_folder_of_two_spaces_searches_shows_both_and_grows_live(tmp_path: Path) -> None:
     """Two searches of different spaces in one DIR (compare, a sweep, two runs pointed at
-    one folder): `hpsearch tensorboard DIR` lists both spaces' params and metrics and both
-    searches' trials, including a search that starts while it serves; `DIR/<search>`
-    alone lists that search's only."""
+    one folder): `hpsearch tensorboard DIR` lists both spaces' params with their domains
+    (the space's, not the values tried), the objective's label, and both searches' trials,
+    including a search that starts while it serves (DIR's config is rewritten into a new
+    run folder); `DIR/<search>` alone lists that search's only (inferred: no config)."""
     one = parse_space(tiny_space_text(hyperparameters={"n_neurons": {"int": [16, 64]},
                                                        "optimizer": {"choice": ["adam", "sgd"]}}),
                       source=tmp_path / "one.yaml")  # fmt: skip
     two = parse_space(tiny_space_text(hyperparameters={"learning_rate": {"float": [1e-3, 1e-2]},
-                                                       "dropout": {"float": [0.0, 0.5]}}),
+                                                       "dropout": {"float": [0.0, 0.5]}},
+                                      objective={"metric": "val_loss", "direction": "min"}),
                       source=tmp_path / "two.yaml")  # fmt: skip
     searches = [
         ("search-one", one, {"n_neurons": 20, "optimizer": "adam"}, "val_accuracy"),
@@ -764,14 +776,25 @@ def test_a_folder_of_two_spaces_searches_shows_both_and_grows_live(tmp_path: Pat
         assert _experiment(base) == (["n_neurons", "optimizer"],
                                      ["loss", "objective", "val_accuracy"],
                                      ["trial-0000 (search-one)"])  # fmt: skip
+        assert _domains(base) == (
+            {"n_neurons": {"minValue": 16, "maxValue": 64}, "optimizer": ["adam", "sgd"]},
+            {"objective": "objective (val_accuracy, max)", "val_accuracy": "", "loss": ""},
+        )
         write(*searches[1])  # a search starts while the dashboard is open
         both = (["dropout", "learning_rate", "n_neurons", "optimizer"],
                 ["loss", "objective", "val_accuracy", "val_loss"],
                 ["trial-0000 (search-one)", "trial-0000 (search-two)"])  # fmt: skip
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 15
         while _experiment(base) != both and time.monotonic() < deadline:
-            time.sleep(1)  # TensorBoard reloads the logdir every few seconds
+            time.sleep(0.5)  # TensorBoard reloads the logdir every few seconds
         assert _experiment(base) == both
+        domains, labels = _domains(base)
+        assert domains == {"n_neurons": {"minValue": 16, "maxValue": 64},
+                           "optimizer": ["adam", "sgd"],
+                           "learning_rate": {"minValue": 1e-3, "maxValue": 1e-2},
+                           "dropout": {"minValue": 0.0, "maxValue": 0.5}}  # fmt: skip
+        assert labels["objective"] == "objective (val_accuracy, max; val_loss, min)"
+        assert [p.name for p in (tmp_path / "tb").glob(".hparams-*")] == [".hparams-4"]
     finally:
         stop(server)
     server, base = _serve(tmp_path / "tb" / "search-two", tmp_path / "tb-two.log")
@@ -779,5 +802,9 @@ def test_a_folder_of_two_spaces_searches_shows_both_and_grows_live(tmp_path: Pat
         assert _experiment(base) == (["dropout", "learning_rate"],
                                      ["loss", "objective", "val_loss"],
                                      ["trial-0000 (search-two)"])  # fmt: skip
+        domains, labels = _domains(base)  # inferred: the values tried, no label
+        assert domains == {"dropout": {"minValue": 0.2, "maxValue": 0.2},
+                           "learning_rate": {"minValue": 0.005, "maxValue": 0.005}}  # fmt: skip
+        assert labels["objective"] == ""
     finally:
         stop(server)
