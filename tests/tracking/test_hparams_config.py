@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import time
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +68,14 @@ def test_a_new_union_is_a_new_folder_and_the_old_one_goes(tmp_path: Path) -> Non
     assert written == read(root) and set(written["hparams"]) == {"x", "y"}
 
 
+def _slow_write(folder: Path, union: dict[str, Any]) -> None:
+    time.sleep(0.02)  # a config write takes time: the window another merge could race into
+    _write(folder, union)
+
+
 def _merge_one(root: str, name: str) -> None:
     for i in range(20):
-        update(Path(root), {f"{name}{i}": {"values": [i]}}, [], "", _write)
+        update(Path(root), {f"{name}{i}": {"values": [i]}}, [], "", _slow_write)
 
 
 def test_two_searches_starting_together_both_land_in_the_union(tmp_path: Path) -> None:
