@@ -294,7 +294,7 @@ def test_keras_tuner_hyperband_continues_wide_deep_from_its_weights(tmp_path: Pa
     Wide & Deep model (two SelectColumns): every trial finishes, each promoted one goes on."""
     from hpsearch.api import prepare
     from hpsearch.space import parse_space
-    from tests.epoch_recorder import Recorder
+    from tests.epoch_recorder import Recorder, lineage
 
     text = tiny_space_text(CONTINUED)
     space = prepare(parse_space(text, source=tmp_path / "s.yaml"), strategy="hyperband")
@@ -304,42 +304,8 @@ def test_keras_tuner_hyperband_continues_wide_deep_from_its_weights(tmp_path: Pa
     promoted = [r for r in results if r.round]
     assert len(summary.frame) == 7  # bracket 2: 4 trials of 1 epoch, 2 go on to 2, 1 to 4
     assert [(r.first_epoch, r.epochs) for r in promoted] == [(1, 1), (1, 1), (2, 2)]
-    for child in promoted:
-        parent = next(
-            r for r in results
-            if (r.bracket, r.round, r.params) == (child.bracket, child.round - 1, child.params)
-        )  # fmt: skip
-        root = next(r for r in results if (r.round, r.params) == (0, child.params))
+    for child, parent, root in lineage(results):
         _continues(child, parent, root)
-
-
-def _restored_epochs(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
-    """hpsearch trial id -> the epochs at which Tune restored it from its checkpoint (a
-    result with iterations_since_restore 1 past the first epoch), seen by the driver's Tune
-    callback (tests/backends/ray_tune/test_ray_bohb.py's pattern)."""
-    from hpsearch.backends.ray_tune import backend, events
-
-    seen: dict[str, list[int]] = {}
-    original = backend._tune_callback
-
-    def recording(bridge: Any, watch: Any) -> Any:
-        forward = original(bridge, watch)
-        inner = forward.on_trial_result
-        key = events._register(bridge)  # Tune pickles the callback: it holds keys only
-
-        def on_trial_result(
-            iteration: int, trials: Any, trial: Any, result: Any, **info: Any
-        ) -> None:
-            if result.get("iterations_since_restore") == 1 and result["training_iteration"] > 1:
-                tid = events._bridge(key).tid(trial.trial_id)  # type: ignore[union-attr]
-                seen.setdefault(tid, []).append(result["training_iteration"])
-            inner(iteration, trials, trial, result, **info)
-
-        forward.on_trial_result = on_trial_result
-        return forward
-
-    monkeypatch.setattr(backend, "_tune_callback", recording)
-    return seen
 
 
 @pytest.mark.slow
@@ -352,9 +318,9 @@ def test_ray_bohb_restores_wide_deep_from_its_checkpoints(
     would repeat that exactly). Not always below its last: the optimizer starts afresh."""
     from hpsearch.api import prepare
     from hpsearch.space import parse_space
-    from tests.epoch_recorder import Recorder
+    from tests.epoch_recorder import Recorder, ray_restores
 
-    restored = _restored_epochs(monkeypatch)
+    restored = ray_restores(monkeypatch)
     shared_ray.start()
     text = tiny_space_text(CONTINUED, search=CONTINUED["search"] | {"max_trials": 5})
     space = prepare(parse_space(text, source=tmp_path / "s.yaml"), strategy="bohb", backend="ray")

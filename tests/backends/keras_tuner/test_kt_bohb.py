@@ -11,7 +11,7 @@ import pytest
 
 from hpsearch.api import SearchSummary, prepare, run_search
 from hpsearch.space import parse_space
-from tests.epoch_recorder import Recorder
+from tests.epoch_recorder import Recorder, lineage
 from tests.spaces import tiny_space_text
 
 pytestmark = pytest.mark.slow
@@ -76,12 +76,7 @@ def test_promoted_trials_continue_from_their_weights(bohb: Any) -> None:
     results = sorted(seen.results.values(), key=lambda r: r.trial_id)
     promoted = [r for r in results if r.round]
     assert [(r.first_epoch, r.epochs) for r in promoted] == [(1, 1), (1, 1), (2, 2)]
-    for child in promoted:
-        parent = next(
-            r for r in results
-            if (r.bracket, r.round, r.params) == (child.bracket, child.round - 1, child.params)
-        )  # fmt: skip
-        root = next(r for r in results if (r.round, r.params) == (0, child.params))
+    for child, parent, root in lineage(results):
         assert parent.first_epoch + parent.epochs == child.first_epoch
         fresh, last, first = (
             root.history["loss"][0],

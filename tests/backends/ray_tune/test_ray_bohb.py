@@ -12,7 +12,7 @@ from hpsearch.api import prepare
 from hpsearch.backends.ray_tune.algorithms import plan_search
 from hpsearch.space import Space, parse_space
 from tests import shared_ray
-from tests.epoch_recorder import Recorder
+from tests.epoch_recorder import Recorder, ray_restores
 from tests.spaces import MLP, tiny_space_text
 
 METRIC = "val_accuracy"
@@ -102,35 +102,6 @@ def test_bohb_searcher_observes_every_epoch_and_survives_a_pickled_restore(
     assert 5 not in searcher.results["t2"]
 
 
-def _restores(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
-    """hpsearch trial id -> the epochs at which Tune restored it from its checkpoint (a
-    result with iterations_since_restore 1 past the first epoch), seen by the driver's
-    Tune callback."""
-    from hpsearch.backends.ray_tune import backend, events
-
-    seen: dict[str, list[int]] = {}
-    original = backend._tune_callback
-
-    def recording(bridge: Any, watch: Any) -> Any:
-        forward = original(bridge, watch)
-        inner = forward.on_trial_result
-        key = events._register(bridge)  # Tune pickles the callback: it holds keys only
-
-        def on_trial_result(
-            iteration: int, trials: Any, trial: Any, result: Any, **info: Any
-        ) -> None:
-            if result.get("iterations_since_restore") == 1 and result["training_iteration"] > 1:
-                tid = events._bridge(key).tid(trial.trial_id)  # type: ignore[union-attr]
-                seen.setdefault(tid, []).append(result["training_iteration"])
-            inner(iteration, trials, trial, result, **info)
-
-        forward.on_trial_result = on_trial_result
-        return forward
-
-    monkeypatch.setattr(backend, "_tune_callback", recording)
-    return seen
-
-
 @pytest.mark.slow
 def test_a_real_bohb_search_pauses_continues_and_counts_each_epoch_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -144,7 +115,7 @@ def test_a_real_bohb_search_pauses_continues_and_counts_each_epoch_once(
     (21 of the 22 epochs) counts each epoch once: the trial table's epochs sum to it."""
     from hpsearch.api import run_search
 
-    restored = _restores(monkeypatch)
+    restored = ray_restores(monkeypatch)
     shared_ray.start()
     text = tiny_space_text(
         name="bohb-ray",
