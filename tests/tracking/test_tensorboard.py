@@ -622,9 +622,9 @@ def test_compare_writes_its_searches_side_by_side(tmp_path: Path) -> None:
     exp = client.get_experiment_by_name("tb-cmp")
     parents = client.search_runs([exp.experiment_id], "tags.`hpsearch.role` = 'search'")
     assert len(parents) == 2
-    assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == sorted(
-        p.info.run_name for p in parents
-    )
+    searches = sorted(p.name for p in (tmp_path / "tb").iterdir() if p.name[0] != ".")
+    assert searches == sorted(p.info.run_name for p in parents)
+    assert [p.name for p in (tmp_path / "tb").glob(".hparams-*")] == [".hparams-2"]  # one space
     for parent in parents:
         workdir = tmp_path / "reports" / "tb-cmp" / parent.info.run_id
         summary = {"parent_run_id": parent.info.run_id, "trials": 2,
