@@ -1,7 +1,8 @@
 """TensorBoard files of a search (hpsearch.tracking.tensorboard), read back with TensorBoard's
 own event reader and its HParams plugin's parser: every trial's epochs, one session per trial
-with its params, status and objective, and no experiment config (the plugin infers it from
-every search under the folder). Fast tests drive the writer with a search's events; slow ones
+with its params, status and objective, and one experiment config per folder, the union of
+every search in it (none in a search's folder: served alone, the plugin infers it). Fast
+tests drive the writer with a search's events; slow ones
 run tiny real searches on both engines, compare two searches into one folder, serve a folder
 of two spaces' searches, and serve a search with `hpsearch tensorboard` to headless Chromium."""
 
