@@ -188,16 +188,32 @@ def _one_entry(
 ) -> list[int]:
     """One entry's input indices: an index, an input's name, or a raw column's inputs."""
     n = len(columns)
+    names = [name for name, _ in columns]
     if isinstance(entry, int):
         if not 0 <= entry < n:
             raise SpaceError(
                 f"index {entry} is out of range: {dataset} has {n} input columns (0 to {n - 1})",
                 field=field,
             )
+        named = [j for j, name in enumerate(names) if name == str(entry) and j != entry]
+        if named:  # a table whose columns are named 0, 1, ...: which one is meant?
+            raise SpaceError(
+                f"{entry} is ambiguous in {dataset}: input {entry} is "
+                f"{short(names[entry])}, and input {named[0]} is named {short(str(entry))}; "
+                f"write {short(names[entry])} for the first or {short(str(entry))} "
+                "(quoted) for the second",
+                field=field,
+            )
         return [entry]
-    names = [name for name, _ in columns]
-    if entry in names:
-        return [names.index(entry)]
+    matches = [j for j, name in enumerate(names) if name == entry]
+    if len(matches) > 1:  # a text column's one-hot input named like another column
+        raise SpaceError(
+            f"{short(entry)} names {len(matches)} inputs of {dataset} (indices "
+            f"{', '.join(map(str, matches))}): give the index of the one meant",
+            field=field,
+        )
+    if matches:
+        return matches
     encoded = [j for j, (_, source) in enumerate(columns) if source == entry]
     if encoded:
         return encoded
@@ -207,7 +223,7 @@ def _one_entry(
         )
     sources = list(dict.fromkeys(source for _, source in columns if source not in names))
     options = names + sources
-    listed = ", ".join(options[:10]) + (", ..." if len(options) > 10 else "")
+    listed = ", ".join(short(o) for o in options[:10]) + (", ..." if len(options) > 10 else "")
     raise SpaceError(
         f"{short(entry)} is not a column of {dataset}{did_you_mean(entry, options)}; "
         f"columns: {listed}",

@@ -184,6 +184,38 @@ def test_raw_columns_stand_for_their_inputs(tmp_path: Path) -> None:
     assert picked[4:] and all(n.startswith("when_") for n in picked[4:])
 
 
+#: A table exported with numbered columns, and a number column named like a one-hot input.
+CLASHING = [("b", "b"), ("color_red", "color_red"), (" spaced ", " spaced "), ("0", "0"),
+            ("color_blue", "color"), ("color_red", "color")]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("entry", "expect"),
+    [
+        (0, "0 is ambiguous in t.csv: input 0 is 'b', and input 3 is named '0'; write 'b'"),
+        ("color_red", "'color_red' names 2 inputs of t.csv (indices 1, 5): give the index"),
+        (" spaced", "' spaced' is not a column of t.csv (did you mean ' spaced '?); "
+                    "columns: 'b', 'color_red', ' spaced ', '0', 'color_blue', "
+                    "'color_red', 'color'"),
+    ],
+)  # fmt: skip
+def test_an_ambiguous_entry_is_refused_not_guessed(entry: Any, expect: str) -> None:
+    from hpsearch.space.columns import ModelSpec, resolve_selection
+
+    spec = ModelSpec(wide_features=[entry])
+    with pytest.raises(SpaceError) as info:
+        resolve_selection(spec, CLASHING, dataset="t.csv")
+    assert expect in str(info.value)
+
+
+def test_unambiguous_names_and_indices_of_a_clashing_table_resolve() -> None:
+    from hpsearch.space.columns import ModelSpec, resolve_selection
+
+    spec = ModelSpec(wide_features=["0", "color", " spaced "], deep_features=[1, 5])
+    picked = resolve_selection(spec, CLASHING, dataset="t.csv")
+    assert picked == {"wide_features": [3, 4, 5, 2], "deep_features": [1, 5]}
+
+
 @pytest.mark.parametrize(
     ("model", "expect"),
     [
