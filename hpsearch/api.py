@@ -195,8 +195,15 @@ def execute(request: SearchRequest) -> SearchSummary:
     """A search in three steps: open its parent run, run the engine, close the run."""
     request.check()
     search = _open(request)
-    outcome, error, events = _run_engine(request, search)
-    return _close(request, search, outcome, error, events)
+    try:
+        outcome, error, events = _run_engine(request, search)
+        return _close(request, search, outcome, error, events)
+    except KeyboardInterrupt:  # marks the parent KILLED (resumable) unless already closed
+        search.tracker.fail("interrupted", killed=True)
+        raise
+    except BaseException as exc:  # e.g. the best model failing to load: FAILED, not RUNNING
+        search.tracker.fail(f"{type(exc).__name__}: {exc}")
+        raise
 
 
 @dataclass

@@ -101,6 +101,7 @@ class MlflowTracker(SearchCallback):
         self.parent_run_id: str | None = None
         self._children: dict[str, str] = {}
         self._running: set[str] = set()  # trials whose child run is open
+        self.closed = False  # finish() or fail() closed the parent run
         # every store call holds it: the flusher's thread shares the client
         self._io = threading.RLock()
         self._live = live.MetricFlusher(
@@ -262,9 +263,10 @@ class MlflowTracker(SearchCallback):
     def on_search_begin(self, info: SearchInfo) -> None:
         assert self.parent_run_id, "start() opens the parent run first"
         if info.max_trials != self.space.search.max_trials:
-            self.client.set_tag(
-                self.parent_run_id, "hpsearch.effective_max_trials", str(info.max_trials)
-            )
+            with self._io:  # replay() may have started the flusher
+                self.client.set_tag(
+                    self.parent_run_id, "hpsearch.effective_max_trials", str(info.max_trials)
+                )
 
     # -- child runs ---------------------------------------------------------------------
 
@@ -337,14 +339,17 @@ class MlflowTracker(SearchCallback):
         # the epochs not sent yet go in this last batch: all are on the run before it closes
         epochs = self._live.take(run_id)
         try:
-            self._close_child(run_id, result, epochs)
+            self._log_metrics(run_id, *self._last_batch(result, epochs))
         except BaseException:  # a stop (SIGTERM) mid-send: fail() sends them and marks the run
             self._live.put_back(run_id, epochs)
             raise
+        if result.traceback:
+            self.client.log_text(run_id, result.traceback, "traceback.txt")
+        self.client.set_terminated(run_id, run_status(result.status))
         self._running.discard(result.trial_id)
 
-    def _close_child(self, run_id: str, result: TrialResult, epochs: list[Any]) -> None:
-        """A trial's last batch (its unsent epochs, its summary and tags), then its end."""
+    def _last_batch(self, result: TrialResult, epochs: list[Any]) -> tuple[list[Any], list[Any]]:
+        """A trial's last batch: its unsent epochs and its summary, and its tags."""
         from mlflow.entities import Metric, RunTag
 
         now = int(time.time() * 1000)
@@ -366,15 +371,13 @@ class MlflowTracker(SearchCallback):
                 RunTag("hpsearch.error", result.error[:5000]),
                 RunTag("hpsearch.error_type", kind if message else "Error"),
             ]
-        self._log_metrics(run_id, metrics, tags)
-        if result.traceback:
-            self.client.log_text(run_id, result.traceback, "traceback.txt")
-        self.client.set_terminated(run_id, run_status(result.status))
+        return metrics, tags
 
     # -- end of search -------------------------------------------------------------------
 
     def finish(self, *args: Any, **kwargs: Any) -> str | None:
         """Log the end of the search (see _finish); None when MLflow is offline."""
+        self.closed = True
         self._close_live()
         if self.offline:  # checked first: a hung send may still hold the io lock
             return None
@@ -470,7 +473,11 @@ class MlflowTracker(SearchCallback):
         """Close the parent run as FAILED (or KILLED: interrupted, resumable) with the
         reason as a tag. A trial still running is FAILED either way, with the reason:
         its result is lost, and ``--resume`` runs it again. Its epochs so far stay on its
-        run: the queued ones are sent first."""
+        run: the queued ones are sent first. A second call does nothing: the first said
+        why the search ended."""
+        if self.closed:
+            return
+        self.closed = True
         self._close_live()
         if self.offline:  # checked first: a hung send may still hold the io lock
             return

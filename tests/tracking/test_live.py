@@ -137,6 +137,36 @@ def test_a_stop_in_the_trials_last_send_loses_no_epoch(
     assert client.get_run(tracker.parent_run_id).info.status == "KILLED"
 
 
+def test_a_stop_after_the_last_batch_sends_no_epoch_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM raised in set_terminated, after the last batch was sent: fail() marks the run
+    and sends nothing again (a file store would keep each epoch twice)."""
+    tracker, _ = _tracker(tmp_path, 3600)
+    tracker.on_trial_begin("0000", {"n_neurons": 16})
+    tracker.on_epoch_end("0000", 1, {"loss": 1.0})
+    sent: list[int] = []
+    real_batch, real_end = tracker.client.log_batch, tracker.client.set_terminated
+
+    def batch(run_id: str, metrics: Any = (), **kwargs: Any) -> Any:
+        sent.extend(m.step for m in metrics if m.key == "loss")
+        return real_batch(run_id, metrics=metrics, **kwargs)
+
+    def end_stopped(run_id: str, *args: Any, **kwargs: Any) -> Any:
+        if run_id == tracker._children["0000"] and not getattr(end_stopped, "done", False):
+            end_stopped.done = True  # type: ignore[attr-defined]
+            raise stops.Terminated()
+        return real_end(run_id, *args, **kwargs)
+
+    monkeypatch.setattr(tracker.client, "log_batch", batch)
+    monkeypatch.setattr(tracker.client, "set_terminated", end_stopped)
+    with pytest.raises(stops.Terminated):
+        tracker.on_trial_end(TrialResult("0000", "FINISHED", {}, 0.3, 1, 1.0))
+    tracker.fail("interrupted", killed=True)
+    assert sent == [1]
+    assert tracker.client.get_run(tracker._children["0000"]).info.status == FAILED
+
+
 def test_queueing_an_epoch_never_waits_for_a_send(tmp_path: Path) -> None:
     tracker, _ = _tracker(tmp_path, 3600)
     tracker.on_trial_begin("0000", {"n_neurons": 16})
@@ -216,6 +246,33 @@ def test_sigterm_leaves_every_finished_epoch_on_the_interrupted_run(
     assert child.info.status == FAILED and child.data.tags["hpsearch.status"] == FAILED
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         assert _steps(client, child.info.run_id, key) == [1, 2, 3], key
+
+
+@pytest.mark.slow
+def test_a_search_that_fails_after_its_trials_closes_its_run_and_its_sender(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error after the trials (here writing preprocessing.json) fails the parent run and
+    stops the epoch sender: a long-lived process (sweeps, an API loop) keeps no thread."""
+    import hpsearch.data
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(hpsearch.data, "dump_preprocessing", broken)
+    space = prepare(parse_space(tiny_space_text(), source=tmp_path / "s.yaml"))
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    with pytest.raises(OSError, match="disk full"):
+        run_search(space, tracking_uri=uri, output=tmp_path / "o")
+    alive = [t for t in threading.enumerate() if t.name == "hpsearch-mlflow-metrics"]
+    assert alive == []
+    client = MlflowClient(uri)
+    (parent,) = client.search_runs(
+        [client.get_experiment_by_name("tiny").experiment_id],
+        "tags.`hpsearch.role` = 'search'",
+    )
+    assert parent.info.status == FAILED
+    assert parent.data.tags["hpsearch.error"] == "OSError: disk full"
 
 
 class _Watcher(SearchCallback):
