@@ -192,9 +192,12 @@ def entry_key(sweep: str, entry_id: str, space_sha256: str, window: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def load_sweep(path: str | Path, now: dt.datetime | None = None) -> Sweep:
+def load_sweep(
+    path: str | Path, now: dt.datetime | None = None, *, tensorboard: Path | None = None
+) -> Sweep:
     """Read and validate a sweep file and every space it names; errors are SpaceErrors
-    with file:line (exit 2 in the CLI)."""
+    with file:line (exit 2 in the CLI). ``tensorboard`` (``--tensorboard``) wins over the
+    file's, which is then not checked."""
     path = Path(path)
     label = str(path)
     raw, _, fail = compose_yaml(read_text(path), label)
@@ -248,9 +251,12 @@ def load_sweep(path: str | Path, now: dt.datetime | None = None) -> Sweep:
         if problem:
             raise fail(("matrix",), f"entry {entry.id}: {problem}")
     sweep = Sweep(spec, path, entries, window, skipped)
-    if spec.tensorboard:  # relative to the working directory, as output is
-        from hpsearch.plan import check_tensorboard
+    from hpsearch.plan import check_tensorboard
 
+    if tensorboard is not None:
+        check_tensorboard(tensorboard)
+        sweep.tensorboard = tensorboard.expanduser().resolve()
+    elif spec.tensorboard:  # relative to the working directory, as output is
         try:
             check_tensorboard(Path(spec.tensorboard), "tensorboard")
         except SpaceError as exc:

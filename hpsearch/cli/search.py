@@ -527,12 +527,7 @@ def sweep(
     from hpsearch.tracking import preflight, resolve_tracking_uri
 
     with failing(usage=(SpaceError,)):
-        spec = load_sweep(sweep_file)
-        if tensorboard is not None:
-            from hpsearch.plan import check_tensorboard
-
-            check_tensorboard(tensorboard)
-            spec.tensorboard = tensorboard.expanduser().resolve()
+        spec = load_sweep(sweep_file, tensorboard=tensorboard)
     uri = _pinned(resolve_tracking_uri(tracking_uri or spec.spec.tracking_uri))
     if address:
         os.environ["RAY_ADDRESS"] = address
