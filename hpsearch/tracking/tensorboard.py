@@ -44,17 +44,6 @@ MARKER = ".hpsearch-run"
 _UID = itertools.count()
 
 
-def search_run_name(tracker: Any) -> str:
-    """The search's MLflow parent run name (``random-keras-tuner-20261205-231500``): the
-    search folder's name. Built the tracker's way when the store does not answer."""
-    try:
-        name = tracker.client.get_run(tracker.parent_run_id).info.run_name
-    except Exception:  # noqa: BLE001 - the store may be down: the name is built instead
-        name = None
-    s = tracker.space.search
-    return str(name or f"{s.strategy}-{s.backend}-{time.strftime('%Y%m%d-%H%M%S')}")
-
-
 def safe_name(name: str) -> str:
     """A run name as one folder: only ``/`` (and NUL) cannot be in a file name."""
     return name.replace("/", "_").replace("\0", "_")
@@ -403,7 +392,7 @@ def tensorboard_for(
     root: Path, space: Space, tracker: Any, warn: Callable[[str], None] | None = None
 ) -> TensorBoardWriter:
     """The writer of a search whose parent run ``tracker`` opened (new or resumed)."""
-    return TensorBoardWriter(root, space, search_run_name(tracker), tracker.parent_run_id, warn)
+    return TensorBoardWriter(root, space, tracker.parent_run_name, tracker.parent_run_id, warn)
 
 
 def serve_tensorboard(logdir: Path, port: int, host: str = "127.0.0.1") -> None:

@@ -99,6 +99,7 @@ class MlflowTracker(SearchCallback):
         self.client = _client(self.tracking_uri)
         self.offline: str | None = None  # why MLflow stopped answering mid-search, if it did
         self.parent_run_id: str | None = None
+        self.parent_run_name: str | None = None  # the search's name (its TensorBoard folder)
         self._children: dict[str, str] = {}
         self._running: set[str] = set()  # trials whose child run is open
         self.closed = False  # finish() or fail() closed the parent run
@@ -135,6 +136,7 @@ class MlflowTracker(SearchCallback):
             tags["mlflow.source.git.commit"] = commit
         run = self.client.create_run(exp_id, tags=tags)
         self.parent_run_id = run.info.run_id
+        self.parent_run_name = tags["mlflow.runName"]
         self._log_params(self.parent_run_id, self._search_params())
         if self.space.text:
             name = self.space.source.name if self.space.source else "space.yaml"
@@ -230,6 +232,7 @@ class MlflowTracker(SearchCallback):
         self.parent_run_id = parent_run_id
         self.client.update_run(parent_run_id, status="RUNNING")
         run = self.client.get_run(parent_run_id)
+        self.parent_run_name = run.info.run_name
         query = f"tags.`{PARENT_TAG}` = '{parent_run_id}'"
         interrupted = []
         children = _search_all(self.client, run.info.experiment_id, query)
