@@ -331,9 +331,9 @@ class SearchRequest:
 
     @property
     def tensorboard_dir(self) -> Path | None:
-        """Where TensorBoard's files go: the flag, else the space's (relative to the cwd)."""
-        folder = self.tensorboard or self.space.tracking.tensorboard
-        return Path(folder).expanduser() if folder else None
+        """Where TensorBoard's files go: the flag, else the space's (relative to the cwd);
+        checked again (a stat or two) rather than worked out a second way."""
+        return checked_tensorboard(self.space, self.tensorboard)
 
     @property
     def experiment_name(self) -> str:
