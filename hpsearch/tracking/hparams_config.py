@@ -31,7 +31,7 @@ LOCK = ".hpsearch-hparams.lock"
 #: The config's run folder, ``DIR/.hparams-<n>``: one run in TensorBoard's run list, first
 #: in its order, and hidden from ``ls``.
 PREFIX = ".hparams-"
-#: The scalar tag of a trial's objective (the writer's OBJECTIVE_TAG).
+#: The scalar tag of a trial's objective, the config's first metric.
 OBJECTIVE = "objective"
 
 Domain = dict[str, Any]
@@ -59,6 +59,7 @@ def _plain(value: Any, kind: str) -> Any:
 
 
 def numbers(values: list[Any]) -> bool:
+    """Whether every value is a number (a bool is not)."""
     return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
 
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hpsearch.errors import error_line
+from hpsearch.errors import first_line
 from hpsearch.space import Bool, FloatRange, IntRange, Param, Space
 from hpsearch.tracking import hparams_config
 from hpsearch.trials import FAILED, FINISHED, PRUNED, SearchCallback, SearchInfo, TrialResult
@@ -36,8 +36,8 @@ from hpsearch.trials import plain as _plain
 #: trained, and lost to the median) is UNKNOWN, apart from the trials that ran to their end
 #: (SUCCESS) and the ones that broke (FAILURE) in the dashboard's status filter.
 STATUS = {FINISHED: "STATUS_SUCCESS", FAILED: "STATUS_FAILURE", PRUNED: "STATUS_UNKNOWN"}
-#: The scalar tag of a trial's objective, written when it ends.
-OBJECTIVE_TAG = "objective"
+#: The scalar tag of a trial's objective, written when it ends (the config's metric).
+OBJECTIVE_TAG = hparams_config.OBJECTIVE
 #: A search folder's owner: the parent run id that writes into it (two searches started in
 #: the same second share a name; the second one gets ``<name>-<run id>``).
 MARKER = ".hpsearch-run"
@@ -127,7 +127,7 @@ def _kind(param: Param) -> str:
     values = param.values() or []
     if values and all(isinstance(v, bool) for v in values):
         return "bool"
-    if values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+    if values and hparams_config.numbers(values):
         return "number"
     return "string"
 
@@ -215,7 +215,7 @@ class TensorBoardWriter(SearchCallback):
         try:
             fn(*args)
         except Exception as exc:  # noqa: BLE001 - TensorBoard files never end a search
-            self.broken = f"{type(exc).__name__}: {error_line(exc)}"
+            self.broken = f"{type(exc).__name__}: {first_line(exc)}"
             where = self.folder or self.root
             self.warn(f"TensorBoard files in {where} stopped ({self.broken}); the search goes on")
 
