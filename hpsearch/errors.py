@@ -24,7 +24,7 @@ def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
-def error_line(exc: BaseException, limit: int = MAX_ERROR_CHARS) -> str:
+def first_line(exc: BaseException, limit: int = MAX_ERROR_CHARS) -> str:
     """An exception's first line, cut to ``limit``: what a warning or a tag keeps of an
     error whose message may be a whole server reply or a traceback."""
     return (str(exc).strip().splitlines() or [""])[0][:limit]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.backends import BRACKETED
-from hpsearch.errors import error_line
+from hpsearch.errors import first_line
 from hpsearch.space import Space
 from hpsearch.tracking import live
 from hpsearch.tracking.artifacts import log_served_model
@@ -284,7 +284,7 @@ class MlflowTracker(SearchCallback):
             try:
                 return fn(*args)
             except Exception as exc:  # noqa: BLE001 - MLflow, HTTP and database errors alike
-                self.offline = f"{what}: {type(exc).__name__}: {error_line(exc)}"
+                self.offline = f"{what}: {type(exc).__name__}: {first_line(exc)}"
                 return None
 
     def on_trial_begin(self, trial_id: str, params: dict[str, Any]) -> None:
