@@ -363,8 +363,6 @@ def _run_engine(
             resume=search.resumed,
             warm=search.warm,
             done=frozenset(r.trial_id for r in previous),
-            # a budget, or a caller's callback, may end the search (stop_reason)
-            budgeted=bool(budgets or request.callbacks),
         )
         return outcome, None, events
     except KeyboardInterrupt:

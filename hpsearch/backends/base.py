@@ -39,9 +39,8 @@ class Backend(Protocol):
     Every engine takes every argument, so the caller passes them all the same way:
     ``resume`` continues the engine's state in ``workdir``; ``warm`` seeds a model-based
     strategy; ``done`` names the trials the journal already holds (an engine whose restored
-    state may lag the journal skips reporting them again); ``budgeted`` says a budget
-    or a caller's callback may stop the search (an engine that checks for a stop outside
-    its trial loop arms a stopper for it)."""
+    state may lag the journal skips reporting them again). Any callback may end the search
+    (``stop_reason``): an engine asks at every epoch."""
 
     name: str
 
@@ -55,5 +54,4 @@ class Backend(Protocol):
         resume: bool = False,
         warm: WarmTrials = (),
         done: frozenset[str] = frozenset(),
-        budgeted: bool = False,
     ) -> SearchOutcome: ...

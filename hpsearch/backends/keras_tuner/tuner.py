@@ -81,14 +81,13 @@ class KerasTunerBackend:
         resume: bool = False,
         warm: Sequence[tuple[dict[str, Any], float]] = (),
         done: frozenset[str] = frozenset(),
-        budgeted: bool = False,
     ) -> SearchOutcome:
         """Run the search; with ``resume`` reload the tuner's state from ``workdir`` first:
         finished trials are kept, an interrupted one is run again. ``warm``: earlier
-        (params, objective) pairs the oracle starts from (see seed_oracle). ``done`` and
-        ``budgeted`` are not needed here: Keras Tuner's state is written as each trial ends
-        (it never lags the journal), and budgets are asked at every epoch and trial start."""
-        del done, budgeted
+        (params, objective) pairs the oracle starts from (see seed_oracle). ``done`` is
+        not needed here: Keras Tuner's state is written as each trial ends (it never lags
+        the journal). Budgets and other stops are asked at every epoch and trial start."""
+        del done
         search, objective = space.search, space.objective
         max_trials = space.hyperband_cap()[0]  # its warning is run_search's, said up front
         settings: dict[str, Any] = {"workers": self.workers}

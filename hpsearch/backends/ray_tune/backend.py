@@ -80,18 +80,17 @@ class RayTuneBackend:
         *,
         resume: bool = False,
         done: frozenset[str] = frozenset(),
-        budgeted: bool = False,
         warm: Sequence[tuple[dict[str, Any], float]] = (),
     ) -> SearchOutcome:
         """Run the search; with ``resume`` restore Tune's experiment from ``workdir``:
         trials in ``done`` (hpsearch ids that already ended) are not reported again, and
         interrupted ones run again from scratch. (A trial that ended just before the driver
         died may be trained again, as Ray's saved state can lag by a trial, but its results
-        are dropped: the journal and MLflow already hold it.) ``budgeted``: a budget may stop
-        the search (see _budget_stopper)."""
+        are dropped: the journal and MLflow already hold it.) Any callback may end the search
+        (see _budget_stopper)."""
         started = self._init_ray()
         try:
-            return self._run(space, data, workdir, callbacks, resume, done, budgeted, warm)
+            return self._run(space, data, workdir, callbacks, resume, done, warm)
         finally:
             if started:
                 import ray
@@ -106,7 +105,6 @@ class RayTuneBackend:
         callbacks: SearchCallback,
         resume: bool,
         done: frozenset[str],
-        budgeted: bool = False,
         warm: Sequence[tuple[dict[str, Any], float]] = (),
     ) -> SearchOutcome:
         from ray import tune
@@ -125,7 +123,7 @@ class RayTuneBackend:
         # come back through a queue actor and are handled here, in the driver.
         relay = _Relay() if _is_client() else None
         # Budgets and the pruner are checked in this process, where the Tune controller runs.
-        stopper = _stopper(callbacks, bridge, budgeted, space.search.pruner is not None, relay)
+        stopper = _stopper(callbacks, bridge, space.search.pruner is not None, relay)
         payload = payload_for(
             space, data, fixed, plan.max_epochs, self.cpus_per_trial, self.verbose
         )
@@ -242,21 +240,18 @@ class RayTuneBackend:
         return outcome
 
 
-def _stopper(
-    callbacks: SearchCallback, bridge: _Bridge, budgeted: bool, pruning: bool, relay: Any
-) -> Any:
-    """The search's Tune Stopper: the budgets' (the whole search) and the pruner's (one
-    trial), either or both; None under Ray Client, whose Tuner runs on the cluster (plan.py
-    refuses budgets and pruners there)."""
+def _stopper(callbacks: SearchCallback, bridge: _Bridge, pruning: bool, relay: Any) -> Any:
+    """The search's Tune Stopper: the callbacks' (a budget, or any callback's stop_reason,
+    ends the whole search) and, with a pruner, the pruner's (one trial); None under Ray
+    Client, whose Tuner runs on the cluster (plan.py refuses budgets and pruners there)."""
     if relay is not None:
         return None
-    stoppers = [_budget_stopper(callbacks)] if budgeted else []
-    stoppers += [_pruning_stopper(bridge)] if pruning else []
-    if len(stoppers) < 2:
-        return stoppers[0] if stoppers else None
+    stop = _budget_stopper(callbacks)
+    if not pruning:
+        return stop
     from ray.tune.stopper import CombinedStopper
 
-    return CombinedStopper(*stoppers)
+    return CombinedStopper(stop, _pruning_stopper(bridge))
 
 
 def _load_best(
