@@ -4,6 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SPACE  ?= search_spaces/digits.yaml
 RUN_ARGS ?= --strategy random --max-trials 6 --epochs 5
+# The suite in two pytest-xdist workers, a test file each at a time (a file's module fixtures
+# run once); `make test TEST_WORKERS=` runs it in one process.
+TEST_WORKERS ?= -n 2 --dist loadfile
 
 .PHONY: install run test test-fast lint format bench bench-study clean
 
@@ -23,10 +26,10 @@ run: install
 	$(BIN)/hpsearch run $(SPACE) $(RUN_ARGS)
 
 test: install
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q $(TEST_WORKERS) --durations=15
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q $(TEST_WORKERS) -m "not slow"
 
 lint: install
 	$(BIN)/ruff check hpsearch tests benchmarks

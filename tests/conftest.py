@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -13,6 +16,21 @@ import pytest
 from tests import shared_ray
 from tests.mlflow_server import Server, mlflow_server
 from tests.spaces import tiny_space_text
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Make Ray's token (~/.ray/auth_token) once, before the test workers start.
+
+    `make test` runs the suite in two pytest-xdist workers. On a machine whose HOME has no
+    token yet, the first local Ray of each would write a token of its own to the same file,
+    and a Ray child of one worker could then read the other's. Ray's own CLI writes it here,
+    in the controller, so every process of the session reads one token."""
+    if hasattr(config, "workerinput") or os.environ.get("RAY_AUTH_TOKEN"):
+        return  # a worker (the controller made it), or a token given by the environment
+    if (Path.home() / ".ray" / "auth_token").exists():
+        return
+    ray = Path(sys.executable).with_name("ray")
+    subprocess.run([str(ray), "get-auth-token", "--generate"], check=True, capture_output=True)
 
 
 @pytest.fixture
