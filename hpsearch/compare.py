@@ -25,6 +25,7 @@ from hpsearch.api import (
     SearchSummary,
     backend_options,
     budgeted_space,
+    load_data,
     make_report,
     run_search,
 )
@@ -162,6 +163,7 @@ def compare(
     for backend in dict.fromkeys(b for _, b in pairs):  # a refusing cluster: before any run
         preflight(backend, _options_for(backend, ray_options or {}))
     checked_tensorboard(base, tensorboard)  # a bad folder: before any run too
+    load_data(base)  # bad data (a CSV's columns, Wide & Deep's): too; cached for the searches
     stamp = time.strftime("%Y%m%d-%H%M%S")
     cid = f"cmp-{stamp}-{secrets.token_hex(2)}"
     result = Comparison(cid, experiment or space.name, skipped=skipped)

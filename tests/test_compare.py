@@ -547,3 +547,41 @@ def test_hpsearch_compare_adds_the_baseline_unless_told_not_to(
     assert f"{len(runs)} searches" in done.stdout
     skipped = "skipped: the i-epoch baseline (i_epoch.epochs (1) must be below the full epochs (1)"
     assert (skipped in done.stderr) == ("1" in flags)
+
+
+@pytest.mark.parametrize(
+    ("target", "extra", "phrase"),
+    [
+        ("species", "", "target column 'species' not found"),
+        (
+            "target",
+            "  architecture: {choice: [mlp, wide_deep]}\nmodel: {wide_features: [petal_lenght]}\n",
+            "petal_lenght",
+        ),
+    ],
+    ids=["no-target", "wide-deep-name"],
+)
+def test_bad_data_is_one_line_before_any_search_starts(
+    tmp_path: Path, target: str, extra: str, phrase: str
+) -> None:
+    """What only the data can tell (a CSV without its target, a Wide & Deep column it does
+    not have) is one line and exit 2 before the first search's progress line, with no
+    store, run or folder made: compare loads the data before any search (cached for them)."""
+    from sklearn.datasets import load_iris
+
+    from tests.in_process import hpsearch
+
+    frame = load_iris(as_frame=True).frame
+    frame.columns = [c.replace(" (cm)", "").replace(" ", "_") for c in frame.columns]
+    frame.to_csv(tmp_path / "iris.csv", index=False)
+    (tmp_path / "cmp.yaml").write_text(
+        f'name: cmp-data\ndataset: {{name: "csv:iris.csv", target: {target}}}\n'
+        "hyperparameters:\n  n_neurons: {choice: [8, 16]}\n" + extra
+    )
+    before = set(tmp_path.iterdir())
+    done = hpsearch("compare", "cmp.yaml", "--budget-epochs", "4", "--tracking-uri",
+                    f"sqlite:///{tmp_path / 'm.db'}", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and phrase in lines[0], lines
+    assert set(tmp_path.iterdir()) == before  # no m.db, no reports/, no search folder
