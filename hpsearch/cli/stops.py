@@ -22,12 +22,13 @@ def stopped(by_sigterm: bool) -> str:
 
 
 def hint_resume(command: str) -> None:
-    """From here on, a stop says: the search is KILLED, its running trial FAILED, and
-    ``command --resume`` continues it."""
+    """From here on, a stop says: the search is KILLED, the trials it was running (one, or
+    several with ``--workers``) FAILED, and ``command --resume`` continues it."""
     argv = [a for a in sys.argv[1:] if a != "--resume"]
     again = shlex.join(["hpsearch", *argv, "--resume"])
     resume_hint[:] = [
-        f"the search is marked KILLED and its running trial FAILED; continue it with: {again}"
+        f"the search is marked KILLED and the trials it was running FAILED; continue it with: "
+        f"{again}"
         if command == "run"
         else f"run the same command again to continue: {shlex.join(['hpsearch', *argv])}"
     ]
@@ -45,7 +46,7 @@ def hint_finished(parent_run_id: str) -> None:
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the search is: it unwinds like Ctrl+C, so the parent run and
-    its running trials are marked KILLED and ``--resume`` picks the search up."""
+    its running trials are marked FAILED and ``--resume`` picks the search up."""
 
 
 class Interrupted(KeyboardInterrupt):

@@ -26,7 +26,7 @@ def test_a_stopped_run_says_how_to_resume(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(sys, "argv", ["hpsearch", "run", "my space.yaml", "--resume"])
     stops.hint_resume("run")
     assert stops.stopped(by_sigterm=False) == (
-        "interrupted: the search is marked KILLED and its running trial FAILED; "
+        "interrupted: the search is marked KILLED and the trials it was running FAILED; "
         "continue it with: hpsearch run 'my space.yaml' --resume"
     )
 

@@ -168,8 +168,8 @@ def test_a_stopped_search_says_how_to_resume_and_the_count_goes_on(
     assert first.returncode == (130 if sig == signal.SIGINT else 143), err[-2000:]
     last = err.strip().splitlines()[-1]
     head = "interrupted" if sig == signal.SIGINT else "terminated (SIGTERM)"
-    assert last.startswith(f"{head}: the search is marked KILLED and its running trial FAILED; "
-                           "continue it with: hpsearch run "), last  # fmt: skip
+    said = f"{head}: the search is marked KILLED and the trials it was running FAILED; "
+    assert last.startswith(f"{said}continue it with: hpsearch run "), last
     again = last.split("continue it with: ", 1)[1]
     assert again.endswith(" --resume")
     parents, children = _runs(uri)
