@@ -72,6 +72,8 @@ def _problem(model: type[BaseModel], raw: dict[str, Any]) -> tuple[tuple[Any, ..
     ("raw", "where", "message"),
     [
         ({"name": "digits", "task": "regression"}, (), "task applies to csv: and parquet: files"),
+        ({"name": "penguins", "target": "sex"}, (), "target applies to csv: and parquet: files"),
+        ({"name": "digits", "target": ""}, (), "target applies to csv: and parquet: files"),
         ({"name": "csv:"}, ("name",), "csv: needs a path: write csv:PATH"),
         ({"name": "csv:a.csv", "features": ["x"], "drop": ["x"]}, (), "'x' is both in features"),
         ({"name": "csv:a.csv", "target": "y", "drop": ["y"]}, (), "the target 'y' cannot be in"),
