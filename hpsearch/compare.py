@@ -163,6 +163,10 @@ def compare(
     for backend in dict.fromkeys(b for _, b in pairs):  # a refusing cluster: before any run
         preflight(backend, _options_for(backend, ray_options or {}))
     checked_tensorboard(base, tensorboard)  # a bad folder: before any run too
+    from hpsearch.tracking import preflight as reachable
+    from hpsearch.tracking import resolve_tracking_uri
+
+    reachable(resolve_tracking_uri(tracking_uri))  # an unreachable server: before the data
     load_data(base)  # bad data (a CSV's columns, Wide & Deep's): too; cached for the searches
     stamp = time.strftime("%Y%m%d-%H%M%S")
     cid = f"cmp-{stamp}-{secrets.token_hex(2)}"

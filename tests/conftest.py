@@ -25,12 +25,20 @@ def pytest_configure(config: pytest.Config) -> None:
     token yet, the first local Ray of each would write a token of its own to the same file,
     and a Ray child of one worker could then read the other's. Ray's own CLI writes it here,
     in the controller, so every process of the session reads one token."""
-    if hasattr(config, "workerinput") or os.environ.get("RAY_AUTH_TOKEN"):
-        return  # a worker (the controller made it), or a token given by the environment
+    if hasattr(config, "workerinput"):
+        return  # a worker: the controller made it
+    if any(os.environ.get(v) for v in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")):
+        return  # a token the environment gives
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
+        return
     if (Path.home() / ".ray" / "auth_token").exists():
         return
     ray = Path(sys.executable).with_name("ray")
-    subprocess.run([str(ray), "get-auth-token", "--generate"], check=True, capture_output=True)
+    made = subprocess.run(
+        [str(ray), "get-auth-token", "--generate"], capture_output=True, text=True
+    )
+    if made.returncode != 0:
+        pytest.exit(f"ray get-auth-token --generate failed: {made.stderr.strip()[-2000:]}", 3)
 
 
 @pytest.fixture

@@ -583,5 +583,25 @@ def test_bad_data_is_one_line_before_any_search_starts(
                     f"sqlite:///{tmp_path / 'm.db'}", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and phrase in lines[0], lines
+    assert len(lines) == 1 and lines[0].startswith("error: cmp.yaml:") and phrase in lines[0], lines
     assert set(tmp_path.iterdir()) == before  # no m.db, no reports/, no search folder
+
+
+def test_an_unreachable_server_is_found_before_the_data_is_read(tmp_path: Path) -> None:
+    """As `run` does: the server first (seconds), then the data (maybe a download)."""
+    import socket
+
+    from tests.in_process import hpsearch
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again when the socket is
+    (tmp_path / "cmp.yaml").write_text(
+        'name: cmp-data\ndataset: {name: "csv:absent.csv", target: y}\n'
+        "hyperparameters:\n  n_neurons: {choice: [8, 16]}\n"
+    )
+    done = hpsearch("compare", "cmp.yaml", "--budget-epochs", "4", "--tracking-uri",
+                    f"http://127.0.0.1:{port}", cwd=tmp_path)  # fmt: skip
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1, done.stderr
+    assert f"127.0.0.1:{port}" in lines[0] and "absent.csv" not in lines[0], lines

@@ -457,6 +457,8 @@ def compare(
             pruner=pruner,
             tensorboard=tensorboard,
         )
+    except DataError as exc:  # found once the data is read: point at the setting's line
+        fail(str(s.error_at(exc.field, str(exc))))
     except SpaceError as exc:
         fail(str(exc))
     except TrackingUnavailable as exc:

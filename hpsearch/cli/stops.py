@@ -45,8 +45,8 @@ def hint_finished(parent_run_id: str) -> None:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the search is: it unwinds like Ctrl+C, so the parent run and
-    its running trials are marked FAILED and ``--resume`` picks the search up."""
+    """SIGTERM, raised where the search is: it unwinds like Ctrl+C, so the parent run is
+    marked KILLED, its running trials FAILED, and ``--resume`` picks the search up."""
 
 
 class Interrupted(KeyboardInterrupt):

@@ -124,8 +124,8 @@ BUILTIN_COLUMNS: dict[str, list[Column]] = {
 
 #: The ``dataset:`` options that never change a built-in dataset's input columns: they
 #: sample, split or scale the rows of the encoded table. Any other option (``missing:
-#: impute`` adds penguins' ``sex_missing``; ``features``, ``drop`` and ``target`` choose
-#: columns; whatever is added later) makes the table unsafe to judge by.
+#: impute`` adds penguins' ``sex_missing``; whatever is added later) makes the table unsafe
+#: to judge by. (``features``, ``drop``, ``target`` and ``task`` are files' options only.)
 COLUMN_NEUTRAL_OPTIONS = frozenset({"name", "split", "scale", "max_rows"})
 
 
