@@ -23,7 +23,8 @@ def stopped(by_sigterm: bool) -> str:
 
 def hint_resume(command: str) -> None:
     """From here on, a stop says: the search is KILLED, the trials it was running (several
-    with ``--workers`` or Ray's ``--max-concurrent``) FAILED, and ``command --resume`` continues it."""
+    with ``--workers`` or Ray's ``--max-concurrent``) FAILED, and ``command --resume``
+    continues it."""
     argv = [a for a in sys.argv[1:] if a != "--resume"]
     again = shlex.join(["hpsearch", *argv, "--resume"])
     resume_hint[:] = [
