@@ -348,8 +348,7 @@ class _Tripwire(types.ModuleType):
 
     A dunder it lacks is an AttributeError, as on any module: ``inspect.getmodule`` asks
     every module in sys.modules for ``__file__`` with ``hasattr``, which lets only an
-    AttributeError through. With an AssertionError there, this test took 39-41 s late in a
-    pytest-xdist worker (4-7 s alone); with this, under 11 s in the same place."""
+    AttributeError through."""
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
