@@ -379,19 +379,22 @@ class MlflowTracker(SearchCallback):
     # -- end of search -------------------------------------------------------------------
 
     def finish(self, *args: Any, **kwargs: Any) -> str | None:
-        """Log the end of the search (see _finish); None when MLflow is offline."""
-        self.closed = True
+        """Log the end of the search (see _finish); None when MLflow is offline. Closed
+        only once _finish is through: a Ctrl+C or SIGTERM inside it (the best model's upload)
+        leaves fail() to mark the parent KILLED."""
         self._close_live()
         if self.offline:  # checked first: a hung send may still hold the io lock
+            self.closed = True
             return None
         with self._io:
-            if self.offline:
-                return None
-            try:
-                return self._finish(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - as in _guard
-                self.offline = f"finishing the parent run: {type(exc).__name__}: {exc}"
-                return None
+            uri = None
+            if not self.offline:
+                try:
+                    uri = self._finish(*args, **kwargs)
+                except Exception as exc:  # noqa: BLE001 - as in _guard
+                    self.offline = f"finishing the parent run: {type(exc).__name__}: {exc}"
+            self.closed = True
+            return uri
 
     def _finish(
         self,

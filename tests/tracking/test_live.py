@@ -342,3 +342,22 @@ def test_ray_epochs_show_while_the_trial_runs(tmp_path: Path) -> None:
     _live_search(tmp_path, "ray")
     # nothing of the search stays registered in the process (it holds the tracker)
     assert not algorithms._STOP_CHECKS and not events._BRIDGES
+
+
+def test_a_stop_inside_the_end_of_the_search_still_marks_the_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM raised while finish() logs the best model: the search is not closed yet, so
+    the stop's fail() marks the parent KILLED instead of leaving it RUNNING."""
+    tracker, uri = _tracker(tmp_path, 0.05)
+
+    def stopped(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tracker, "_finish", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        tracker.finish(None, tmp_path / "trials.csv")
+    tracker.fail("interrupted", killed=True)
+    parent = MlflowClient(uri).get_run(tracker.parent_run_id)
+    assert parent.info.status == "KILLED"
+    assert parent.data.tags["hpsearch.error"] == "interrupted"
