@@ -73,7 +73,8 @@ def _slow_write(folder: Path, union: dict[str, Any]) -> None:
     _write(folder, union)
 
 
-def _merge_one(root: str, name: str) -> None:
+def _merge_one(root: str, name: str, start: Any) -> None:
+    start.wait(60)  # both imported: their merges overlap, whichever started first
     for i in range(20):
         update(Path(root), {f"{name}{i}": {"values": [i]}}, [], "", _slow_write)
 
@@ -81,7 +82,8 @@ def _merge_one(root: str, name: str) -> None:
 def test_two_searches_starting_together_both_land_in_the_union(tmp_path: Path) -> None:
     """The lock: without it one process's merge overwrites the other's."""
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_merge_one, args=(str(tmp_path), n)) for n in ("a", "b")]
+    start = ctx.Barrier(2)
+    procs = [ctx.Process(target=_merge_one, args=(str(tmp_path), n, start)) for n in "ab"]
     for p in procs:
         p.start()
     for p in procs:

@@ -195,8 +195,21 @@ def test_every_trial_is_a_folder_with_its_epochs_and_its_hparams_session(tmp_pat
     configs = [run for run, entry in board.items() if "experiment" in entry]
     assert len(configs) == 1 and configs[0].startswith(".hparams-")
     assert set(board) == set(runs) | set(configs)
-    metrics = [m.name.tag for m in board[configs[0]]["experiment"].metric_infos]
-    assert metrics == ["objective", "val_accuracy", "loss"]
+    from tensorboard.plugins.hparams import api_pb2
+
+    experiment = board[configs[0]]["experiment"]
+    infos = {i.name: i for i in experiment.hparam_infos}
+    assert list(infos) == searched == ["n_neurons", "learning_rate", "optimizer", "batch_size",
+                                       "normalize"]  # fmt: skip
+    width = infos["n_neurons"].domain_interval
+    assert (width.min_value, width.max_value) == (16, 64)
+    assert infos["learning_rate"].domain_interval.max_value == pytest.approx(1e-2)
+    assert [v.string_value for v in infos["optimizer"].domain_discrete.values] == ["adam", "sgd"]
+    assert [v.number_value for v in infos["batch_size"].domain_discrete.values] == [32, 64]
+    assert infos["batch_size"].type == api_pb2.DATA_TYPE_FLOAT64
+    assert [v.bool_value for v in infos["normalize"].domain_discrete.values] == [False, True]
+    assert [m.name.tag for m in experiment.metric_infos] == ["objective", "val_accuracy", "loss"]
+    assert "val_accuracy, max" in experiment.metric_infos[0].display_name
     for run, result in runs.items():
         assert_trial(board, run, result, NAME)
         kinds = {k: v.WhichOneof("kind") for k, v in board[run]["start"].hparams.items()}
@@ -367,7 +380,12 @@ def test_off_builds_no_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         raise AssertionError("tensorboard_for called with TensorBoard off")
 
     monkeypatch.setattr(module, "tensorboard_for", boom)
-    monkeypatch.setitem(sys.modules, module.__name__, _Tripwire(module.__name__))
+    import hpsearch.tracking as package
+
+    tripwire = _Tripwire(module.__name__)
+    monkeypatch.setitem(sys.modules, module.__name__, tripwire)
+    # `from hpsearch.tracking import tensorboard` reads the package's attribute, not sys.modules
+    monkeypatch.setattr(package, "tensorboard", tripwire)
     (tmp_path / "space.yaml").write_text(tiny_space_text(dataset={"max_rows": 200}))
     done = hpsearch("run", "space.yaml", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}",
                     "--output", str(tmp_path / "out"), "--json", "--no-report",
@@ -447,6 +465,7 @@ def assert_search(root: Path, summary: dict[str, Any], uri: str) -> dict[str, An
             assert all(same(tb[s], v) for s, v in logged.items()), (metric, logged, tb)
     configs = [run for run, entry in board.items() if "experiment" in entry]
     assert len(configs) == 1 and configs[0].startswith(".hparams-"), configs  # DIR's one config
+    assert board[configs[0]]["experiment"].hparam_infos
     metrics = board[configs[0]]["experiment"].metric_infos
     assert metrics[0].name.tag == "objective" and metrics[0].display_name.startswith("objective (")
     assert {m.name.tag for m in metrics} >= {m for r in results.values() for m in r.history}
