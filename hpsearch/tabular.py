@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hpsearch import recipe
-from hpsearch.errors import DataError
+from hpsearch.errors import DataError, first_line
 from hpsearch.space import DatasetSpec, did_you_mean, short
 from hpsearch.space import label as class_label
 
@@ -170,7 +170,9 @@ def read_file(kind: str, path: Path, label: str, summary: DataSummary) -> pd.Dat
         try:
             frame = pd.read_parquet(path)
         except Exception as exc:  # noqa: BLE001 - pyarrow raises many error types
-            raise DataError(f"{label}: cannot read parquet: {_first_line(exc)}") from None
+            raise DataError(
+                f"{label}: cannot read parquet: {first_line(exc) or type(exc).__name__}"
+            ) from None
         return frame
     encoding, sep = _sniff_csv(path, label, summary)
     try:
@@ -178,12 +180,9 @@ def read_file(kind: str, path: Path, label: str, summary: DataSummary) -> pd.Dat
             warnings.simplefilter("ignore")
             return pd.read_csv(path, sep=sep, encoding=encoding, low_memory=False)
     except Exception as exc:  # noqa: BLE001 - pandas raises many parser error types
-        raise DataError(f"{label}: cannot read csv: {_first_line(exc)}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        raise DataError(
+            f"{label}: cannot read csv: {first_line(exc) or type(exc).__name__}"
+        ) from None
 
 
 def _open_text(path: Path) -> io.BufferedIOBase:

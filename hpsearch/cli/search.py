@@ -439,32 +439,27 @@ def compare(
         s, names, engines, budget_epochs, budget_time, epochs, seed, baseline=baseline
     )
     display = ProgressDisplay(sys.stderr, budget_epochs=budget_epochs)
-    try:
-        result = run_compare(
-            s,
-            strategies=names,
-            backends=engines,
-            budget_epochs=budget_epochs,
-            budget_seconds=budget_time,
-            tracking_uri=tracking_uri,
-            experiment=experiment,
-            report_dir=output,
-            callbacks=[display],
-            ray_options={"max_concurrent": max_concurrent} if max_concurrent else None,
-            on_start=print_compare_start,
-            verbose=verbose,
-            baseline=baseline,
-            pruner=pruner,
-            tensorboard=tensorboard,
-        )
-    except DataError as exc:  # found once the data is read: point at the setting's line
-        fail(str(s.error_at(exc.field, str(exc))))
-    except SpaceError as exc:
-        fail(str(exc))
-    except TrackingUnavailable as exc:
-        fail(str(exc), code=1)
-    finally:
-        display.close()
+    with failing(usage=(DataError, SpaceError), failed=(TrackingUnavailable,), space=s):
+        try:
+            result = run_compare(
+                s,
+                strategies=names,
+                backends=engines,
+                budget_epochs=budget_epochs,
+                budget_seconds=budget_time,
+                tracking_uri=tracking_uri,
+                experiment=experiment,
+                report_dir=output,
+                callbacks=[display],
+                ray_options={"max_concurrent": max_concurrent} if max_concurrent else None,
+                on_start=print_compare_start,
+                verbose=verbose,
+                baseline=baseline,
+                pruner=pruner,
+                tensorboard=tensorboard,
+            )
+        finally:
+            display.close()
     print_compare(result, len(pairs), as_json=as_json)
     if result.failed:
         raise typer.Exit(1)

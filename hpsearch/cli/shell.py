@@ -10,7 +10,7 @@ import typer
 
 from hpsearch.cli import read, search, tools
 from hpsearch.cli.stops import Terminated, reset, stopped, terminated
-from hpsearch.errors import UsageError, one_line
+from hpsearch.errors import UsageError, first_line, one_line
 from hpsearch.version import __version__
 
 app = typer.Typer(
@@ -101,8 +101,8 @@ def main() -> None:
     except Exception as exc:  # a bug or an unforeseen failure: one line, exit 1
         if _debug:
             raise
-        text = str(exc).strip()
-        what = f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+        line = first_line(exc)
+        what = f"{type(exc).__name__}: {line}" if line else type(exc).__name__
         typer.echo(f"error: {what} (run with --debug for the traceback)", err=True)
         code = 1
     sys.exit(code if isinstance(code, int) else 0)

@@ -82,16 +82,11 @@ class DatasetSpec(_Strict):
                 f"split.valid + split.test must stay below 1 (got {self.split.valid:g} + "
                 f"{self.split.test:g}): nothing would be left to train on"
             )
-        if not self.is_file and (
-            self.target is not None or self.task or self.features or self.drop
-        ):
-            # A built-in dataset's target is its own: one given would be silently ignored.
-            given = {
-                "target": self.target is not None,
-                "task": self.task,
-                "features": self.features,
-            }
-            key = next((k for k, v in given.items() if v), "drop")
+        # A built-in dataset's target and columns are its own: any of these would be ignored.
+        given = {"target": self.target is not None, "task": bool(self.task)}
+        given |= {"features": bool(self.features), "drop": bool(self.drop)}
+        key = next((k for k, v in given.items() if v), None)
+        if key and not self.is_file:
             raise ValueError(f"{key} applies to csv: and parquet: files, not built-in datasets")
         both = sorted(set(self.features or []) & set(self.drop))
         if both:
