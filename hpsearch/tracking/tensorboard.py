@@ -255,18 +255,21 @@ class TensorBoardWriter(SearchCallback):
 
         self.folder = self._search_folder()
         self._configure([])
-        replayed = set()
+        done = set()  # folders whose session is whole now: each read once
         for result in info.previous:
             folder = self._trial_folder(result.trial_id, result.params)
             if not folder.exists() or metadata.SESSION_END_INFO_TAG not in _tags(folder):
                 self._replay(result)
-                replayed.add(folder)
+            done.add(folder)
         for folder in sorted(p for p in self.folder.iterdir() if p.is_dir()):
             files = sorted(folder.glob("*tfevents*"))
-            tags = _tags(folder)
-            if folder in replayed or not files or metadata.SESSION_END_INFO_TAG in tags:
+            if folder in done or not files:
                 continue
-            if metadata.SESSION_START_INFO_TAG in tags:
+            tags = _tags(folder)
+            if (
+                metadata.SESSION_START_INFO_TAG in tags
+                and metadata.SESSION_END_INFO_TAG not in tags
+            ):
                 self._write_end(_EventFile(folder, append_to=files[-1]), FAILED)
 
     def _search_folder(self) -> Path:
