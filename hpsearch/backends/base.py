@@ -40,7 +40,8 @@ class Backend(Protocol):
     ``resume`` continues the engine's state in ``workdir``; ``warm`` seeds a model-based
     strategy; ``done`` names the trials the journal already holds (an engine whose restored
     state may lag the journal skips reporting them again). Any callback may end the search
-    (``stop_reason``): an engine asks at every epoch."""
+    (``stop_reason``): an engine asks at every epoch, except Ray under Ray Client, whose
+    Tuner runs on the cluster (plan.py refuses budgets and pruners there)."""
 
     name: str
 

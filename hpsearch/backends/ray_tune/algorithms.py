@@ -253,7 +253,7 @@ def _budget_stopper(callbacks: SearchCallback) -> Any:
     after their current epoch and keep what they trained; queued trials never start."""
     from ray.tune.stopper import Stopper
 
-    key = f"{os.getpid()}-{id(callbacks)}"
+    key = _stop_key(callbacks)
     _STOP_CHECKS[key] = callbacks.stop_reason
 
     class BudgetStopper(Stopper):  # type: ignore[misc]
@@ -269,7 +269,12 @@ def _budget_stopper(callbacks: SearchCallback) -> Any:
 def forget_stop_check(callbacks: SearchCallback) -> None:
     """Drop the search's entry once it ended: it holds the search's callbacks (the tracker,
     the journal) for as long as the process lives (compare, sweeps, API loops)."""
-    _STOP_CHECKS.pop(f"{os.getpid()}-{id(callbacks)}", None)
+    _STOP_CHECKS.pop(_stop_key(callbacks), None)
+
+
+def _stop_key(callbacks: SearchCallback) -> str:
+    """The search's key in _STOP_CHECKS: its process and its callbacks."""
+    return f"{os.getpid()}-{id(callbacks)}"
 
 
 def _stop_check(key: str) -> bool:

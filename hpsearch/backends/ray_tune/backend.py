@@ -243,7 +243,8 @@ class RayTuneBackend:
 def _stopper(callbacks: SearchCallback, bridge: _Bridge, pruning: bool, relay: Any) -> Any:
     """The search's Tune Stopper: the callbacks' (a budget, or any callback's stop_reason,
     ends the whole search) and, with a pruner, the pruner's (one trial); None under Ray
-    Client, whose Tuner runs on the cluster (plan.py refuses budgets and pruners there)."""
+    Client, whose Tuner runs on the cluster: there a callback's stop_reason is not asked
+    (plan.py refuses budgets and pruners there)."""
     if relay is not None:
         return None
     stop = _budget_stopper(callbacks)
