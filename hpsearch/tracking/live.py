@@ -64,14 +64,11 @@ class MetricFlusher:
             with self._lock:
                 self._pending[run_id] = metrics + self._pending.get(run_id, [])
 
-    def flush(self, run_id: str | None = None) -> None:
-        """Send what is queued now: for one run, or for every run (``None``)."""
+    def flush(self) -> None:
+        """Send what is queued now, for every run."""
         with self._io_lock:
             with self._lock:
-                if run_id is None:
-                    taken, self._pending = self._pending, {}
-                else:
-                    taken = {run_id: self._pending.pop(run_id, [])}
+                taken, self._pending = self._pending, {}
             for rid in list(taken):
                 try:
                     if taken[rid]:
@@ -82,14 +79,14 @@ class MetricFlusher:
                         self.put_back(back, metrics)
                     raise
 
-    def close(self, timeout: float | None = None) -> bool:
+    def close(self) -> bool:
         """Stop the thread and send the rest; False (nothing sent) when the thread is still
-        in a send after ``timeout`` seconds (a hung server: a SIGTERM's grace period is
-        short). Call it without holding ``io_lock``: the thread may be waiting for it."""
+        in a send after CLOSE_WAIT_S (a hung server: a SIGTERM's grace period is short).
+        Call it without holding ``io_lock``: the thread may be waiting for it."""
         self._stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(CLOSE_WAIT_S if timeout is None else timeout)
+            thread.join(CLOSE_WAIT_S)
             if thread.is_alive():
                 return False
         self.flush()
