@@ -96,16 +96,22 @@ def test_a_sweep_hands_its_folder_to_every_entry(
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "space.yaml").write_text(tiny_space_text())
-    (tmp_path / "sweep.yaml").write_text(SWEEP.format(extra="tensorboard: boards"))
+    (tmp_path / "other.yaml").write_text(tiny_space_text(name="other"))
+    two = SWEEP.replace("[space.yaml]", "[space.yaml, other.yaml]")
+
+    def folders(sweep: Any) -> list[str]:
+        assert len(sweep.entries) == 2
+        cmds = [run_command(sweep, entry, "sqlite:///m.db") for entry in sweep.entries]
+        return [cmd[cmd.index("--tensorboard") + 1] for cmd in cmds]
+
+    (tmp_path / "sweep.yaml").write_text(two.format(extra="tensorboard: boards"))
     sweep = load_sweep(tmp_path / "sweep.yaml")
-    cmd = run_command(sweep, sweep.entries[0], "sqlite:///m.db")
-    assert cmd[cmd.index("--tensorboard") + 1] == str(tmp_path / "boards")  # cwd's, absolute
+    assert folders(sweep) == [str(tmp_path / "boards")] * 2  # cwd's, absolute
     assert not (tmp_path / "boards").exists()
     (tmp_path / "afile").write_text("")  # the file's value is wrong; --tensorboard wins
-    (tmp_path / "sweep.yaml").write_text(SWEEP.format(extra="tensorboard: afile"))
+    (tmp_path / "sweep.yaml").write_text(two.format(extra="tensorboard: afile"))
     sweep = load_sweep(tmp_path / "sweep.yaml", tensorboard=Path("flagged"))
-    cmd = run_command(sweep, sweep.entries[0], "sqlite:///m.db")
-    assert cmd[cmd.index("--tensorboard") + 1] == str(tmp_path / "flagged")
+    assert folders(sweep) == [str(tmp_path / "flagged")] * 2
 
 
 _PROBE = """
@@ -132,8 +138,3 @@ def test_help_and_validate_import_no_tensorboard(tmp_path: Path, args: list[str]
     if args == ["run", "--help"]:
         assert "--tensorboard" in done.stdout
     assert not (tmp_path / "tb").exists()
-
-
-# ----------------------------------------------------------------------------- real searches
-
-#: A grid on diabetes: lr 10 diverges at once (FAILED, with its one NaN epoch), the rest train.
