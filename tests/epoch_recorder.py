@@ -41,6 +41,22 @@ def lineage(results: list[TrialResult]) -> Iterator[tuple[TrialResult, TrialResu
         yield child, parent, root
 
 
+def assert_continues(child: TrialResult, parent: TrialResult, root: TrialResult) -> None:
+    """``child`` trained on from ``parent``'s weights: it starts at the parent's epochs, and
+    its first training loss carries on below its parent's last, which is at most a fresh
+    model's first (a restart from scratch would repeat that loss exactly: same seed, same
+    weights, same batches)."""
+    assert parent.first_epoch + parent.epochs == child.first_epoch > 0
+    fresh, last, first = (
+        root.history["loss"][0],
+        parent.history["loss"][-1],
+        child.history["loss"][0],
+    )
+    assert first < 0.9 * last and last <= fresh, (fresh, last, first)
+    if parent is not root:  # two epochs in: nearer the last than the fresh model's first
+        assert abs(first - last) < abs(first - fresh) / 2, (fresh, last, first)
+
+
 def ray_restores(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
     """hpsearch trial id -> the epochs at which Tune restored it from its checkpoint (a
     result with iterations_since_restore 1 past the first epoch), seen by the driver's Tune

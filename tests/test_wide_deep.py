@@ -20,6 +20,7 @@ import pytest
 
 from hpsearch.model import build_model
 from tests import shared_ray
+from tests.epoch_recorder import assert_continues
 from tests.in_process import hpsearch
 from tests.spaces import tiny_space_text
 
@@ -272,22 +273,6 @@ CONTINUED: dict[str, Any] = BOTH | {
 }
 
 
-def _continues(child: Any, parent: Any, root: Any) -> None:
-    """``child`` trained on from ``parent``'s weights: it starts at the parent's epochs, and
-    its first training loss carries on below its parent's last, which is at most a fresh
-    model's first (a restart from scratch would repeat that loss exactly: same seed, same
-    weights, same batches)."""
-    assert parent.first_epoch + parent.epochs == child.first_epoch > 0
-    fresh, last, first = (
-        root.history["loss"][0],
-        parent.history["loss"][-1],
-        child.history["loss"][0],
-    )
-    assert first < 0.9 * last and last <= fresh, (fresh, last, first)
-    if parent is not root:  # two epochs in: nearer the last than the fresh model's first
-        assert abs(first - last) < abs(first - fresh) / 2, (fresh, last, first)
-
-
 @pytest.mark.slow
 def test_keras_tuner_hyperband_continues_wide_deep_from_its_weights(tmp_path: Path) -> None:
     """Keras Tuner's Hyperband reloads a promoted trial's parent checkpoint into a fresh
@@ -305,7 +290,7 @@ def test_keras_tuner_hyperband_continues_wide_deep_from_its_weights(tmp_path: Pa
     assert len(summary.frame) == 7  # bracket 2: 4 trials of 1 epoch, 2 go on to 2, 1 to 4
     assert [(r.first_epoch, r.epochs) for r in promoted] == [(1, 1), (1, 1), (2, 2)]
     for child, parent, root in lineage(results):
-        _continues(child, parent, root)
+        assert_continues(child, parent, root)
 
 
 @pytest.mark.slow
