@@ -34,6 +34,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if (Path.home() / ".ray" / "auth_token").exists():
         return
     ray = Path(sys.executable).with_name("ray")
+    if not ray.exists():
+        pytest.exit(f"no ray command beside {sys.executable}: install the test extras", 3)
     made = subprocess.run(
         [str(ray), "get-auth-token", "--generate"], capture_output=True, text=True
     )
