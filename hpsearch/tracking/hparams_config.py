@@ -37,7 +37,21 @@ OBJECTIVE = "objective"
 Domain = dict[str, Any]
 
 
-def domain(param: Param, kind: str) -> Domain:
+def kind(param: Param) -> str:
+    """How the HParams plugin types a param: bool, number or string (mixed choices)."""
+    if isinstance(param, Bool):
+        return "bool"
+    if isinstance(param, IntRange | FloatRange):
+        return "number"
+    values = param.values() or []
+    if values and all(isinstance(v, bool) for v in values):
+        return "bool"
+    if values and numbers(values):
+        return "number"
+    return "string"
+
+
+def domain(param: Param) -> Domain:
     """A param's domain as the sidecar keeps it: ``{"interval": [lo, hi], "int": bool}``,
     ``{"values": [...]}`` or ``{}`` (none: the plugin shows the column untyped)."""
     if isinstance(param, IntRange):
@@ -46,14 +60,15 @@ def domain(param: Param, kind: str) -> Domain:
         return {"interval": [float(param.min), float(param.max)], "int": False}
     if isinstance(param, Bool):
         return {"values": [False, True]}
-    values = [_plain(v, kind) for v in param.values() or []]
+    typed = kind(param)
+    values = [_plain(v, typed) for v in param.values() or []]
     return {"values": values} if values else {}
 
 
-def _plain(value: Any, kind: str) -> Any:
-    if kind == "string" or not isinstance(value, bool | int | float | str):
+def _plain(value: Any, typed: str) -> Any:
+    if typed == "string" or not isinstance(value, bool | int | float | str):
         return str(value)
-    if kind == "number":
+    if typed == "number":
         return float(value)
     return value
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.errors import first_line
-from hpsearch.space import Bool, FloatRange, IntRange, Param, Space
+from hpsearch.space import Param, Space
 from hpsearch.tracking import hparams_config
 from hpsearch.trials import FAILED, FINISHED, PRUNED, SearchCallback, SearchInfo, TrialResult
 from hpsearch.trials import plain as _plain
@@ -116,20 +116,6 @@ def _scalars(values: dict[str, float]) -> Any:
     for tag, value in values.items():
         summary.value.add(tag=tag, simple_value=float(value))
     return summary
-
-
-def _kind(param: Param) -> str:
-    """How the HParams plugin types a param: bool, number or string (mixed choices)."""
-    if isinstance(param, Bool):
-        return "bool"
-    if isinstance(param, IntRange | FloatRange):
-        return "number"
-    values = param.values() or []
-    if values and all(isinstance(v, bool) for v in values):
-        return "bool"
-    if values and hparams_config.numbers(values):
-        return "number"
-    return "string"
 
 
 def _value(value: Any, kind: str | None) -> Any:
@@ -291,7 +277,7 @@ class TensorBoardWriter(SearchCallback):
 
     def _configure(self, metrics: list[str]) -> None:
         """Merge this search's params and ``metrics`` into DIR's experiment config."""
-        domains = {n: hparams_config.domain(p, _kind(p)) for n, p in self._params.items()}
+        domains = {n: hparams_config.domain(p) for n, p in self._params.items()}
         objective = self.space.objective
         label = f"{objective.metric}, {objective.direction}"
         hparams_config.update(self.root, domains, metrics, label, _write_config)
@@ -319,7 +305,7 @@ class TensorBoardWriter(SearchCallback):
         folder = self._trial_folder(trial_id, params)
         for stale in folder.glob("*tfevents*") if folder.exists() else ():
             stale.unlink()
-        kinds = {name: _kind(p) for name, p in self._params.items()}
+        kinds = {name: hparams_config.kind(p) for name, p in self._params.items()}
         values = {k: _value(v, kinds.get(k)) for k, v in params.items()}
         # the dashboard's Trial ID: the trial first (a narrow column), the search after it
         # (two searches in one folder have the same trial ids, and groups must differ)

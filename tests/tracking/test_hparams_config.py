@@ -13,14 +13,14 @@ from typing import Any
 from hpsearch.space import parse_space
 from hpsearch.tracking import hparams_config
 from hpsearch.tracking.hparams_config import PREFIX, SIDECAR, merge, metric_order, read, update
-from hpsearch.tracking.tensorboard import TensorBoardWriter, _kind
+from hpsearch.tracking.tensorboard import TensorBoardWriter
 from hpsearch.trials import SearchInfo
 from tests.spaces import tiny_space_text
 
 
 def _domains(hp: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     space = parse_space(tiny_space_text(hyperparameters=hp), source=tmp_path / "s.yaml")
-    return {n: hparams_config.domain(p, _kind(p)) for n, p in space.searched().items()}
+    return {n: hparams_config.domain(p) for n, p in space.searched().items()}
 
 
 def test_the_union_widens_intervals_unions_values_and_orders_metrics(tmp_path: Path) -> None:
