@@ -192,7 +192,9 @@ def run_search(
 
 
 def execute(request: SearchRequest) -> SearchSummary:
-    """A search in three steps: open its parent run, run the engine, close the run."""
+    """A search in three steps: open its parent run, run the engine, close the run. Any
+    exception after the open (the engine's, a TensorBoard writer that cannot be made, the
+    best model failing to load) marks the parent FAILED, or KILLED on Ctrl+C or SIGTERM."""
     request.check()
     search = _open(request)
     try:
@@ -344,9 +346,7 @@ def _run_engine(
     pruner = [p] if (p := MedianPruner.for_space(space)) else []
     board: list[Any] = []
     try:
-        # inside the try: a writer that cannot be made fails the parent run, not leaves it
-        # RUNNING; its folder is named after the parent run
-        board = _tensorboard(request, search)
+        board = _tensorboard(request, search)  # its folder is named after the parent run
         events = Resumed(
             [*pruner, search.journal, tracker, *board, *request.callbacks, failures, *budgets],
             previous,
@@ -365,14 +365,8 @@ def _run_engine(
             done=frozenset(r.trial_id for r in previous),
         )
         return outcome, None, events
-    except KeyboardInterrupt:
-        tracker.fail("interrupted", killed=True)
-        raise
-    except (TooManyFailures, SearchStalled) as exc:
+    except (TooManyFailures, SearchStalled) as exc:  # anything else: execute() fails the run
         return None, exc, events
-    except BaseException as exc:
-        tracker.fail(f"{type(exc).__name__}: {exc}")
-        raise
     finally:
         for writer in board:
             writer.close()
